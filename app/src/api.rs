@@ -1,0 +1,104 @@
+//! Request/response work as Leptos server functions. The functions only
+//! parse and delegate: the server crate supplies the real work through the
+//! [`ChatBackend`] it puts in context, which keeps SQL and the hub out of the
+//! app crate.
+
+use crate::protocol::{ChatMessage, Identity, MessageId};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+/// What the page needs to render: who this device is and the latest page
+/// of messages (oldest first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatSnapshot {
+    pub me: Option<Identity>,
+    pub messages: Vec<ChatMessage>,
+}
+
+/// Errors a server function reports to the page. `Invalid` carries a
+/// sentence meant for the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("The server could not complete the request. Please try again.")]
+    Internal,
+    #[error("The chat server could not be reached: {0}")]
+    Transport(String),
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        ApiError::Transport(value.to_string())
+    }
+}
+
+#[server(endpoint = "load_chat")]
+pub async fn load_chat() -> Result<ChatSnapshot, ApiError> {
+    let (backend, device) = backend::current().await?;
+    backend.snapshot(device).await
+}
+
+#[server(endpoint = "set_name")]
+pub async fn set_name(name: String) -> Result<Identity, ApiError> {
+    let name = crate::validate::UserName::parse(&name)
+        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let (backend, device) = backend::current().await?;
+    backend.set_name(device, name).await
+}
+
+#[server(endpoint = "older_messages")]
+pub async fn older_messages(before: MessageId, limit: u32) -> Result<Vec<ChatMessage>, ApiError> {
+    let (backend, _) = backend::current().await?;
+    let limit = limit.clamp(1, crate::protocol::HISTORY_MAX_LIMIT);
+    backend.history(Some(before), limit).await
+}
+
+#[cfg(feature = "ssr")]
+pub mod backend {
+    use super::{ApiError, ChatSnapshot};
+    use crate::protocol::{ChatMessage, DeviceId, Identity, MessageId};
+    use crate::validate::UserName;
+    use futures::future::BoxFuture;
+    use std::sync::Arc;
+
+    /// The server's side of the server functions.
+    pub trait ChatBackend: Send + Sync + 'static {
+        fn snapshot(&self, device: DeviceId) -> BoxFuture<'_, Result<ChatSnapshot, ApiError>>;
+        fn set_name(
+            &self,
+            device: DeviceId,
+            name: UserName,
+        ) -> BoxFuture<'_, Result<Identity, ApiError>>;
+        fn history(
+            &self,
+            before: Option<MessageId>,
+            limit: u32,
+        ) -> BoxFuture<'_, Result<Vec<ChatMessage>, ApiError>>;
+    }
+
+    /// Context value the server provides to every render and server call.
+    #[derive(Clone)]
+    pub struct Backend(pub Arc<dyn ChatBackend>);
+
+    /// The backend and the requesting device. The server's cookie
+    /// middleware guarantees the `DeviceId` extension on every request.
+    pub async fn current() -> Result<(Backend, DeviceId), ApiError> {
+        let backend = leptos::prelude::use_context::<Backend>().ok_or(ApiError::Internal)?;
+        let axum::Extension(device) = leptos_axum::extract::<axum::Extension<DeviceId>>()
+            .await
+            .map_err(|_| ApiError::Internal)?;
+        Ok((backend, device))
+    }
+
+    impl std::ops::Deref for Backend {
+        type Target = dyn ChatBackend;
+        fn deref(&self) -> &Self::Target {
+            self.0.as_ref()
+        }
+    }
+}

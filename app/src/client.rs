@@ -1,0 +1,156 @@
+//! The browser's side of the live connection: one WebSocket per tab,
+//! reconnected with backoff, with a heartbeat so a silently dead socket is
+//! noticed. Only compiled into the WASM.
+
+use crate::protocol::{ClientEvent, ConnectParams, ServerEvent};
+use crate::state::{ChatState, Connection};
+use futures::channel::mpsc;
+use futures::{FutureExt, SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message};
+use gloo_timers::future::TimeoutFuture;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// How long a socket may take to deliver the server's `Welcome`.
+const CONNECT_TIMEOUT_MS: u32 = 8_000;
+const HEARTBEAT_MS: u32 = 15_000;
+/// Silence longer than this means the socket is dead even if it looks open.
+const DEAD_AFTER_MS: f64 = 35_000.0;
+const BACKOFF_FIRST_MS: f64 = 500.0;
+const BACKOFF_CAP_MS: f64 = 12_000.0;
+
+/// Starts the connection loop for this tab. Events that mean "the network
+/// may be back" cut the current backoff short.
+pub fn start(state: ChatState) {
+    let (wake_tx, wake_rx) = mpsc::unbounded::<()>();
+    let wake = move || {
+        let _ = wake_tx.unbounded_send(());
+    };
+    {
+        let wake = wake.clone();
+        window_event_listener(leptos::ev::online, move |_| wake()).forget();
+    }
+    {
+        let wake = wake.clone();
+        window_event_listener(leptos::ev::pageshow, move |_| wake()).forget();
+    }
+    window_event_listener(leptos::ev::visibilitychange, move |_| {
+        if document().visibility_state() == web_sys::VisibilityState::Visible {
+            wake();
+        }
+    })
+    .forget();
+    spawn_local(run(state, wake_rx));
+}
+
+async fn run(state: ChatState, mut wake: mpsc::UnboundedReceiver<()>) {
+    let mut failures: u32 = 0;
+    loop {
+        state.connection.set(Connection::Connecting);
+        let welcomed = session(state).await;
+        state.attach(None);
+        if welcomed {
+            failures = 0;
+        }
+        let delay = backoff_ms(failures);
+        failures = failures.saturating_add(1);
+        state
+            .connection
+            .set(Connection::Offline((delay / 1000.0).ceil() as u32));
+        // Drain wake-ups that arrived while connected, then wait.
+        while let Ok(Some(())) = wake.try_next() {}
+        futures::select! {
+            _ = TimeoutFuture::new(delay as u32).fuse() => {},
+            _ = wake.next() => {},
+        }
+    }
+}
+
+/// Exponential backoff with full jitter, sub-second at first.
+fn backoff_ms(failures: u32) -> f64 {
+    let ceiling = (BACKOFF_FIRST_MS * 2f64.powi(failures.min(8) as i32)).min(BACKOFF_CAP_MS);
+    ceiling / 2.0 + js_sys::Math::random() * ceiling / 2.0
+}
+
+fn socket_url(params: &ConnectParams) -> Option<String> {
+    let location = window().location();
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    let host = location.host().ok()?;
+    let query = match params.last_seen {
+        Some(id) => format!("?last_seen={}", id.0),
+        None => String::new(),
+    };
+    Some(format!("{scheme}://{host}/ws{query}"))
+}
+
+/// One connection's life. Returns whether the server welcomed us, which
+/// resets the backoff.
+async fn session(state: ChatState) -> bool {
+    let params = ConnectParams {
+        last_seen: state.last_seen(),
+    };
+    let Some(url) = socket_url(&params) else {
+        return false;
+    };
+    let Ok(socket) = WebSocket::open(&url) else {
+        return false;
+    };
+    let (mut sink, mut stream) = socket.split();
+
+    // The server always speaks first; no Welcome in time means a stuck connect.
+    let first = futures::select! {
+        frame = stream.next().fuse() => frame,
+        _ = TimeoutFuture::new(CONNECT_TIMEOUT_MS).fuse() => None,
+    };
+    let Some(Ok(Message::Text(text))) = first else {
+        return false;
+    };
+    let Ok(event @ ServerEvent::Welcome { .. }) = serde_json::from_str::<ServerEvent>(&text) else {
+        return false;
+    };
+    state.apply(event);
+
+    let (tx, mut outgoing) = mpsc::unbounded::<ClientEvent>();
+    state.attach(Some(tx));
+    state.connection.set(Connection::Online);
+    state.flush_outbox();
+
+    let mut last_heard = js_sys::Date::now();
+    let mut nonce = 0u64;
+    loop {
+        futures::select! {
+            frame = stream.next().fuse() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    last_heard = js_sys::Date::now();
+                    match serde_json::from_str::<ServerEvent>(&text) {
+                        Ok(event) => state.apply(event),
+                        Err(e) => leptos::logging::warn!("unreadable server event: {e}"),
+                    }
+                }
+                Some(Ok(Message::Bytes(_))) => last_heard = js_sys::Date::now(),
+                _ => return true,
+            },
+            event = outgoing.next() => {
+                let Some(event) = event else { return true };
+                let Ok(json) = serde_json::to_string(&event) else { continue };
+                if sink.send(Message::Text(json)).await.is_err() {
+                    return true;
+                }
+            },
+            _ = TimeoutFuture::new(HEARTBEAT_MS).fuse() => {
+                if js_sys::Date::now() - last_heard > DEAD_AFTER_MS {
+                    return true;
+                }
+                nonce += 1;
+                let Ok(json) = serde_json::to_string(&ClientEvent::Ping { nonce }) else { continue };
+                if sink.send(Message::Text(json)).await.is_err() {
+                    return true;
+                }
+            },
+        }
+    }
+}

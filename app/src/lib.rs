@@ -1,0 +1,54 @@
+//! The chat's shared crate: wire protocol, validation, server functions and
+//! the Leptos components, compiled for the server (`ssr`) and the browser
+//! (`hydrate`).
+
+pub mod api;
+#[cfg(feature = "hydrate")]
+pub mod client;
+mod components;
+pub mod protocol;
+pub mod state;
+pub mod validate;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, StaticSegment};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta
+                    name="viewport"
+                    content="width=device-width, initial-scale=1, viewport-fit=cover"
+                />
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="stylesheet" href="/pkg/chat.css"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title text="Chat"/>
+        <Router>
+            <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+                // Async: the whole page, messages included, arrives as plain
+                // HTML, so it reads without JavaScript.
+                <Route path=StaticSegment("") view=components::ChatPage ssr=SsrMode::Async/>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,248 @@
+//! The wire protocol: every event the browser and the server exchange over
+//! the chat WebSocket, plus the records both sides render. Both the server
+//! and the WASM client (de)serialise these exact types, so a change here is a
+//! protocol change.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+/// Server-assigned message id. Strictly increasing in commit order, so it is
+/// both the total order every client shows and the catch-up cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageId(pub i64);
+
+/// Public id of a user. Safe to broadcast, unlike the device id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+/// Id the client gives a message before sending it, so that a resend after
+/// a dropped connection is recognised instead of stored twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientMessageId(pub Uuid);
+
+impl ClientMessageId {
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+/// The anonymous credential kept in the `device_id` cookie. It never appears
+/// in broadcasts, history or whole in logs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeviceId(Uuid);
+
+impl DeviceId {
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// Parses a cookie value; anything but a canonical UUID is refused so a
+    /// malformed cookie gets replaced rather than trusted.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let id = Uuid::try_parse(raw).ok()?;
+        (id.hyphenated().to_string() == raw.to_ascii_lowercase()).then_some(Self(id))
+    }
+
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for DeviceId {
+    /// Full value: only for the cookie and the database.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl fmt::Debug for DeviceId {
+    /// Abbreviated so that logs never carry the whole secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let full = self.0.simple().to_string();
+        write!(f, "DeviceId({}…)", &full[..6])
+    }
+}
+
+/// A user's public identity as every client sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub user_id: UserId,
+    pub name: String,
+    pub color: String,
+}
+
+/// One stored chat message. `user_name`, `msg` and `color` keep the seed's
+/// `/get_messages` field names so existing consumers keep working.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub id: MessageId,
+    pub user_id: UserId,
+    pub user_name: String,
+    pub color: String,
+    pub msg: String,
+    /// Server time of the commit, milliseconds since the Unix epoch.
+    pub ts: i64,
+}
+
+/// Query string of the WebSocket URL (`/ws?last_seen=42`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectParams {
+    /// Newest message the client already has; the server replays what
+    /// came after it before any live traffic.
+    pub last_seen: Option<MessageId>,
+}
+
+/// Browser → server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientEvent {
+    /// Post a message. Resending the same `client_id` is safe.
+    Send {
+        client_id: ClientMessageId,
+        text: String,
+    },
+    /// Application heartbeat; answered with `Pong`.
+    Ping { nonce: u64 },
+}
+
+/// Server → browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent {
+    /// First event on every connection: who this device is, or `None` when
+    /// it must choose a name before it can post.
+    Welcome { me: Option<Identity> },
+    /// This device's identity changed (it picked or changed its name, maybe
+    /// in another tab).
+    Identity { me: Identity },
+    /// A message, live or replayed during catch-up; always in id order.
+    Message { message: ChatMessage },
+    /// The gap since `last_seen` was too long to replay: here is the latest
+    /// page instead, replacing what the client holds.
+    Resync { messages: Vec<ChatMessage> },
+    /// The message with this client id is durably stored as `message`.
+    Ack {
+        client_id: ClientMessageId,
+        message: ChatMessage,
+    },
+    /// Something the client sent was refused. `client_id` names the
+    /// message concerned, when there is one.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<ClientMessageId>,
+    },
+    Pong { nonce: u64 },
+}
+
+/// Machine-readable reason carried by `ServerEvent::Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    EmptyMessage,
+    MessageTooLong,
+    NameRequired,
+    InvalidEvent,
+    Internal,
+}
+
+/// WebSocket close codes the server uses (4000–4999 is the private range).
+pub mod close_code {
+    /// The client could not keep up with the broadcast and was dropped.
+    pub const TOO_SLOW: u16 = 4008;
+    /// RFC 6455: the server is going away (shutdown).
+    pub const GOING_AWAY: u16 = 1001;
+    /// RFC 6455: a frame was larger than the server accepts.
+    pub const TOO_BIG: u16 = 1009;
+    /// RFC 6455: the client stopped answering.
+    pub const POLICY: u16 = 1008;
+}
+
+/// Page size for the history the page is rendered with.
+pub const HISTORY_PAGE: u32 = 50;
+/// Upper bound a client may ask for in one history request.
+pub const HISTORY_MAX_LIMIT: u32 = 200;
+/// Longest gap the server replays message by message on reconnect.
+pub const MAX_REPLAY: u32 = 500;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_send_round_trips_with_snake_case_tag() {
+        let id = ClientMessageId::new_random();
+        let event = ClientEvent::Send {
+            client_id: id,
+            text: "hi".into(),
+        };
+        let json = serde_json::to_string(&event).expect("serialises");
+        assert!(json.contains(r#""type":"send""#), "{json}");
+        let back: ClientEvent = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn unknown_event_type_is_rejected() {
+        let err = serde_json::from_str::<ClientEvent>(r#"{"type":"shout","text":"x"}"#);
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn server_message_keeps_seed_field_names() {
+        let event = ServerEvent::Message {
+            message: ChatMessage {
+                id: MessageId(7),
+                user_id: UserId(1),
+                user_name: "Ann".into(),
+                color: "rgb(200,100,100)".into(),
+                msg: "<b>x</b>".into(),
+                ts: 1,
+            },
+        };
+        let value = serde_json::to_value(&event).expect("serialises");
+        assert_eq!(value["type"], "message");
+        assert_eq!(value["message"]["user_name"], "Ann");
+        assert_eq!(value["message"]["msg"], "<b>x</b>");
+        assert_eq!(value["message"]["id"], 7);
+        let back: ServerEvent = serde_json::from_value(value).expect("parses");
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn error_without_client_id_omits_the_field() {
+        let event = ServerEvent::Error {
+            code: ErrorCode::InvalidEvent,
+            message: "bad".into(),
+            client_id: None,
+        };
+        let json = serde_json::to_string(&event).expect("serialises");
+        assert_eq!(
+            json,
+            r#"{"type":"error","code":"invalid_event","message":"bad"}"#
+        );
+    }
+
+    #[test]
+    fn device_id_accepts_only_canonical_uuids() {
+        let id = DeviceId::new_random();
+        assert_eq!(DeviceId::parse(&id.to_string()), Some(id));
+        assert_eq!(DeviceId::parse("not-a-uuid"), None);
+        assert_eq!(DeviceId::parse(""), None);
+        let braced = format!("{{{id}}}");
+        assert_eq!(DeviceId::parse(&braced), None);
+    }
+
+    #[test]
+    fn device_id_debug_does_not_reveal_the_secret() {
+        let id = DeviceId::new_random();
+        let shown = format!("{id:?}");
+        assert!(!shown.contains(&id.as_uuid().simple().to_string()));
+        assert!(shown.len() < 20);
+    }
+}

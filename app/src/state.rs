@@ -1,0 +1,207 @@
+//! The page's shared state, one context struct that every component reads.
+//! Applying server events is plain logic here so it behaves the same during
+//! server rendering, hydration and live traffic.
+
+use crate::protocol::{ChatMessage, ClientEvent, ClientMessageId, Identity, MessageId, ServerEvent};
+use futures::channel::mpsc::UnboundedSender;
+use leptos::prelude::*;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Online,
+    /// Waiting to retry; the number is the seconds until the next try.
+    Offline(u32),
+}
+
+/// Where one of this device's own messages stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Sent (or waiting to be sent) and not yet acknowledged.
+    Pending,
+    /// Refused by the server, with its reason.
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub client_id: ClientMessageId,
+    pub text: String,
+    pub delivery: Delivery,
+}
+
+#[derive(Clone, Copy)]
+pub struct ChatState {
+    /// Confirmed messages keyed by server id: the map gives id order and
+    /// makes a message delivered twice (SSR + catch-up) show once.
+    pub messages: RwSignal<BTreeMap<MessageId, ChatMessage>>,
+    pub me: RwSignal<Option<Identity>>,
+    /// The server said this device has no name yet.
+    pub needs_name: RwSignal<bool>,
+    /// The user asked to change their name.
+    pub renaming: RwSignal<bool>,
+    pub outbox: RwSignal<Vec<OutgoingMessage>>,
+    pub connection: RwSignal<Connection>,
+    /// A problem not tied to one message, shown in the status bar.
+    pub notice: RwSignal<Option<String>>,
+    /// Whether older history may exist before the first loaded message.
+    pub more_history: RwSignal<bool>,
+    /// False during server rendering and hydration, true once the page is
+    /// interactive; controls that need the WASM wait for it.
+    pub hydrated: RwSignal<bool>,
+    sender: StoredValue<Option<UnboundedSender<ClientEvent>>>,
+}
+
+impl ChatState {
+    pub fn new() -> Self {
+        Self {
+            messages: RwSignal::new(BTreeMap::new()),
+            me: RwSignal::new(None),
+            needs_name: RwSignal::new(false),
+            renaming: RwSignal::new(false),
+            outbox: RwSignal::new(Vec::new()),
+            connection: RwSignal::new(Connection::Connecting),
+            notice: RwSignal::new(None),
+            more_history: RwSignal::new(false),
+            hydrated: RwSignal::new(false),
+            sender: StoredValue::new(None),
+        }
+    }
+
+    pub fn merge(&self, batch: impl IntoIterator<Item = ChatMessage>) {
+        self.messages.update(|map| {
+            for m in batch {
+                map.insert(m.id, m);
+            }
+        });
+    }
+
+    pub fn last_seen(&self) -> Option<MessageId> {
+        self.messages
+            .with_untracked(|m| m.last_key_value().map(|(id, _)| *id))
+    }
+
+    pub fn oldest(&self) -> Option<MessageId> {
+        self.messages
+            .with_untracked(|m| m.first_key_value().map(|(id, _)| *id))
+    }
+
+    pub fn set_identity(&self, me: Identity) {
+        self.me.set(Some(me));
+        self.needs_name.set(false);
+        self.renaming.set(false);
+    }
+
+    /// Can the composer take a message? Offline is fine: the outbox keeps
+    /// it until the connection returns.
+    pub fn can_post(&self) -> bool {
+        self.hydrated.get() && self.me.get().is_some()
+    }
+
+    /// Queues a message; it is sent now when connected and resent on every
+    /// reconnect until the server acknowledges it.
+    pub fn post(&self, text: String) {
+        let item = OutgoingMessage {
+            client_id: ClientMessageId::new_random(),
+            text,
+            delivery: Delivery::Pending,
+        };
+        self.transmit(&item);
+        self.outbox.update(|o| o.push(item));
+    }
+
+    /// Sends a failed message again under its original client id.
+    pub fn retry(&self, client_id: ClientMessageId) {
+        let mut again = None;
+        self.outbox.update(|o| {
+            if let Some(item) = o.iter_mut().find(|i| i.client_id == client_id) {
+                item.delivery = Delivery::Pending;
+                again = Some(item.clone());
+            }
+        });
+        if let Some(item) = again {
+            self.transmit(&item);
+        }
+    }
+
+    fn transmit(&self, item: &OutgoingMessage) {
+        let event = ClientEvent::Send {
+            client_id: item.client_id,
+            text: item.text.clone(),
+        };
+        self.sender.with_value(|s| {
+            if let Some(tx) = s {
+                // A closed channel means the socket just died; the outbox
+                // keeps the message for the next connection.
+                let _ = tx.unbounded_send(event);
+            }
+        });
+    }
+
+    pub fn attach(&self, tx: Option<UnboundedSender<ClientEvent>>) {
+        self.sender.set_value(tx);
+    }
+
+    /// Resends everything still pending, oldest first.
+    pub fn flush_outbox(&self) {
+        for item in self.outbox.get_untracked() {
+            if item.delivery == Delivery::Pending {
+                self.transmit(&item);
+            }
+        }
+    }
+
+    /// Applies one event from the server.
+    pub fn apply(&self, event: ServerEvent) {
+        match event {
+            ServerEvent::Welcome { me } => {
+                match me {
+                    Some(me) => self.set_identity(me),
+                    None => {
+                        self.me.set(None);
+                        self.needs_name.set(true);
+                    }
+                }
+                self.notice.set(None);
+            }
+            ServerEvent::Identity { me } => self.set_identity(me),
+            ServerEvent::Message { message } => self.merge([message]),
+            ServerEvent::Resync { messages } => {
+                self.more_history
+                    .set(messages.len() as u32 >= crate::protocol::HISTORY_PAGE);
+                self.messages
+                    .set(messages.into_iter().map(|m| (m.id, m)).collect());
+            }
+            ServerEvent::Ack { client_id, message } => {
+                self.merge([message]);
+                self.outbox.update(|o| o.retain(|i| i.client_id != client_id));
+            }
+            ServerEvent::Error {
+                message,
+                client_id: Some(client_id),
+                ..
+            } => self.outbox.update(|o| {
+                if let Some(item) = o.iter_mut().find(|i| i.client_id == client_id) {
+                    item.delivery = Delivery::Failed(message);
+                }
+            }),
+            ServerEvent::Error {
+                code: crate::protocol::ErrorCode::NameRequired,
+                message,
+                ..
+            } => {
+                self.needs_name.set(true);
+                self.notice.set(Some(message));
+            }
+            ServerEvent::Error { message, .. } => self.notice.set(Some(message)),
+            ServerEvent::Pong { .. } => {}
+        }
+    }
+}
+
+impl Default for ChatState {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,52 @@
+import { Browser, BrowserContext, Page, TestInfo, expect } from '@playwright/test';
+
+/** A unique tag so tests sharing one server never see each other's text. */
+export function tag(testInfo: TestInfo): string {
+  return `${testInfo.project.name}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A second device: a fresh context with the project's device settings. */
+export async function newDevice(browser: Browser, testInfo: TestInfo, extra: object = {}): Promise<BrowserContext> {
+  const u = testInfo.project.use;
+  return browser.newContext({
+    baseURL: u.baseURL,
+    ignoreHTTPSErrors: true,
+    viewport: u.viewport,
+    deviceScaleFactor: u.deviceScaleFactor,
+    isMobile: u.isMobile,
+    hasTouch: u.hasTouch,
+    userAgent: u.userAgent,
+    ...extra,
+  });
+}
+
+/** Opens the chat and waits until it is hydrated and live. */
+export async function open(page: Page): Promise<void> {
+  await page.goto('/');
+  await expect(page.locator('.connection')).toHaveText('Live');
+}
+
+/** Opens the chat as a new device and picks a name. */
+export async function join(page: Page, name: string): Promise<void> {
+  await open(page);
+  await expect(page.locator('.name-prompt')).toBeVisible();
+  await page.locator('.name-input').fill(name);
+  await page.locator('.join').click();
+  await expect(page.locator('.name-prompt')).toBeHidden();
+  await expect(page.locator('.me')).toHaveText(name);
+}
+
+export async function send(page: Page, text: string): Promise<void> {
+  const input = page.locator('.composer-input');
+  await expect(input).toBeEnabled();
+  await input.fill(text);
+  await input.press('Enter');
+  await expect(input).toHaveValue('');
+}
+
+/** The confirmed (server-acknowledged) message rows with exactly this text. */
+export function confirmed(page: Page, text: string) {
+  return page.locator('li.message:not(.outgoing)').filter({
+    has: page.locator('.text', { hasText: text }),
+  });
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, skipping what is already there.
+# Safe to re-run. Usage: scripts/setup.sh [--browser]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION=0.3.10   # 0.3.11's lockfile needs rustc 1.96
+BINARYEN_VERSION=132.0.0
+WASM_BINDGEN_VERSION=0.2.130 # must match wasm-bindgen in Cargo.toml
+TOOLS="$PWD/.tools"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+rustup target add wasm32-unknown-unknown >/dev/null
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+
+if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  echo "== installing cargo-leptos $CARGO_LEPTOS_VERSION (compiles from source, several minutes)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+fi
+
+# cargo-leptos runs the wasm-bindgen CLI and would download it from GitHub.
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+  echo "== installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+fi
+
+# cargo-leptos would download wasm-opt from GitHub, which is unreachable;
+# the npm package ships the binary and cargo-leptos takes it from PATH.
+if [ ! -x "$TOOLS/node_modules/.bin/wasm-opt" ]; then
+  echo "== installing wasm-opt (binaryen $BINARYEN_VERSION from npm)"
+  mkdir -p "$TOOLS"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION"
+fi
+
+if [ "${1:-}" = "--browser" ]; then
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "== installing chromium (Debian package)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+  fi
+  (cd end2end && npm ci --silent --no-audit --no-fund)
+fi

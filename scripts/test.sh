@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every check and test: format, lints, unit and server integration
+# tests, the release build, and the browser tests in Chromium.
+# Installs what it needs first (see scripts/setup.sh). Safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+step() { echo; echo "== $* ($(( $(date +%s) - started ))s)"; }
+
+step "setup"
+scripts/setup.sh --browser
+source scripts/env.sh
+
+step "format"
+cargo fmt --all --check
+
+step "clippy: server and shared crate (ssr)"
+cargo clippy -p server -p app --features app/ssr --all-targets -- -D warnings
+step "clippy: browser crate (hydrate, wasm32)"
+cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
+
+step "unit and server integration tests"
+cargo test -p server -p app --features app/ssr
+
+step "release build (server + WASM)"
+cargo leptos build --release
+wasm=target/site/pkg/chat.wasm
+echo "release WASM: $(stat -c %s "$wasm") bytes raw, $(gzip -9c "$wasm" | wc -c) bytes gzip"
+
+step "browser tests (Playwright, Chromium)"
+(cd end2end && npx playwright test)
+
+step "all passed"

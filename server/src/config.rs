@@ -1,0 +1,95 @@
+//! All configuration in one place: every flag is also an environment
+//! variable, and the defaults run the chat out of the box.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "server", about = "A small self-hosted real-time group chat")]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the chat (the default).
+    Serve,
+    /// Import the Flask chat's `user_names.json` so its users keep their
+    /// names and colours.
+    ImportSeed {
+        /// Path to `user_names.json` (`{device_id: {name, color}}`).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Address to listen on; the default reaches phones on the same network.
+    #[arg(long, env = "CHAT_ADDR", default_value = "0.0.0.0:8443")]
+    pub addr: SocketAddr,
+
+    /// Directory holding the SQLite database.
+    #[arg(long, env = "CHAT_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// TLS certificate (PEM). Generated for this machine when it and the
+    /// key are both missing.
+    #[arg(long, env = "CHAT_CERT", default_value = "certs/cert.pem")]
+    pub cert: PathBuf,
+
+    /// TLS private key (PEM).
+    #[arg(long, env = "CHAT_KEY", default_value = "certs/key.pem")]
+    pub key: PathBuf,
+
+    /// Serve plain HTTP, e.g. behind a TLS-terminating reverse proxy.
+    #[arg(long, env = "CHAT_NO_TLS")]
+    pub no_tls: bool,
+
+    /// Extra origins allowed to open the WebSocket, comma-separated
+    /// (`https://chat.example.org`). The request's own host is always allowed.
+    #[arg(long, env = "CHAT_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Where the built site (pkg/, icons) lives.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+
+    /// Mark the cookie Secure even without TLS (when a proxy terminates TLS).
+    #[arg(long, env = "CHAT_SECURE_COOKIE")]
+    pub secure_cookie: bool,
+}
+
+impl Settings {
+    pub fn tls(&self) -> bool {
+        !self.no_tls
+    }
+
+    pub fn cookie_secure(&self) -> bool {
+        self.tls() || self.secure_cookie
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_serve_https_on_all_interfaces() {
+        let cli = Cli::try_parse_from(["server"]).expect("parses");
+        assert!(cli.settings.tls());
+        assert_eq!(cli.settings.addr.port(), 8443);
+        assert!(cli.settings.addr.ip().is_unspecified());
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn origins_split_on_commas() {
+        let cli = Cli::try_parse_from(["server", "--allowed-origins", "https://a.example,https://b.example"])
+            .expect("parses");
+        assert_eq!(cli.settings.allowed_origins.len(), 2);
+    }
+}

@@ -1,0 +1,63 @@
+//! The HTTP surface: the Leptos pages and server functions, the WebSocket,
+//! the seed-compatible JSON history and the health check.
+
+use crate::identity::{self, CookiePolicy};
+use crate::session;
+use crate::state::AppState;
+use app::api::backend::Backend;
+use app::protocol::{ChatMessage, MessageId, HISTORY_MAX_LIMIT, HISTORY_PAGE};
+use app::{shell, App};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use serde::Deserialize;
+use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let backend = Backend(Arc::new(state.chat.clone()));
+    let leptos = state.leptos.clone();
+    let policy = CookiePolicy {
+        secure: state.settings.cookie_secure(),
+    };
+    Router::new()
+        .route("/ws", get(session::upgrade))
+        .route("/get_messages", get(get_messages))
+        .route("/healthz", get(|| async { "ok" }))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || leptos::prelude::provide_context(backend.clone()),
+            move || shell(leptos.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(policy, identity::ensure_device))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .with_state(state)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// `GET /get_messages[?before=<id>][&limit=<n>]`: history as JSON, newest
+/// last, each item carrying the seed's `user_name`, `msg` and `color`.
+async fn get_messages(State(state): State<AppState>, Query(q): Query<HistoryQuery>) -> Response {
+    let limit = q.limit.unwrap_or(HISTORY_PAGE).clamp(1, HISTORY_MAX_LIMIT);
+    match state.chat.page_before(q.before.map(MessageId), limit).await {
+        Ok(messages) => Json::<Vec<ChatMessage>>(messages).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "history query failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Could not read the history.").into_response()
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Cross-site WebSocket hijacking defence: the handshake must come from the
+//! chat's own origin or one explicitly allowed by configuration.
+
+use axum::http::header::{HOST, ORIGIN};
+use axum::http::HeaderMap;
+
+/// True when the request's `Origin` is the host it was sent to, or exactly
+/// one of `allowed` (`scheme://host[:port]`). A request without `Origin`
+/// is not from a browser page, so it cannot carry a victim's cookie on a
+/// hostile page's behalf, and is let through.
+pub fn is_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let Some((_, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(HOST, HeaderValue::from_static(host));
+        if let Some(o) = origin {
+            h.insert(ORIGIN, HeaderValue::from_static(o));
+        }
+        h
+    }
+
+    #[test]
+    fn same_origin_is_allowed() {
+        assert!(is_allowed(&headers(Some("https://chat.local:8443"), "chat.local:8443"), &[]));
+    }
+
+    #[test]
+    fn other_site_is_refused() {
+        assert!(!is_allowed(&headers(Some("https://evil.example"), "chat.local:8443"), &[]));
+    }
+
+    #[test]
+    fn lookalike_hosts_are_refused() {
+        let h = headers(Some("https://chat.local:8443.evil.example"), "chat.local:8443");
+        assert!(!is_allowed(&h, &[]));
+        assert!(!is_allowed(&headers(Some("null"), "chat.local"), &[]));
+    }
+
+    #[test]
+    fn configured_origin_is_allowed_exactly() {
+        let allowed = vec!["https://chat.example.org".to_owned()];
+        assert!(is_allowed(&headers(Some("https://chat.example.org"), "10.0.0.2:8443"), &allowed));
+        assert!(!is_allowed(&headers(Some("https://chat.example.org.evil"), "10.0.0.2:8443"), &allowed));
+    }
+}
