@@ -4,6 +4,7 @@ mod common;
 
 use app::protocol::{ChatMessage, ClientEvent, ErrorCode, MessageId, ServerEvent};
 use common::{named, new_device, Client, Server};
+use futures::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 
 fn ack_of(event: ServerEvent) -> Option<ChatMessage> {
