@@ -5,9 +5,9 @@
 
 use crate::protocol::{ChatMessage, Identity, MessageId};
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 
 /// What the page needs to render: who this device is and the latest page
 /// of messages (oldest first).
@@ -45,8 +45,8 @@ pub async fn load_chat() -> Result<ChatSnapshot, ApiError> {
 
 #[server(endpoint = "set_name")]
 pub async fn set_name(name: String) -> Result<Identity, ApiError> {
-    let name = crate::validate::UserName::parse(&name)
-        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let name =
+        crate::validate::UserName::parse(&name).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let (backend, device) = backend::current().await?;
     backend.set_name(device, name).await
 }

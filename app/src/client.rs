@@ -10,6 +10,8 @@ use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 
 /// How long a socket may take to deliver the server's `Welcome`.
 const CONNECT_TIMEOUT_MS: u32 = 8_000;
@@ -26,20 +28,23 @@ pub fn start(state: ChatState) {
     let wake = move || {
         let _ = wake_tx.unbounded_send(());
     };
+    // The handles are dropped on purpose: the listeners live as long as the tab.
     {
         let wake = wake.clone();
-        window_event_listener(leptos::ev::online, move |_| wake()).forget();
+        let _ = window_event_listener(leptos::ev::online, move |_| wake());
     }
     {
         let wake = wake.clone();
-        window_event_listener(leptos::ev::pageshow, move |_| wake()).forget();
+        let _ = window_event_listener(leptos::ev::pageshow, move |_| wake());
     }
-    window_event_listener(leptos::ev::visibilitychange, move |_| {
+    let on_visible = Closure::<dyn Fn()>::new(move || {
         if document().visibility_state() == web_sys::VisibilityState::Visible {
             wake();
         }
-    })
-    .forget();
+    });
+    let _ = document()
+        .add_event_listener_with_callback("visibilitychange", on_visible.as_ref().unchecked_ref());
+    on_visible.forget();
     spawn_local(run(state, wake_rx));
 }
 
@@ -58,7 +63,7 @@ async fn run(state: ChatState, mut wake: mpsc::UnboundedReceiver<()>) {
             .connection
             .set(Connection::Offline((delay / 1000.0).ceil() as u32));
         // Drain wake-ups that arrived while connected, then wait.
-        while let Ok(Some(())) = wake.try_next() {}
+        while wake.try_recv().is_ok() {}
         futures::select! {
             _ = TimeoutFuture::new(delay as u32).fuse() => {},
             _ = wake.next() => {},

@@ -115,15 +115,23 @@ pub enum ClientEvent {
 pub enum ServerEvent {
     /// First event on every connection: who this device is, or `None` when
     /// it must choose a name before it can post.
-    Welcome { me: Option<Identity> },
+    Welcome {
+        me: Option<Identity>,
+    },
     /// This device's identity changed (it picked or changed its name, maybe
     /// in another tab).
-    Identity { me: Identity },
+    Identity {
+        me: Identity,
+    },
     /// A message, live or replayed during catch-up; always in id order.
-    Message { message: ChatMessage },
+    Message {
+        message: ChatMessage,
+    },
     /// The gap since `last_seen` was too long to replay: here is the latest
     /// page instead, replacing what the client holds.
-    Resync { messages: Vec<ChatMessage> },
+    Resync {
+        messages: Vec<ChatMessage>,
+    },
     /// The message with this client id is durably stored as `message`.
     Ack {
         client_id: ClientMessageId,
@@ -137,7 +145,9 @@ pub enum ServerEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<ClientMessageId>,
     },
-    Pong { nonce: u64 },
+    Pong {
+        nonce: u64,
+    },
 }
 
 /// Machine-readable reason carried by `ServerEvent::Error`.

@@ -2,7 +2,9 @@
 //! Applying server events is plain logic here so it behaves the same during
 //! server rendering, hydration and live traffic.
 
-use crate::protocol::{ChatMessage, ClientEvent, ClientMessageId, Identity, MessageId, ServerEvent};
+use crate::protocol::{
+    ChatMessage, ClientEvent, ClientMessageId, Identity, MessageId, ServerEvent,
+};
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
 use std::collections::BTreeMap;
@@ -175,7 +177,8 @@ impl ChatState {
             }
             ServerEvent::Ack { client_id, message } => {
                 self.merge([message]);
-                self.outbox.update(|o| o.retain(|i| i.client_id != client_id));
+                self.outbox
+                    .update(|o| o.retain(|i| i.client_id != client_id));
             }
             ServerEvent::Error {
                 message,

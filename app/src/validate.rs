@@ -106,14 +106,8 @@ mod tests {
 
     #[test]
     fn name_with_control_character_is_rejected() {
-        assert_eq!(
-            UserName::parse("a\u{7}b"),
-            Err(NameError::ControlCharacter)
-        );
-        assert_eq!(
-            UserName::parse("a\nb"),
-            Err(NameError::ControlCharacter)
-        );
+        assert_eq!(UserName::parse("a\u{7}b"), Err(NameError::ControlCharacter));
+        assert_eq!(UserName::parse("a\nb"), Err(NameError::ControlCharacter));
     }
 
     #[test]

@@ -5,7 +5,9 @@ use crate::hub::{Audience, Hub};
 use crate::store::{Posted, Store, StoreError};
 use app::api::backend::ChatBackend;
 use app::api::{ApiError, ChatSnapshot};
-use app::protocol::{ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, ServerEvent, HISTORY_PAGE};
+use app::protocol::{
+    ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, ServerEvent, HISTORY_PAGE,
+};
 use app::validate::{random_color, MessageText, UserName};
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -55,8 +57,10 @@ impl Chat {
         let me = self
             .blocking(move |s, _| s.set_name(&device, &name, &color, now_ms()))
             .await?;
-        self.hub
-            .publish(Audience::Device(device), &ServerEvent::Identity { me: me.clone() });
+        self.hub.publish(
+            Audience::Device(device),
+            &ServerEvent::Identity { me: me.clone() },
+        );
         tracing::info!(user_id = me.user_id.0, "name set");
         Ok(me)
     }
@@ -64,7 +68,12 @@ impl Chat {
     /// Stores a message (once per client id) and broadcasts it if new. The
     /// broadcast happens under the store's write lock, so every connection
     /// receives messages in id order.
-    pub async fn post(&self, device: DeviceId, client_id: ClientMessageId, text: MessageText) -> Result<Posted> {
+    pub async fn post(
+        &self,
+        device: DeviceId,
+        client_id: ClientMessageId,
+        text: MessageText,
+    ) -> Result<Posted> {
         self.blocking(move |s, hub| {
             s.post(&device, client_id, &text, now_ms(), |posted| {
                 if posted.fresh {
@@ -80,8 +89,13 @@ impl Chat {
         .await
     }
 
-    pub async fn page_before(&self, before: Option<MessageId>, limit: u32) -> Result<Vec<ChatMessage>> {
-        self.blocking(move |s, _| s.page_before(before, limit)).await
+    pub async fn page_before(
+        &self,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
+        self.blocking(move |s, _| s.page_before(before, limit))
+            .await
     }
 
     pub async fn page_after(&self, after: MessageId, limit: u32) -> Result<Vec<ChatMessage>> {
@@ -99,15 +113,25 @@ fn internal(e: ChatError) -> ApiError {
 }
 
 impl ChatBackend for Chat {
-    fn snapshot(&self, device: DeviceId) -> BoxFuture<'_, std::result::Result<ChatSnapshot, ApiError>> {
+    fn snapshot(
+        &self,
+        device: DeviceId,
+    ) -> BoxFuture<'_, std::result::Result<ChatSnapshot, ApiError>> {
         Box::pin(async move {
             let me = self.identity(device).await.map_err(internal)?;
-            let messages = self.page_before(None, HISTORY_PAGE).await.map_err(internal)?;
+            let messages = self
+                .page_before(None, HISTORY_PAGE)
+                .await
+                .map_err(internal)?;
             Ok(ChatSnapshot { me, messages })
         })
     }
 
-    fn set_name(&self, device: DeviceId, name: UserName) -> BoxFuture<'_, std::result::Result<Identity, ApiError>> {
+    fn set_name(
+        &self,
+        device: DeviceId,
+        name: UserName,
+    ) -> BoxFuture<'_, std::result::Result<Identity, ApiError>> {
         Box::pin(async move { Chat::set_name(self, device, name).await.map_err(internal) })
     }
 

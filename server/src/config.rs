@@ -88,8 +88,12 @@ mod tests {
 
     #[test]
     fn origins_split_on_commas() {
-        let cli = Cli::try_parse_from(["server", "--allowed-origins", "https://a.example,https://b.example"])
-            .expect("parses");
+        let cli = Cli::try_parse_from([
+            "server",
+            "--allowed-origins",
+            "https://a.example,https://b.example",
+        ])
+        .expect("parses");
         assert_eq!(cli.settings.allowed_origins.len(), 2);
     }
 }

@@ -35,7 +35,10 @@ pub fn router(state: AppState) -> Router {
             move || shell(leptos.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(middleware::from_fn_with_state(policy, identity::ensure_device))
+        .layer(middleware::from_fn_with_state(
+            policy,
+            identity::ensure_device,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -57,7 +60,11 @@ async fn get_messages(State(state): State<AppState>, Query(q): Query<HistoryQuer
         Ok(messages) => Json::<Vec<ChatMessage>>(messages).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "history query failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Could not read the history.").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Could not read the history.",
+            )
+                .into_response()
         }
     }
 }

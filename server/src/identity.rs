@@ -18,7 +18,11 @@ pub struct CookiePolicy {
     pub secure: bool,
 }
 
-pub async fn ensure_device(State(policy): State<CookiePolicy>, mut req: Request, next: Next) -> Response {
+pub async fn ensure_device(
+    State(policy): State<CookiePolicy>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let known = device_from_headers(req.headers());
     let device = known.unwrap_or_else(DeviceId::new_random);
     req.extensions_mut().insert(device);
@@ -46,7 +50,9 @@ pub fn device_from_headers(headers: &HeaderMap) -> Option<DeviceId> {
 
 fn set_cookie(device: DeviceId, policy: CookiePolicy) -> String {
     let secure = if policy.secure { "; Secure" } else { "" };
-    format!("{COOKIE_NAME}={device}; Max-Age={ONE_YEAR_SECS}; Path=/; HttpOnly; SameSite=Lax{secure}")
+    format!(
+        "{COOKIE_NAME}={device}; Max-Age={ONE_YEAR_SECS}; Path=/; HttpOnly; SameSite=Lax{secure}"
+    )
 }
 
 #[cfg(test)]
@@ -72,7 +78,13 @@ mod tests {
     #[test]
     fn set_cookie_has_the_required_attributes() {
         let c = set_cookie(DeviceId::new_random(), CookiePolicy { secure: true });
-        for part in ["Max-Age=31536000", "Path=/", "HttpOnly", "SameSite=Lax", "Secure"] {
+        for part in [
+            "Max-Age=31536000",
+            "Path=/",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+        ] {
             assert!(c.contains(part), "{c} lacks {part}");
         }
         let plain = set_cookie(DeviceId::new_random(), CookiePolicy { secure: false });

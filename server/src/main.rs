@@ -60,8 +60,12 @@ fn init_tracing() {
 }
 
 fn open_store(settings: &Settings) -> Result<Store, BoxError> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .map_err(|e| format!("cannot create data directory {}: {e}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            settings.data_dir.display()
+        )
+    })?;
     Ok(Store::open(&settings.data_dir)?)
 }
 
@@ -71,7 +75,11 @@ fn import_seed(settings: &Settings, file: &std::path::Path) -> Result<(), BoxErr
     for reason in &report.skipped {
         tracing::warn!("skipped {reason}");
     }
-    tracing::info!(imported = report.imported, skipped = report.skipped.len(), "seed users imported");
+    tracing::info!(
+        imported = report.imported,
+        skipped = report.skipped.len(),
+        "seed users imported"
+    );
     Ok(())
 }
 
@@ -123,7 +131,10 @@ async fn serve(settings: Settings) -> Result<(), BoxError> {
             .serve(app)
             .await?;
     } else {
-        axum_server::from_tcp(listener)?.handle(handle).serve(app).await?;
+        axum_server::from_tcp(listener)?
+            .handle(handle)
+            .serve(app)
+            .await?;
     }
     chat.checkpoint().await?;
     tracing::info!("stopped cleanly");

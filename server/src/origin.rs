@@ -41,17 +41,26 @@ mod tests {
 
     #[test]
     fn same_origin_is_allowed() {
-        assert!(is_allowed(&headers(Some("https://chat.local:8443"), "chat.local:8443"), &[]));
+        assert!(is_allowed(
+            &headers(Some("https://chat.local:8443"), "chat.local:8443"),
+            &[]
+        ));
     }
 
     #[test]
     fn other_site_is_refused() {
-        assert!(!is_allowed(&headers(Some("https://evil.example"), "chat.local:8443"), &[]));
+        assert!(!is_allowed(
+            &headers(Some("https://evil.example"), "chat.local:8443"),
+            &[]
+        ));
     }
 
     #[test]
     fn lookalike_hosts_are_refused() {
-        let h = headers(Some("https://chat.local:8443.evil.example"), "chat.local:8443");
+        let h = headers(
+            Some("https://chat.local:8443.evil.example"),
+            "chat.local:8443",
+        );
         assert!(!is_allowed(&h, &[]));
         assert!(!is_allowed(&headers(Some("null"), "chat.local"), &[]));
     }
@@ -59,7 +68,13 @@ mod tests {
     #[test]
     fn configured_origin_is_allowed_exactly() {
         let allowed = vec!["https://chat.example.org".to_owned()];
-        assert!(is_allowed(&headers(Some("https://chat.example.org"), "10.0.0.2:8443"), &allowed));
-        assert!(!is_allowed(&headers(Some("https://chat.example.org.evil"), "10.0.0.2:8443"), &allowed));
+        assert!(is_allowed(
+            &headers(Some("https://chat.example.org"), "10.0.0.2:8443"),
+            &allowed
+        ));
+        assert!(!is_allowed(
+            &headers(Some("https://chat.example.org.evil"), "10.0.0.2:8443"),
+            &allowed
+        ));
     }
 }

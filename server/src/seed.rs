@@ -40,7 +40,9 @@ pub fn import(store: &Store, file: &Path) -> Result<ImportReport, SeedError> {
     let mut rng = rand::rng();
     for (raw_id, user) in users {
         let Some(device) = DeviceId::parse(&raw_id) else {
-            report.skipped.push(format!("{raw_id:.8}…: not a UUID device id"));
+            report
+                .skipped
+                .push(format!("{raw_id:.8}…: not a UUID device id"));
             continue;
         };
         let name = match UserName::parse(&user.name) {
@@ -63,7 +65,11 @@ pub fn import(store: &Store, file: &Path) -> Result<ImportReport, SeedError> {
 /// Only `rgb(r,g,b)` with 0–255 components is taken from the file, since
 /// the colour ends up in a style attribute.
 fn is_rgb(c: &str) -> bool {
-    let Some(inner) = c.trim().strip_prefix("rgb(").and_then(|s| s.strip_suffix(')')) else {
+    let Some(inner) = c
+        .trim()
+        .strip_prefix("rgb(")
+        .and_then(|s| s.strip_suffix(')'))
+    else {
         return false;
     };
     let parts: Vec<&str> = inner.split(',').map(str::trim).collect();

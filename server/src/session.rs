@@ -7,7 +7,8 @@ use crate::origin;
 use crate::state::AppState;
 use crate::store::StoreError;
 use app::protocol::{
-    close_code, ClientEvent, ConnectParams, DeviceId, ErrorCode, MessageId, ServerEvent, HISTORY_PAGE, MAX_REPLAY,
+    close_code, ClientEvent, ConnectParams, DeviceId, ErrorCode, MessageId, ServerEvent,
+    HISTORY_PAGE, MAX_REPLAY,
 };
 use app::validate::{MessageError, MessageText};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -37,7 +38,11 @@ pub async fn upgrade(
     // chat's own origin may open a socket.
     if !origin::is_allowed(&headers, &app.settings.allowed_origins) {
         tracing::warn!(origin = ?headers.get("origin"), "cross-site WebSocket refused");
-        return (StatusCode::FORBIDDEN, "This origin may not open the chat socket.").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "This origin may not open the chat socket.",
+        )
+            .into_response();
     }
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
@@ -68,7 +73,9 @@ async fn run(
         Ok(high_water) => high_water,
         Err(e) => {
             tracing::warn!(error = %e, "session could not start");
-            let _ = sink.send(close(close_code::GOING_AWAY, "server error")).await;
+            let _ = sink
+                .send(close(close_code::GOING_AWAY, "server error"))
+                .await;
             return;
         }
     };

@@ -73,7 +73,13 @@ impl Store {
 
     /// Names the device. A new device gets `new_color`; a known one keeps
     /// its colour and only changes its name.
-    pub fn set_name(&self, device: &DeviceId, name: &UserName, new_color: &str, now: i64) -> Result<Identity> {
+    pub fn set_name(
+        &self,
+        device: &DeviceId,
+        name: &UserName,
+        new_color: &str,
+        now: i64,
+    ) -> Result<Identity> {
         let db = self.writer()?;
         Ok(db.query_row(
             "INSERT INTO users (device_id, name, color, created_at) VALUES (?1, ?2, ?3, ?4)
@@ -115,7 +121,10 @@ impl Store {
             )
             .optional()?;
         let posted = match existing {
-            Some(message) => Posted { message, fresh: false },
+            Some(message) => Posted {
+                message,
+                fresh: false,
+            },
             None => {
                 let message = tx.query_row(
                     "INSERT INTO messages (user_id, client_id, user_name, color, body, ts)
@@ -124,7 +133,10 @@ impl Store {
                     params![me.user_id.0, client, me.name, me.color, text.as_str(), now],
                     message_from_row,
                 )?;
-                Posted { message, fresh: true }
+                Posted {
+                    message,
+                    fresh: true,
+                }
             }
         };
         tx.commit()?;
@@ -146,14 +158,21 @@ impl Store {
     /// Up to `limit` messages after `after`, oldest first.
     pub fn page_after(&self, after: MessageId, limit: u32) -> Result<Vec<ChatMessage>> {
         let db = self.reader()?;
-        let mut stmt =
-            db.prepare_cached(&format!("{SELECT_MESSAGE} WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
+        let mut stmt = db.prepare_cached(&format!(
+            "{SELECT_MESSAGE} WHERE id > ?1 ORDER BY id LIMIT ?2"
+        ))?;
         let rows = stmt.query_map(params![after.0, limit], message_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Inserts or renames a seed user, keeping the seed's colour.
-    pub fn import_user(&self, device: &DeviceId, name: &UserName, color: &str, now: i64) -> Result<()> {
+    pub fn import_user(
+        &self,
+        device: &DeviceId,
+        name: &UserName,
+        color: &str,
+        now: i64,
+    ) -> Result<()> {
         let db = self.writer()?;
         db.execute(
             "INSERT INTO users (device_id, name, color, created_at) VALUES (?1, ?2, ?3, ?4)
@@ -240,8 +259,12 @@ mod tests {
     fn renaming_keeps_the_colour_and_user_id() {
         let (_dir, store) = store();
         let device = DeviceId::new_random();
-        let first = store.set_name(&device, &name("Ann"), "rgb(200,100,100)", 1).expect("named");
-        let second = store.set_name(&device, &name("Annie"), "rgb(255,255,255)", 2).expect("renamed");
+        let first = store
+            .set_name(&device, &name("Ann"), "rgb(200,100,100)", 1)
+            .expect("named");
+        let second = store
+            .set_name(&device, &name("Annie"), "rgb(255,255,255)", 2)
+            .expect("renamed");
         assert_eq!(second.user_id, first.user_id);
         assert_eq!(second.color, "rgb(200,100,100)");
         assert_eq!(second.name, "Annie");
@@ -251,7 +274,13 @@ mod tests {
     #[test]
     fn posting_without_a_name_is_refused() {
         let (_dir, store) = store();
-        let result = store.post(&DeviceId::new_random(), ClientMessageId::new_random(), &text("hi"), 1, |_| {});
+        let result = store.post(
+            &DeviceId::new_random(),
+            ClientMessageId::new_random(),
+            &text("hi"),
+            1,
+            |_| {},
+        );
         assert!(matches!(result, Err(StoreError::NoIdentity)));
     }
 
@@ -259,11 +288,17 @@ mod tests {
     fn resend_with_same_client_id_is_stored_once() {
         let (_dir, store) = store();
         let device = DeviceId::new_random();
-        store.set_name(&device, &name("Ann"), "rgb(200,100,100)", 1).expect("named");
+        store
+            .set_name(&device, &name("Ann"), "rgb(200,100,100)", 1)
+            .expect("named");
         let cid = ClientMessageId::new_random();
         let mut published = 0;
-        let a = store.post(&device, cid, &text("hello"), 5, |_| published += 1).expect("stored");
-        let b = store.post(&device, cid, &text("hello"), 6, |_| published += 1).expect("stored");
+        let a = store
+            .post(&device, cid, &text("hello"), 5, |_| published += 1)
+            .expect("stored");
+        let b = store
+            .post(&device, cid, &text("hello"), 6, |_| published += 1)
+            .expect("stored");
         assert!(a.fresh);
         assert!(!b.fresh);
         assert_eq!(a.message, b.message);
@@ -275,22 +310,39 @@ mod tests {
     fn pages_are_oldest_first_and_bounded() {
         let (_dir, store) = store();
         let device = DeviceId::new_random();
-        store.set_name(&device, &name("Ann"), "rgb(200,100,100)", 1).expect("named");
+        store
+            .set_name(&device, &name("Ann"), "rgb(200,100,100)", 1)
+            .expect("named");
         let ids: Vec<MessageId> = (0..10)
             .map(|i| {
                 store
-                    .post(&device, ClientMessageId::new_random(), &text(&format!("m{i}")), i, |_| {})
+                    .post(
+                        &device,
+                        ClientMessageId::new_random(),
+                        &text(&format!("m{i}")),
+                        i,
+                        |_| {},
+                    )
                     .expect("stored")
                     .message
                     .id
             })
             .collect();
         let latest = store.page_before(None, 3).expect("reads");
-        assert_eq!(latest.iter().map(|m| m.id).collect::<Vec<_>>(), ids[7..].to_vec());
+        assert_eq!(
+            latest.iter().map(|m| m.id).collect::<Vec<_>>(),
+            ids[7..].to_vec()
+        );
         let older = store.page_before(Some(ids[7]), 3).expect("reads");
-        assert_eq!(older.iter().map(|m| m.id).collect::<Vec<_>>(), ids[4..7].to_vec());
+        assert_eq!(
+            older.iter().map(|m| m.id).collect::<Vec<_>>(),
+            ids[4..7].to_vec()
+        );
         let after = store.page_after(ids[5], 100).expect("reads");
-        assert_eq!(after.iter().map(|m| m.id).collect::<Vec<_>>(), ids[6..].to_vec());
+        assert_eq!(
+            after.iter().map(|m| m.id).collect::<Vec<_>>(),
+            ids[6..].to_vec()
+        );
     }
 
     #[test]
@@ -299,11 +351,24 @@ mod tests {
         let device = DeviceId::new_random();
         {
             let store = Store::open(dir.path()).expect("opens");
-            store.set_name(&device, &name("Ann"), "rgb(200,100,100)", 1).expect("named");
-            store.post(&device, ClientMessageId::new_random(), &text("kept"), 2, |_| {}).expect("stored");
+            store
+                .set_name(&device, &name("Ann"), "rgb(200,100,100)", 1)
+                .expect("named");
+            store
+                .post(
+                    &device,
+                    ClientMessageId::new_random(),
+                    &text("kept"),
+                    2,
+                    |_| {},
+                )
+                .expect("stored");
         }
         let store = Store::open(dir.path()).expect("reopens");
-        assert_eq!(store.identity(&device).expect("reads").map(|i| i.name), Some("Ann".into()));
+        assert_eq!(
+            store.identity(&device).expect("reads").map(|i| i.name),
+            Some("Ann".into())
+        );
         assert_eq!(store.page_before(None, 5).expect("reads")[0].msg, "kept");
     }
 }

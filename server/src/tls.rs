@@ -12,7 +12,10 @@ pub enum TlsError {
     #[error("could not generate a certificate: {0}")]
     Generate(#[from] rcgen::Error),
     #[error("could not read or write {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 pub async fn load_or_generate(cert: &Path, key: &Path) -> Result<RustlsConfig, TlsError> {
@@ -25,14 +28,20 @@ pub async fn load_or_generate(cert: &Path, key: &Path) -> Result<RustlsConfig, T
         (true, false) => return Err(TlsError::HalfPair(cert.display().to_string())),
         (false, true) => return Err(TlsError::HalfPair(key.display().to_string())),
     }
-    RustlsConfig::from_pem_file(cert, key).await.map_err(|source| TlsError::Io {
-        path: cert.display().to_string(),
-        source,
-    })
+    RustlsConfig::from_pem_file(cert, key)
+        .await
+        .map_err(|source| TlsError::Io {
+            path: cert.display().to_string(),
+            source,
+        })
 }
 
 fn generate(cert: &Path, key: &Path) -> Result<Vec<String>, TlsError> {
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     if let Some(ip) = lan_address() {
         names.push(ip.to_string());
     }

@@ -116,7 +116,8 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     assert_eq!(c.next_matching(error_of).await, ErrorCode::MessageTooLong);
     c.send_raw(Message::text("{not json")).await;
     assert_eq!(c.next_matching(error_of).await, ErrorCode::InvalidEvent);
-    c.send_raw(Message::text(r#"{"type":"shout","text":"x"}"#)).await;
+    c.send_raw(Message::text(r#"{"type":"shout","text":"x"}"#))
+        .await;
     assert_eq!(c.next_matching(error_of).await, ErrorCode::InvalidEvent);
     c.send_raw(Message::binary(vec![0xff, 0x00, 0xfe])).await;
     assert_eq!(c.next_matching(error_of).await, ErrorCode::InvalidEvent);
@@ -170,16 +171,21 @@ async fn a_cross_site_handshake_is_refused() {
     let mut req = server.ws_url("").into_client_request().expect("request");
     req.headers_mut()
         .insert("origin", "https://evil.example".parse().expect("header"));
-    req.headers_mut()
-        .insert("cookie", common::cookie(&new_device()).parse().expect("header"));
+    req.headers_mut().insert(
+        "cookie",
+        common::cookie(&new_device()).parse().expect("header"),
+    );
     match tokio_tungstenite::connect_async(req).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 403),
         other => panic!("expected 403, got {:?}", other.map(|(_, r)| r.status())),
     }
     let mut req = server.ws_url("").into_client_request().expect("request");
     let same = format!("http://{}", server.addr);
-    req.headers_mut().insert("origin", same.parse().expect("header"));
-    let (_, res) = tokio_tungstenite::connect_async(req).await.expect("same origin");
+    req.headers_mut()
+        .insert("origin", same.parse().expect("header"));
+    let (_, res) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("same origin");
     assert_eq!(res.status(), 101);
 }
 

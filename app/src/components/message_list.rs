@@ -55,7 +55,9 @@ pub fn MessageList() -> impl IntoView {
     };
 
     let on_scroll = move |_| {
-        let Some(el) = list.get_untracked() else { return };
+        let Some(el) = list.get_untracked() else {
+            return;
+        };
         let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
         stick.set_value(from_bottom < STICK_PX);
         if el.scroll_top() < LOAD_OLDER_PX {
@@ -151,5 +153,9 @@ fn clock(ts: i64, local: bool) -> String {
     }
     let _ = local;
     let minutes = ts.div_euclid(60_000);
-    format!("{:02}:{:02}", minutes.div_euclid(60).rem_euclid(24), minutes.rem_euclid(60))
+    format!(
+        "{:02}:{:02}",
+        minutes.div_euclid(60).rem_euclid(24),
+        minutes.rem_euclid(60)
+    )
 }

@@ -46,7 +46,11 @@ impl Server {
         // Keep draining the log so the server never blocks on a full pipe.
         let logs = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("addr=").nth(1).filter(|_| line.contains("listening")) {
+                if let Some(addr) = line
+                    .split("addr=")
+                    .nth(1)
+                    .filter(|_| line.contains("listening"))
+                {
                     let _ = tx.send(addr.trim().to_owned());
                 }
                 if std::env::var_os("CHAT_TEST_LOGS").is_some() {
@@ -132,7 +136,11 @@ pub async fn set_name(server: &Server, device: &str, name: &str) -> reqwest::Res
 
 pub async fn named(server: &Server, device: &str, name: &str) -> Identity {
     let res = set_name(server, device, name).await;
-    assert!(res.status().is_success(), "set_name failed: {}", res.status());
+    assert!(
+        res.status().is_success(),
+        "set_name failed: {}",
+        res.status()
+    );
     res.json().await.expect("identity json")
 }
 
