@@ -3,11 +3,11 @@
 //! noticed. Only compiled into the WASM.
 
 use crate::protocol::{ClientEvent, ConnectParams, ServerEvent};
-use crate::state::{ChatState, Connection};
+use crate::state::{ChatState, Connection, OutgoingMessage};
 use futures::channel::mpsc;
 use futures::{FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
-use gloo_timers::future::TimeoutFuture;
+use gloo_timers::future::{IntervalStream, TimeoutFuture};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::closure::Closure;
@@ -18,12 +18,25 @@ const CONNECT_TIMEOUT_MS: u32 = 8_000;
 const HEARTBEAT_MS: u32 = 15_000;
 /// Silence longer than this means the socket is dead even if it looks open.
 const DEAD_AFTER_MS: f64 = 35_000.0;
+/// A message sent on a live socket and not acknowledged within this long
+/// is shown as failed.
+const ACK_TIMEOUT_MS: f64 = 30_000.0;
 const BACKOFF_FIRST_MS: f64 = 500.0;
+/// Browser storage key of the outbox, so unsent messages survive a reload.
+const OUTBOX_KEY: &str = "chat.outbox";
 const BACKOFF_CAP_MS: f64 = 12_000.0;
 
 /// Starts the connection loop for this tab. Events that mean "the network
 /// may be back" cut the current backoff short.
 pub fn start(state: ChatState) {
+    restore_outbox(state);
+    Effect::new(move |_| state.outbox.with(save_outbox));
+    let (kick_tx, kick_rx) = mpsc::unbounded::<()>();
+    // Going offline kills the socket at once instead of waiting for the
+    // heartbeat to notice.
+    let _ = window_event_listener(leptos::ev::offline, move |_| {
+        let _ = kick_tx.unbounded_send(());
+    });
     let (wake_tx, wake_rx) = mpsc::unbounded::<()>();
     let wake = move || {
         let _ = wake_tx.unbounded_send(());
@@ -45,14 +58,44 @@ pub fn start(state: ChatState) {
     let _ = document()
         .add_event_listener_with_callback("visibilitychange", on_visible.as_ref().unchecked_ref());
     on_visible.forget();
-    spawn_local(run(state, wake_rx));
+    spawn_local(run(state, wake_rx, kick_rx));
 }
 
-async fn run(state: ChatState, mut wake: mpsc::UnboundedReceiver<()>) {
+fn storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+fn restore_outbox(state: ChatState) {
+    let saved = storage()
+        .and_then(|s| s.get_item(OUTBOX_KEY).ok().flatten())
+        .and_then(|json| serde_json::from_str::<Vec<OutgoingMessage>>(&json).ok());
+    if let Some(items) = saved.filter(|items| !items.is_empty()) {
+        state.outbox.set(items);
+    }
+}
+
+fn save_outbox(items: &Vec<OutgoingMessage>) {
+    let Some(storage) = storage() else { return };
+    let _ = if items.is_empty() {
+        storage.remove_item(OUTBOX_KEY)
+    } else {
+        match serde_json::to_string(items) {
+            Ok(json) => storage.set_item(OUTBOX_KEY, &json),
+            Err(_) => Ok(()),
+        }
+    };
+}
+
+async fn run(
+    state: ChatState,
+    mut wake: mpsc::UnboundedReceiver<()>,
+    mut kick: mpsc::UnboundedReceiver<()>,
+) {
     let mut failures: u32 = 0;
     loop {
         state.connection.set(Connection::Connecting);
-        let welcomed = session(state).await;
+        while kick.try_recv().is_ok() {}
+        let welcomed = session(state, &mut kick).await;
         state.attach(None);
         if welcomed {
             failures = 0;
@@ -94,7 +137,7 @@ fn socket_url(params: &ConnectParams) -> Option<String> {
 
 /// One connection's life. Returns whether the server welcomed us, which
 /// resets the backoff.
-async fn session(state: ChatState) -> bool {
+async fn session(state: ChatState, kick: &mut mpsc::UnboundedReceiver<()>) -> bool {
     let params = ConnectParams {
         last_seen: state.last_seen(),
     };
@@ -126,8 +169,10 @@ async fn session(state: ChatState) -> bool {
 
     let mut last_heard = js_sys::Date::now();
     let mut nonce = 0u64;
+    let mut ticks = IntervalStream::new(HEARTBEAT_MS).fuse();
     loop {
         futures::select! {
+            _ = kick.next() => return true,
             frame = stream.next().fuse() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     last_heard = js_sys::Date::now();
@@ -145,11 +190,16 @@ async fn session(state: ChatState) -> bool {
                 if sink.send(Message::Text(json)).await.is_err() {
                     return true;
                 }
+                if let ClientEvent::Send { client_id, .. } = event {
+                    state.mark_sent(client_id, js_sys::Date::now());
+                }
             },
-            _ = TimeoutFuture::new(HEARTBEAT_MS).fuse() => {
-                if js_sys::Date::now() - last_heard > DEAD_AFTER_MS {
+            _ = ticks.next() => {
+                let now = js_sys::Date::now();
+                if now - last_heard > DEAD_AFTER_MS {
                     return true;
                 }
+                state.expire_unacked(now - ACK_TIMEOUT_MS);
                 nonce += 1;
                 let Ok(json) = serde_json::to_string(&ClientEvent::Ping { nonce }) else { continue };
                 if sink.send(Message::Text(json)).await.is_err() {

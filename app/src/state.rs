@@ -7,6 +7,7 @@ use crate::protocol::{
 };
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +19,7 @@ pub enum Connection {
 }
 
 /// Where one of this device's own messages stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Delivery {
     /// Sent (or waiting to be sent) and not yet acknowledged.
     Pending,
@@ -26,11 +27,14 @@ pub enum Delivery {
     Failed(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutgoingMessage {
     pub client_id: ClientMessageId,
     pub text: String,
     pub delivery: Delivery,
+    /// When it last went out on a socket (ms since the epoch); 0 = not yet.
+    #[serde(default)]
+    pub sent_at: f64,
 }
 
 #[derive(Clone, Copy)]
@@ -108,6 +112,7 @@ impl ChatState {
             client_id: ClientMessageId::new_random(),
             text,
             delivery: Delivery::Pending,
+            sent_at: 0.0,
         };
         self.transmit(&item);
         self.outbox.update(|o| o.push(item));
@@ -119,6 +124,7 @@ impl ChatState {
         self.outbox.update(|o| {
             if let Some(item) = o.iter_mut().find(|i| i.client_id == client_id) {
                 item.delivery = Delivery::Pending;
+                item.sent_at = 0.0;
                 again = Some(item.clone());
             }
         });
@@ -152,6 +158,31 @@ impl ChatState {
                 self.transmit(&item);
             }
         }
+    }
+
+    /// Records that a message went out on the socket at `now`.
+    pub fn mark_sent(&self, client_id: ClientMessageId, now: f64) {
+        self.outbox.update(|o| {
+            if let Some(item) = o.iter_mut().find(|i| i.client_id == client_id) {
+                item.sent_at = now;
+            }
+        });
+    }
+
+    /// Marks as failed what went out before `deadline` and is still not
+    /// acknowledged, so the user sees it and can retry.
+    pub fn expire_unacked(&self, deadline: f64) {
+        let stale = |i: &OutgoingMessage| {
+            i.delivery == Delivery::Pending && i.sent_at > 0.0 && i.sent_at < deadline
+        };
+        if !self.outbox.with_untracked(|o| o.iter().any(stale)) {
+            return;
+        }
+        self.outbox.update(|o| {
+            for item in o.iter_mut().filter(|i| stale(i)) {
+                item.delivery = Delivery::Failed("Not confirmed by the server. Retry?".to_owned());
+            }
+        });
     }
 
     /// Applies one event from the server.
