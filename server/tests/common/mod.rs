@@ -32,8 +32,13 @@ impl Server {
     }
 
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
+        Self::start_at(data_dir, "127.0.0.1:0", extra)
+    }
+
+    /// On a given address, e.g. to restart where clients will reconnect.
+    pub fn start_at(data_dir: &Path, addr: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--addr", "127.0.0.1:0", "--data-dir"])
+            .args(["--addr", addr, "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("RUST_LOG", "info")
@@ -77,6 +82,12 @@ impl Server {
 
     pub fn ws_url(&self, query: &str) -> String {
         format!("ws://{}/ws{query}", self.addr)
+    }
+
+    /// SIGKILL: no shutdown, no flush beyond what SQLite already committed.
+    pub fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// SIGTERM, then wait for a clean exit.
