@@ -1,6 +1,7 @@
 //! The HTTP surface: the Leptos pages and server functions, the WebSocket,
 //! the seed-compatible JSON history and the health check.
 
+use crate::headers::{self, CspNonce, HeaderPolicy};
 use crate::identity::{self, CookiePolicy};
 use crate::session;
 use crate::state::AppState;
@@ -8,21 +9,23 @@ use app::api::backend::Backend;
 use app::protocol::{ChatMessage, MessageId, HISTORY_MAX_LIMIT, HISTORY_PAGE};
 use app::{shell, App};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde::Deserialize;
 use std::sync::Arc;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let backend = Backend(Arc::new(state.chat.clone()));
     let leptos = state.leptos.clone();
-    let policy = CookiePolicy {
+    let cookies = CookiePolicy {
         secure: state.settings.cookie_secure(),
+    };
+    let header_policy = HeaderPolicy {
+        hsts: state.settings.tls(),
     };
     Router::new()
         .route("/ws", get(session::upgrade))
@@ -31,19 +34,33 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || leptos::prelude::provide_context(backend.clone()),
+            move || {
+                leptos::prelude::provide_context(backend.clone());
+                provide_nonce_from_request();
+            },
             move || shell(leptos.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(
-            policy,
+            cookies,
             identity::ensure_device,
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
+        .layer(middleware::from_fn_with_state(
+            header_policy,
+            headers::security_headers,
         ))
         .with_state(state)
+}
+
+/// Hands the nonce the header middleware put in the CSP to Leptos, which
+/// adds it to the inline scripts it renders.
+fn provide_nonce_from_request() {
+    use leptos::prelude::{provide_context, use_context};
+    let nonce = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
+    if let Some(CspNonce(value)) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(value));
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,7 @@
 
 mod chat;
 mod config;
+mod headers;
 mod http;
 mod hub;
 mod identity;
@@ -117,24 +118,31 @@ async fn serve(settings: Settings) -> Result<(), BoxError> {
     let handle = axum_server::Handle::new();
     tokio::spawn(stop_on_signal(handle.clone(), shutdown_tx));
 
-    let scheme = if settings.tls() { "https" } else { "http" };
+    let tls = if settings.tls() {
+        // ring keeps the build free of the C/CMake toolchain aws-lc needs.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Some(tls::load_or_generate(&settings.cert, &settings.key).await?)
+    } else {
+        None
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %local, "listening");
     for url in urls(scheme, local) {
         tracing::info!("open {url}");
     }
-    if settings.tls() {
-        // ring keeps the build free of a C/CMake toolchain that aws-lc needs.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let tls = tls::load_or_generate(&settings.cert, &settings.key).await?;
-        axum_server::from_tcp_rustls(listener, tls)?
-            .handle(handle)
-            .serve(app)
-            .await?;
-    } else {
-        axum_server::from_tcp(listener)?
-            .handle(handle)
-            .serve(app)
-            .await?;
+    match tls {
+        Some(tls) => {
+            axum_server::from_tcp_rustls(listener, tls)?
+                .handle(handle)
+                .serve(app)
+                .await?
+        }
+        None => {
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(app)
+                .await?
+        }
     }
     chat.checkpoint().await?;
     tracing::info!("stopped cleanly");

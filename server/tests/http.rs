@@ -1,0 +1,140 @@
+//! The HTTP surface: the server-rendered page, the cookie, security
+//! headers and TLS.
+
+mod common;
+
+use app::protocol::ServerEvent;
+use common::{named, new_device, Client, Server};
+
+fn header<'a>(res: &'a reqwest::Response, name: &str) -> &'a str {
+    res.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("missing {name}"))
+}
+
+#[tokio::test]
+async fn the_page_is_server_rendered_with_history_as_text() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    let dev = new_device();
+    named(&server, &dev, "Ann").await;
+    let (mut c, _) = Client::joined(&server, &dev).await;
+    c.say("<script>alert(1)</script> & more").await;
+    c.next_matching(|e| matches!(e, ServerEvent::Ack { .. }).then_some(()))
+        .await;
+
+    let res = common::http()
+        .get(server.url("/"))
+        .header("cookie", common::cookie(&dev))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers().get("set-cookie").is_none(),
+        "known cookie kept"
+    );
+    let html = res.text().await.expect("html");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"));
+    assert!(!html.contains("<script>alert(1)"));
+    assert!(html.contains("Ann"));
+    // A known device is not asked for a name.
+    assert!(!html.contains("name-prompt"));
+}
+
+#[tokio::test]
+async fn a_first_visit_gets_a_device_cookie_and_a_name_prompt() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    for cookie in [None, Some("device_id=forged-not-a-uuid")] {
+        let mut req = common::http().get(server.url("/"));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let res = req.send().await.expect("page");
+        let set = header(&res, "set-cookie").to_owned();
+        let value = set
+            .strip_prefix("device_id=")
+            .and_then(|rest| rest.split(';').next())
+            .expect("device_id cookie");
+        assert!(uuid::Uuid::parse_str(value).is_ok());
+        for part in ["Max-Age=31536000", "HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(set.contains(part), "{set} lacks {part}");
+        }
+        assert!(!set.contains("Secure"), "plain HTTP must not set Secure");
+        let html = res.text().await.expect("html");
+        assert!(html.contains("name-prompt"));
+    }
+}
+
+#[tokio::test]
+async fn security_headers_are_on_pages_api_and_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    let http = common::http();
+    for path in ["/", "/get_messages", "/healthz", "/pkg/missing.js"] {
+        let res = http.get(server.url(path)).send().await.expect("answers");
+        assert_eq!(header(&res, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header(&res, "referrer-policy"), "no-referrer", "{path}");
+        let csp = header(&res, "content-security-policy").to_owned();
+        for part in [
+            "script-src 'self' 'nonce-",
+            "'wasm-unsafe-eval'",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(part), "{path}: {csp} lacks {part}");
+        }
+        assert!(res.headers().get("strict-transport-security").is_none());
+        if path == "/" {
+            let nonce = csp
+                .split("'nonce-")
+                .nth(1)
+                .and_then(|s| s.split('\'').next())
+                .expect("nonce")
+                .to_owned();
+            let html = res.text().await.expect("html");
+            let scripts = html.matches("<script").count();
+            assert!(scripts > 0);
+            assert_eq!(
+                html.matches(&format!("nonce=\"{nonce}\"")).count(),
+                scripts,
+                "every inline script carries the response's nonce"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn tls_is_generated_on_first_run_with_secure_cookie_and_hsts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cert = dir.path().join("certs/cert.pem");
+    let key = dir.path().join("certs/key.pem");
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            "--cert",
+            cert.to_str().expect("utf8"),
+            "--key",
+            key.to_str().expect("utf8"),
+        ],
+    );
+    let pem = std::fs::read(&cert).expect("certificate written");
+    assert!(key.exists());
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
+        .timeout(common::WAIT)
+        .build()
+        .expect("client");
+    let res = client
+        .get(format!("https://localhost:{}/", server.addr.port()))
+        .send()
+        .await
+        .expect("https answers");
+    assert_eq!(res.status(), 200);
+    assert!(header(&res, "set-cookie").contains("Secure"));
+    assert!(header(&res, "strict-transport-security").contains("max-age="));
+}
