@@ -22,7 +22,9 @@ fi
 # cargo-leptos runs the wasm-bindgen CLI and would download it from GitHub.
 if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   echo "== installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+  # Not --locked: its lockfile pins webpki-roots 1.0.11, which the registry
+  # no longer offers (yanked), so cargo resolves a compatible set instead.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
 # cargo-leptos would download wasm-opt from GitHub, which is unreachable;

@@ -23,6 +23,8 @@ pub struct ChatSnapshot {
 pub enum ApiError {
     #[error("{0}")]
     Invalid(String),
+    #[error("Too many changes. Please try again in {0} s.")]
+    RateLimited(u64),
     #[error("The server could not complete the request. Please try again.")]
     Internal,
     #[error("The chat server could not be reached: {0}")]

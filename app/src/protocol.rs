@@ -144,6 +144,9 @@ pub enum ServerEvent {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<ClientMessageId>,
+        /// For `rate_limited`: when the client may try again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     Pong {
         nonce: u64,
@@ -158,6 +161,8 @@ pub enum ErrorCode {
     MessageTooLong,
     NameRequired,
     InvalidEvent,
+    /// Too many messages too fast; see `retry_after_ms`.
+    RateLimited,
     Internal,
 }
 
@@ -230,6 +235,8 @@ mod tests {
             code: ErrorCode::InvalidEvent,
             message: "bad".into(),
             client_id: None,
+            retry_after_ms: None,
+            retry_after_ms: None,
         };
         let json = serde_json::to_string(&event).expect("serialises");
         assert_eq!(

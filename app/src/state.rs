@@ -3,7 +3,7 @@
 //! server rendering, hydration and live traffic.
 
 use crate::protocol::{
-    ChatMessage, ClientEvent, ClientMessageId, Identity, MessageId, ServerEvent,
+    ChatMessage, ClientEvent, ClientMessageId, ErrorCode, Identity, MessageId, ServerEvent,
 };
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
@@ -212,6 +212,27 @@ impl ChatState {
                     .update(|o| o.retain(|i| i.client_id != client_id));
             }
             ServerEvent::Error {
+                code: ErrorCode::RateLimited,
+                message,
+                client_id,
+                retry_after_ms,
+            } => {
+                // Not a failure: the message stays pending and goes again
+                // when the server allows.
+                self.notice.set(Some(message));
+                if let Some(client_id) = client_id {
+                    let state = *self;
+                    let wait = std::time::Duration::from_millis(retry_after_ms.unwrap_or(1000));
+                    set_timeout(
+                        move || {
+                            state.notice.set(None);
+                            state.retry(client_id);
+                        },
+                        wait,
+                    );
+                }
+            }
+            ServerEvent::Error {
                 message,
                 client_id: Some(client_id),
                 ..
@@ -221,7 +242,7 @@ impl ChatState {
                 }
             }),
             ServerEvent::Error {
-                code: crate::protocol::ErrorCode::NameRequired,
+                code: ErrorCode::NameRequired,
                 message,
                 ..
             } => {

@@ -2,6 +2,7 @@
 //! WebSocket sessions, the HTTP routes and the server functions.
 
 use crate::hub::{Audience, Hub};
+use crate::limits::Limits;
 use crate::store::{Posted, Store, StoreError};
 use app::api::backend::ChatBackend;
 use app::api::{ApiError, ChatSnapshot};
@@ -18,6 +19,8 @@ pub enum ChatError {
     Store(#[from] StoreError),
     #[error("storage task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("rate limited for {0:?}")]
+    RateLimited(std::time::Duration),
 }
 
 pub type Result<T> = std::result::Result<T, ChatError>;
@@ -26,11 +29,16 @@ pub type Result<T> = std::result::Result<T, ChatError>;
 pub struct Chat {
     store: Arc<Store>,
     hub: Arc<Hub>,
+    limits: Arc<Limits>,
 }
 
 impl Chat {
-    pub fn new(store: Arc<Store>, hub: Arc<Hub>) -> Self {
-        Self { store, hub }
+    pub fn new(store: Arc<Store>, hub: Arc<Hub>, limits: Arc<Limits>) -> Self {
+        Self { store, hub, limits }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     pub fn hub(&self) -> &Hub {
@@ -53,6 +61,10 @@ impl Chat {
 
     /// Names the device and tells all of its open tabs.
     pub async fn set_name(&self, device: DeviceId, name: UserName) -> Result<Identity> {
+        self.limits
+            .name_changes
+            .check(&device)
+            .map_err(ChatError::RateLimited)?;
         let color = random_color(&mut rand::rng());
         let me = self
             .blocking(move |s, _| s.set_name(&device, &name, &color, now_ms()))
@@ -108,6 +120,9 @@ impl Chat {
 }
 
 fn internal(e: ChatError) -> ApiError {
+    if let ChatError::RateLimited(wait) = e {
+        return ApiError::RateLimited(wait.as_secs().max(1));
+    }
     tracing::error!(error = %e, "server function failed");
     ApiError::Internal
 }

@@ -61,6 +61,26 @@ pub struct Settings {
     /// Mark the cookie Secure even without TLS (when a proxy terminates TLS).
     #[arg(long, env = "CHAT_SECURE_COOKIE")]
     pub secure_cookie: bool,
+
+    /// Messages a device may send at once before it is slowed down.
+    #[arg(long, env = "CHAT_MESSAGE_BURST", default_value_t = 10)]
+    pub message_burst: u32,
+
+    /// After the burst, one more message per this many milliseconds.
+    #[arg(long, env = "CHAT_MESSAGE_REFILL_MS", default_value_t = 1000)]
+    pub message_refill_ms: u64,
+
+    /// WebSocket connection attempts an IP may make at once (then one per second).
+    #[arg(long, env = "CHAT_CONNECT_BURST", default_value_t = 30)]
+    pub connect_burst: u32,
+
+    /// Open WebSockets (tabs) per device.
+    #[arg(long, env = "CHAT_MAX_CONNS_PER_DEVICE", default_value_t = 12)]
+    pub max_conns_per_device: usize,
+
+    /// Open WebSockets per client IP.
+    #[arg(long, env = "CHAT_MAX_CONNS_PER_IP", default_value_t = 64)]
+    pub max_conns_per_ip: usize,
 }
 
 impl Settings {

@@ -7,6 +7,7 @@ mod headers;
 mod http;
 mod hub;
 mod identity;
+mod limits;
 mod origin;
 mod seed;
 mod session;
@@ -95,7 +96,8 @@ async fn serve(settings: Settings) -> Result<(), BoxError> {
         "starting"
     );
     let store = Arc::new(open_store(&settings)?);
-    let chat = Chat::new(store, Arc::new(Hub::new()));
+    let limits = Arc::new(limits::Limits::new(&settings));
+    let chat = Chat::new(store, Arc::new(Hub::new()), limits);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let leptos = LeptosOptions::builder()
         .output_name("chat")

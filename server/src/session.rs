@@ -12,11 +12,12 @@ use app::protocol::{
 };
 use app::validate::{MessageError, MessageText};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures::{SinkExt, StreamExt};
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
@@ -31,6 +32,7 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(app): State<AppState>,
     Extension(device): Extension<DeviceId>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(params): Query<ConnectParams>,
     headers: HeaderMap,
 ) -> Response {
@@ -44,12 +46,35 @@ pub async fn upgrade(
         )
             .into_response();
     }
+    let limits = app.chat.limits();
+    let ip = peer.ip();
+    if let Err(wait) = limits.connects.check(&ip) {
+        return too_many("Too many connection attempts; slow down.", Some(wait));
+    }
+    let Some(ip_slot) = limits.per_ip.acquire(ip) else {
+        return too_many("Too many open connections from this address.", None);
+    };
+    let Some(device_slot) = limits.per_device.acquire(device) else {
+        return too_many("Too many open tabs for this device.", None);
+    };
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
             let shutdown = app.shutdown.clone();
             run(socket, app.chat, device, params, shutdown).await;
+            drop((ip_slot, device_slot));
         })
+}
+
+fn too_many(message: &'static str, retry_after: Option<Duration>) -> Response {
+    let mut res = (StatusCode::TOO_MANY_REQUESTS, message).into_response();
+    if let Some(wait) = retry_after {
+        let secs = wait.as_secs().max(1);
+        if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+    }
+    res
 }
 
 /// Why a session ended, and what to tell the client.
@@ -228,6 +253,16 @@ async fn handle_text(chat: &Chat, device: DeviceId, text: &str) -> Option<Server
                     return Some(error_event(code, &e.to_string(), Some(client_id)));
                 }
             };
+            // Only valid messages spend tokens.
+            if let Err(wait) = chat.limits().messages.check(&device) {
+                let secs = wait.as_secs_f64().ceil().max(1.0);
+                return Some(ServerEvent::Error {
+                    code: ErrorCode::RateLimited,
+                    message: format!("Slow down: you can send again in {secs} s."),
+                    client_id: Some(client_id),
+                    retry_after_ms: Some(wait.as_millis() as u64),
+                });
+            }
             Some(match chat.post(device, client_id, text).await {
                 Ok(posted) => ServerEvent::Ack {
                     client_id,
@@ -260,6 +295,7 @@ fn error_event(
         code,
         message: message.to_owned(),
         client_id,
+        retry_after_ms: None,
     }
 }
 

@@ -1,0 +1,103 @@
+//! Abuse limits: floods are slowed down with a clear error, without
+//! affecting anyone else.
+
+mod common;
+
+use app::protocol::{ErrorCode, ServerEvent};
+use common::{named, new_device, Client, Server};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+#[tokio::test]
+async fn a_flood_gets_slow_down_errors_and_others_are_unaffected() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    let (flooder_dev, calm_dev) = (new_device(), new_device());
+    named(&server, &flooder_dev, "Flood").await;
+    named(&server, &calm_dev, "Calm").await;
+    let (mut flooder, _) = Client::joined(&server, &flooder_dev).await;
+    let (mut calm, _) = Client::joined(&server, &calm_dev).await;
+
+    for i in 0..30 {
+        flooder.say(&format!("flood {i}")).await;
+    }
+    let (mut acked, mut limited, mut retry_after) = (0, 0, None);
+    while acked + limited < 30 {
+        match flooder.next().await {
+            ServerEvent::Ack { .. } => acked += 1,
+            ServerEvent::Error {
+                code: ErrorCode::RateLimited,
+                retry_after_ms,
+                message,
+                client_id,
+            } => {
+                assert!(client_id.is_some(), "the refused message is named");
+                assert!(message.contains("Slow down"), "{message}");
+                limited += 1;
+                retry_after = retry_after_ms;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(acked, 10, "the burst goes through");
+    assert_eq!(limited, 20, "nothing is silently dropped");
+    let wait = retry_after.expect("says when to retry");
+    assert!((1..=1000).contains(&wait), "{wait} ms");
+
+    calm.say("unaffected").await;
+    let ack = calm
+        .next_matching(|e| match e {
+            ServerEvent::Ack { message, .. } => Some(message),
+            _ => None,
+        })
+        .await;
+    assert_eq!(ack.msg, "unaffected");
+}
+
+#[tokio::test]
+async fn too_many_tabs_for_one_device_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_with(dir.path(), &["--no-tls", "--max-conns-per-device", "3"]);
+    let dev = new_device();
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(Client::connect(&server, Some(&dev), "").await);
+    }
+    let mut req = server.ws_url("").into_client_request().expect("request");
+    req.headers_mut()
+        .insert("cookie", common::cookie(&dev).parse().expect("header"));
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 429),
+        other => panic!("expected 429, got {:?}", other.map(|(_, r)| r.status())),
+    }
+    // Another device is not affected, and closing a tab frees its slot.
+    Client::connect(&server, Some(&new_device()), "").await;
+    let mut closed = open.pop().expect("a tab");
+    closed.socket.close(None).await.expect("closes");
+    drop(closed);
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    loop {
+        let mut req = server.ws_url("").into_client_request().expect("request");
+        req.headers_mut()
+            .insert("cookie", common::cookie(&dev).parse().expect("header"));
+        if tokio_tungstenite::connect_async(req).await.is_ok() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "slot never freed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn name_changes_are_rate_limited() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    let dev = new_device();
+    for i in 0..5 {
+        named(&server, &dev, &format!("Name {i}")).await;
+    }
+    let res = common::set_name(&server, &dev, "One too many").await;
+    assert!(!res.status().is_success());
+    let error: app::api::ApiError = res.json().await.expect("a typed error");
+    assert!(matches!(error, app::api::ApiError::RateLimited(s) if s > 0));
+    assert!(error.to_string().contains("try again"), "{error}");
+}
