@@ -59,7 +59,9 @@ export default defineConfig({
   webServer: {
     command:
       `../target/release/server --addr 127.0.0.1:${port} --data-dir ${data} ` +
-      `--cert ${data}/cert.pem --key ${data}/key.pem --site-root ../target/site`,
+      `--cert ${data}/cert.pem --key ${data}/key.pem --site-root ../target/site ` +
+      // The corpus tests post dozens of messages from one device.
+      `--message-burst 100`,
     url: `${baseURL}/healthz`,
     ignoreHTTPSErrors: true,
     reuseExistingServer: false,

@@ -3,6 +3,8 @@
 //! (`hydrate`).
 
 pub mod api;
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "hydrate")]
 pub mod client;
 mod components;

@@ -46,7 +46,8 @@ export async function send(page: Page, text: string): Promise<void> {
 
 /** The confirmed (server-acknowledged) message rows with exactly this text. */
 export function confirmed(page: Page, text: string) {
+  const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
   return page.locator('li.message:not(.outgoing)').filter({
-    has: page.locator('.text', { hasText: text }),
+    has: page.locator('.text', { hasText: exact }),
   });
 }

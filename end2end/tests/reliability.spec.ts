@@ -1,0 +1,91 @@
+import { test, expect } from '@playwright/test';
+import { confirmed, newDevice, send, tag } from './helpers';
+import { OwnServer } from './server';
+
+async function joinAt(page: import('@playwright/test').Page, url: string, name: string) {
+  await page.goto(url);
+  await expect(page.locator('.connection')).toHaveText('Live');
+  await page.locator('.name-input').fill(name);
+  await page.locator('.join').click();
+  await expect(page.locator('.me')).toHaveText(name);
+}
+
+test('messages sent offline are shown pending, then delivered once, in order', async ({ page, browser }, testInfo) => {
+  const t = tag(testInfo);
+  const other = await newDevice(browser, testInfo);
+  const bob = await other.newPage();
+  await joinAt(page, '/', `Off ${t}`);
+  await joinAt(bob, '/', `On ${t}`);
+
+  await page.context().setOffline(true);
+  await expect(page.locator('.connection')).not.toHaveText('Live');
+  for (const n of [1, 2, 3]) await send(page, `offline ${n} ${t}`);
+  await expect(page.locator('li.outgoing .pending')).toHaveCount(3);
+
+  await page.context().setOffline(false);
+  await expect(page.locator('.connection')).toHaveText('Live', { timeout: 20_000 });
+  await expect(page.locator('li.outgoing')).toHaveCount(0);
+  for (const p of [page, bob]) {
+    for (const n of [1, 2, 3]) await expect(confirmed(p, `offline ${n} ${t}`)).toHaveCount(1);
+    const order = await p.locator('li.message .text').allTextContents();
+    const mine = order.filter((s) => s.endsWith(t) && s.startsWith('offline'));
+    expect(mine).toEqual([1, 2, 3].map((n) => `offline ${n} ${t}`));
+  }
+  await other.close();
+});
+
+test('a server restart is survived: reconnecting shown, outage message arrives once', async ({ page, browser }, testInfo) => {
+  const t = tag(testInfo);
+  const server = new OwnServer();
+  await server.start();
+  try {
+    const other = await newDevice(browser, testInfo);
+    const bob = await other.newPage();
+    await joinAt(page, server.url, `Ray ${t}`);
+    await joinAt(bob, server.url, `Sue ${t}`);
+
+    await server.kill();
+    await expect(page.locator('.connection')).not.toHaveText('Live');
+    await expect(page.locator('.connection')).toHaveText(/Offline|Connecting/);
+    await send(page, `during outage ${t}`);
+    await expect(page.locator('li.outgoing .pending')).toHaveCount(1);
+
+    const restartedAt = Date.now();
+    await server.start();
+    await expect(page.locator('.connection')).toHaveText('Live', { timeout: 20_000 });
+    console.log(`reconnected ${Date.now() - restartedAt} ms after the restart`);
+    for (const p of [page, bob]) {
+      await expect(confirmed(p, `during outage ${t}`)).toHaveCount(1, { timeout: 20_000 });
+    }
+    await expect(page.locator('li.outgoing')).toHaveCount(0);
+    await other.close();
+  } finally {
+    await server.kill();
+  }
+});
+
+test('a reload with an unsent message sends it once', async ({ page, browser }, testInfo) => {
+  const t = tag(testInfo);
+  const server = new OwnServer();
+  await server.start();
+  try {
+    await joinAt(page, server.url, `Kim ${t}`);
+    await server.kill();
+    await expect(page.locator('.connection')).not.toHaveText('Live');
+    await send(page, `kept across reload ${t}`);
+    await expect(page.locator('li.outgoing .pending')).toHaveCount(1);
+
+    await server.start();
+    await page.reload();
+    await expect(page.locator('.connection')).toHaveText('Live');
+    await expect(confirmed(page, `kept across reload ${t}`)).toHaveCount(1);
+    await expect(page.locator('li.outgoing')).toHaveCount(0);
+
+    const viewer = await (await newDevice(browser, testInfo)).newPage();
+    await viewer.goto(server.url);
+    await expect(confirmed(viewer, `kept across reload ${t}`)).toHaveCount(1);
+    await viewer.context().close();
+  } finally {
+    await server.kill();
+  }
+});

@@ -1,0 +1,54 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * A chat server of the test's own, for tests that stop and restart it.
+ * Same release binary and site as the shared one, its own port and data.
+ */
+export class OwnServer {
+  readonly port = 20000 + Math.floor(Math.random() * 20000);
+  readonly data = mkdtempSync(join(tmpdir(), 'chat-e2e-own-'));
+  readonly url = `https://localhost:${this.port}`;
+  private child?: ChildProcess;
+
+  async start(): Promise<void> {
+    const d = this.data;
+    this.child = spawn(
+      '../target/release/server',
+      [
+        '--addr', `127.0.0.1:${this.port}`,
+        '--data-dir', d,
+        '--cert', `${d}/cert.pem`,
+        '--key', `${d}/key.pem`,
+        '--site-root', '../target/site',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      if (await this.listening()) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('own server did not start');
+  }
+
+  private async listening(): Promise<boolean> {
+    const net = await import('node:net');
+    return new Promise((resolve) => {
+      const s = net.connect(this.port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+  }
+
+  /** SIGKILL: the harshest stop. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
