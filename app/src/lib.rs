@@ -3,11 +3,11 @@
 //! (`hydrate`).
 
 pub mod api;
-#[doc(hidden)]
-pub mod fuzzing;
 #[cfg(feature = "hydrate")]
 pub mod client;
 mod components;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod protocol;
 pub mod state;
 pub mod validate;

@@ -236,7 +236,6 @@ mod tests {
             message: "bad".into(),
             client_id: None,
             retry_after_ms: None,
-            retry_after_ms: None,
         };
         let json = serde_json::to_string(&event).expect("serialises");
         assert_eq!(
