@@ -56,6 +56,10 @@ pub struct ChatState {
     /// False during server rendering and hydration, true once the page is
     /// interactive; controls that need the WASM wait for it.
     pub hydrated: RwSignal<bool>,
+    /// Newest id received through the ordered stream (snapshot, catch-up,
+    /// live). Acks do not move it: an ack can overtake broadcasts still in
+    /// flight, and resuming after it would skip them.
+    cursor: StoredValue<Option<MessageId>>,
     sender: StoredValue<Option<UnboundedSender<ClientEvent>>>,
 }
 
@@ -71,10 +75,13 @@ impl ChatState {
             notice: RwSignal::new(None),
             more_history: RwSignal::new(false),
             hydrated: RwSignal::new(false),
+            cursor: StoredValue::new(None),
             sender: StoredValue::new(None),
         }
     }
 
+    /// Adds messages for display (older pages, acks) without moving the
+    /// catch-up cursor.
     pub fn merge(&self, batch: impl IntoIterator<Item = ChatMessage>) {
         self.messages.update(|map| {
             for m in batch {
@@ -83,9 +90,19 @@ impl ChatState {
         });
     }
 
+    /// Adds messages that arrived in order with nothing missing before
+    /// them: the latest page of history, catch-up or live traffic.
+    pub fn merge_stream(&self, batch: Vec<ChatMessage>) {
+        if let Some(newest) = batch.iter().map(|m| m.id).max() {
+            self.cursor
+                .update_value(|c| *c = Some(c.map_or(newest, |c| c.max(newest))));
+        }
+        self.merge(batch);
+    }
+
+    /// Where the server should resume the stream after a reconnect.
     pub fn last_seen(&self) -> Option<MessageId> {
-        self.messages
-            .with_untracked(|m| m.last_key_value().map(|(id, _)| *id))
+        self.cursor.get_value()
     }
 
     pub fn oldest(&self) -> Option<MessageId> {
@@ -199,10 +216,11 @@ impl ChatState {
                 self.notice.set(None);
             }
             ServerEvent::Identity { me } => self.set_identity(me),
-            ServerEvent::Message { message } => self.merge([message]),
+            ServerEvent::Message { message } => self.merge_stream(vec![message]),
             ServerEvent::Resync { messages } => {
                 self.more_history
                     .set(messages.len() as u32 >= crate::protocol::HISTORY_PAGE);
+                self.cursor.set_value(messages.iter().map(|m| m.id).max());
                 self.messages
                     .set(messages.into_iter().map(|m| (m.id, m)).collect());
             }

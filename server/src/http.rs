@@ -3,6 +3,7 @@
 
 use crate::headers::{self, CspNonce, HeaderPolicy};
 use crate::identity::{self, CookiePolicy};
+use crate::origin;
 use crate::session;
 use crate::state::AppState;
 use app::api::backend::Backend;
@@ -41,6 +42,10 @@ pub fn router(state: AppState) -> Router {
             move || shell(leptos.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(state.settings.allowed_origins.clone()),
+            origin::same_origin_writes,
+        ))
         .layer(middleware::from_fn_with_state(
             cookies,
             identity::ensure_device,

@@ -1,8 +1,31 @@
 //! Cross-site WebSocket hijacking defence: the handshake must come from the
 //! chat's own origin or one explicitly allowed by configuration.
 
+use axum::extract::{Request, State};
 use axum::http::header::{HOST, ORIGIN};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// Refuses state-changing requests (server function calls, form posts)
+/// sent by another site's page.
+pub async fn same_origin_writes(
+    State(allowed): State<Arc<Vec<String>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && !is_allowed(req.headers(), &allowed) {
+        tracing::warn!(origin = ?req.headers().get(ORIGIN), path = %req.uri().path(), "cross-site write refused");
+        return (
+            StatusCode::FORBIDDEN,
+            "Cross-site requests are not allowed.",
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
 
 /// True when the request's `Origin` is the host it was sent to, or exactly
 /// one of `allowed` (`scheme://host[:port]`). A request without `Origin`

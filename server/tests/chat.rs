@@ -154,11 +154,7 @@ async fn an_oversized_frame_closes_only_that_connection() {
         .socket
         .send(Message::text("x".repeat(10 * 1024 * 1024)))
         .await;
-    let code = big.close_code().await;
-    assert!(
-        code.is_none_or(|c| c == 1009),
-        "expected message-too-big, got {code:?}"
-    );
+    assert_eq!(big.close_code().await, Some(1009), "message too big");
     bystander.say("still here").await;
     assert_eq!(bystander.next_matching(ack_of).await.msg, "still here");
 }
@@ -364,4 +360,81 @@ async fn seed_user_names_are_imported() {
     let me = me.expect("seed user is known");
     assert_eq!(me.name, "Seed Sam");
     assert_eq!(me.color, "rgb(210, 150, 120)");
+}
+
+#[tokio::test]
+async fn a_failed_write_is_an_error_never_an_ack() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    let dev = new_device();
+    named(&server, &dev, "Ann").await;
+    let (mut c, _) = Client::joined(&server, &dev).await;
+
+    // Make every insert fail, as a full disk would, from outside the server.
+    let db = rusqlite::Connection::open(dir.path().join("chat.db")).expect("opens");
+    db.execute_batch(
+        "CREATE TRIGGER fail_writes BEFORE INSERT ON messages
+         BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END;",
+    )
+    .expect("trigger");
+    let event = ClientEvent::Send {
+        client_id: app::protocol::ClientMessageId::new_random(),
+        text: "must not be acked".into(),
+    };
+    c.send_event(&event).await;
+    match c.next().await {
+        ServerEvent::Error {
+            code: ErrorCode::Internal,
+            client_id,
+            ..
+        } => assert!(client_id.is_some()),
+        other => panic!("expected an error, got {other:?}"),
+    }
+
+    // Once the store works again, the same message is stored exactly once.
+    db.execute_batch("DROP TRIGGER fail_writes;").expect("drop");
+    c.send_event(&event).await;
+    let acked = c.next_matching(ack_of).await;
+    assert_eq!(acked.msg, "must not be acked");
+    let history: Vec<ChatMessage> = common::http()
+        .get(server.url("/get_messages"))
+        .send()
+        .await
+        .expect("history")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(history.len(), 1);
+}
+
+#[tokio::test]
+async fn a_forged_device_id_cannot_speak_as_anyone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    let ann_dev = new_device();
+    let ann = named(&server, &ann_dev, "Ann").await;
+    // A guessed UUID is just an unknown device: no name, cannot post.
+    let mut forger = Client::connect(&server, Some(&new_device()), "").await;
+    assert_eq!(forger.next().await, ServerEvent::Welcome { me: None });
+    forger.say("I am Ann").await;
+    assert_eq!(
+        forger.next_matching(error_of).await,
+        ErrorCode::NameRequired
+    );
+    // Nothing public reveals Ann's device id.
+    let page = common::http()
+        .get(server.url("/get_messages"))
+        .send()
+        .await
+        .expect("history")
+        .text()
+        .await
+        .expect("text");
+    assert!(!page.contains(&ann_dev));
+    let (mut a, _) = Client::joined(&server, &ann_dev).await;
+    a.say("hello").await;
+    let m = a.next_matching(message_of).await;
+    assert_eq!(m.user_id, ann.user_id);
+    let wire = serde_json::to_string(&m).expect("json");
+    assert!(!wire.contains(&ann_dev));
 }

@@ -32,10 +32,14 @@ const FLAGS: &[&str] = &["--no-tls", "--message-burst", "100000"];
 struct ClientLog {
     /// Every message id this client holds, with its text.
     known: BTreeMap<MessageId, ChatMessage>,
+    /// Newest id received in stream order; acks do not move it, as in the
+    /// browser (an ack can overtake broadcasts still in flight).
+    cursor: i64,
     acked: HashMap<ClientMessageId, MessageId>,
     attempts: usize,
     /// When the client got its first Welcome after the crash.
     back_at: Option<Instant>,
+    resyncs: usize,
 }
 
 struct Shared {
@@ -88,6 +92,7 @@ async fn kill_9_mid_stream_loses_and_duplicates_nothing() {
     );
 
     let generated = CLIENTS * MESSAGES_EACH;
+    let resyncs: usize = logs.iter().map(|l| l.resyncs).sum();
     let acked: usize = logs.iter().map(|l| l.acked.len()).sum();
     let attempts: usize = logs.iter().map(|l| l.attempts).sum();
     let texts: HashMap<&str, usize> = history.iter().fold(HashMap::new(), |mut m, msg| {
@@ -113,6 +118,7 @@ async fn kill_9_mid_stream_loses_and_duplicates_nothing() {
         attempts - generated,
         history.len()
     );
+    println!("  catch-ups too long to replay (resync + HTTP backfill): {resyncs}");
     if let (Some(first), Some(last)) = (reconnect.first(), reconnect.last()) {
         println!(
             "  reconnect after crash (incl. 300 ms down): min {first:.0?}, median {:.0?}, max {last:.0?}",
@@ -135,13 +141,19 @@ async fn kill_9_mid_stream_loses_and_duplicates_nothing() {
 }
 
 async fn full_history(server: &Server) -> Vec<ChatMessage> {
+    history_at(&server.addr.to_string()).await
+}
+
+/// Every stored message, oldest first, through the paginated JSON API.
+async fn history_at(addr: &str) -> Vec<ChatMessage> {
+    let url = |query: &str| format!("http://{addr}/get_messages?{query}");
     let http = common::http();
     let mut all: Vec<ChatMessage> = Vec::new();
     let mut before: Option<i64> = None;
     loop {
         let url = match before {
-            Some(b) => server.url(&format!("/get_messages?limit=200&before={b}")),
-            None => server.url("/get_messages?limit=200"),
+            Some(b) => url(&format!("limit=200&before={b}")),
+            None => url("limit=200"),
         };
         let page: Vec<ChatMessage> = http
             .get(url)
@@ -176,8 +188,7 @@ async fn run_client(index: usize, device: String, shared: Arc<Shared>) -> Client
     while Instant::now() < deadline {
         // Starting from 0 asks for everything, like a page that rendered an
         // empty room.
-        let last_seen = log.known.keys().next_back().map_or(0, |id| id.0);
-        let url = format!("ws://{}/ws?last_seen={last_seen}", shared.addr);
+        let url = format!("ws://{}/ws?last_seen={}", shared.addr, log.cursor);
         let mut req = url.into_client_request().expect("request");
         req.headers_mut()
             .insert("cookie", common::cookie(&device).parse().expect("header"));
@@ -199,7 +210,10 @@ async fn run_client(index: usize, device: String, shared: Arc<Shared>) -> Client
                 return log;
             }
             tokio::select! {
-                frame = socket.next() => {
+                frame = tokio::time::timeout_at(deadline.into(), socket.next()) => {
+                    let Ok(frame) = frame else {
+                        panic!("client {index} stuck: {} of {total} messages, {} unacked", log.known.len(), outbox.len());
+                    };
                     let Some(Ok(frame)) = frame else { break };
                     let Message::Text(text) = frame else { continue };
                     let Ok(event) = serde_json::from_str::<ServerEvent>(text.as_str()) else { continue };
@@ -220,10 +234,18 @@ async fn run_client(index: usize, device: String, shared: Arc<Shared>) -> Client
                             }
                         }
                         ServerEvent::Message { message } => {
+                            log.cursor = log.cursor.max(message.id.0);
                             log.known.insert(message.id, message);
                         }
                         ServerEvent::Resync { messages } => {
+                            // Too far behind to replay: like a reader scrolling
+                            // up, fetch the older pages over HTTP.
+                            log.resyncs += 1;
                             log.known = messages.into_iter().map(|m| (m.id, m)).collect();
+                            log.cursor = log.known.keys().next_back().map_or(log.cursor, |id| id.0);
+                            for m in history_at(&shared.addr).await {
+                                log.known.insert(m.id, m);
+                            }
                         }
                         ServerEvent::Ack { client_id, message } => {
                             outbox.retain(|(c, _)| *c != client_id);

@@ -138,3 +138,52 @@ async fn tls_is_generated_on_first_run_with_secure_cookie_and_hsts() {
     assert!(header(&res, "set-cookie").contains("Secure"));
     assert!(header(&res, "strict-transport-security").contains("max-age="));
 }
+
+#[tokio::test]
+async fn a_cross_site_server_function_call_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    let dev = new_device();
+    let res = common::http()
+        .post(server.url("/api/set_name"))
+        .header("cookie", common::cookie(&dev))
+        .header("origin", "https://evil.example")
+        .form(&[("name", "Pwned")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status(), 403);
+    let (_c, me) = Client::joined(&server, &dev).await;
+    assert_eq!(me, None, "the name was not set");
+    let same = format!("http://{}", server.addr);
+    let res = common::http()
+        .post(server.url("/api/set_name"))
+        .header("cookie", common::cookie(&dev))
+        .header("origin", same)
+        .form(&[("name", "Ann")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn static_assets_carry_the_security_headers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(site.join("pkg")).expect("dirs");
+    std::fs::write(site.join("pkg/chat.css"), "body{}").expect("asset");
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &["--no-tls", "--site-root", site.to_str().expect("utf8")],
+    );
+    let res = common::http()
+        .get(server.url("/pkg/chat.css"))
+        .send()
+        .await
+        .expect("asset");
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "x-content-type-options"), "nosniff");
+    assert!(header(&res, "content-type").starts_with("text/css"));
+    assert!(header(&res, "content-security-policy").contains("object-src 'none'"));
+}

@@ -28,7 +28,7 @@ pub fn ChatPage() -> impl IntoView {
                                 Some(me) => state.set_identity(me),
                                 None => state.needs_name.set(true),
                             }
-                            state.merge(snapshot.messages);
+                            state.merge_stream(snapshot.messages);
                         }
                         Err(e) => state.notice.set(Some(e.to_string())),
                     }
