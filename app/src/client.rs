@@ -25,21 +25,37 @@ const BACKOFF_FIRST_MS: f64 = 500.0;
 /// Browser storage key of the outbox, so unsent messages survive a reload.
 const OUTBOX_KEY: &str = "chat.outbox";
 const BACKOFF_CAP_MS: f64 = 12_000.0;
+/// After a resume, a socket that does not answer a ping this fast is
+/// presumed dead (iOS drops sockets of suspended pages without a close).
+const RESUME_PROBE_MS: u32 = 4_000;
+
+/// Page events that concern a live socket.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nudge {
+    /// The browser went offline: drop the socket now.
+    Offline,
+    /// The page came back to the foreground: check the socket still works.
+    Resumed,
+}
 
 /// Starts the connection loop for this tab. Events that mean "the network
 /// may be back" cut the current backoff short.
 pub fn start(state: ChatState) {
     restore_outbox(state);
     Effect::new(move |_| state.outbox.with(save_outbox));
-    let (kick_tx, kick_rx) = mpsc::unbounded::<()>();
-    // Going offline kills the socket at once instead of waiting for the
-    // heartbeat to notice.
-    let _ = window_event_listener(leptos::ev::offline, move |_| {
-        let _ = kick_tx.unbounded_send(());
-    });
+    let (nudge_tx, nudge_rx) = mpsc::unbounded::<Nudge>();
+    {
+        let nudge_tx = nudge_tx.clone();
+        let _ = window_event_listener(leptos::ev::offline, move |_| {
+            let _ = nudge_tx.unbounded_send(Nudge::Offline);
+        });
+    }
     let (wake_tx, wake_rx) = mpsc::unbounded::<()>();
+    // "The network or the page may be back": retry now if waiting, and
+    // probe the socket if connected.
     let wake = move || {
         let _ = wake_tx.unbounded_send(());
+        let _ = nudge_tx.unbounded_send(Nudge::Resumed);
     };
     // The handles are dropped on purpose: the listeners live as long as the tab.
     {
@@ -58,7 +74,7 @@ pub fn start(state: ChatState) {
     let _ = document()
         .add_event_listener_with_callback("visibilitychange", on_visible.as_ref().unchecked_ref());
     on_visible.forget();
-    spawn_local(run(state, wake_rx, kick_rx));
+    spawn_local(run(state, wake_rx, nudge_rx));
 }
 
 fn storage() -> Option<web_sys::Storage> {
@@ -89,13 +105,13 @@ fn save_outbox(items: &Vec<OutgoingMessage>) {
 async fn run(
     state: ChatState,
     mut wake: mpsc::UnboundedReceiver<()>,
-    mut kick: mpsc::UnboundedReceiver<()>,
+    mut nudges: mpsc::UnboundedReceiver<Nudge>,
 ) {
     let mut failures: u32 = 0;
     loop {
         state.connection.set(Connection::Connecting);
-        while kick.try_recv().is_ok() {}
-        let welcomed = session(state, &mut kick).await;
+        while nudges.try_recv().is_ok() {}
+        let welcomed = session(state, &mut nudges).await;
         state.attach(None);
         if welcomed {
             failures = 0;
@@ -137,7 +153,7 @@ fn socket_url(params: &ConnectParams) -> Option<String> {
 
 /// One connection's life. Returns whether the server welcomed us, which
 /// resets the backoff.
-async fn session(state: ChatState, kick: &mut mpsc::UnboundedReceiver<()>) -> bool {
+async fn session(state: ChatState, nudges: &mut mpsc::UnboundedReceiver<Nudge>) -> bool {
     let params = ConnectParams {
         last_seen: state.last_seen(),
     };
@@ -170,9 +186,27 @@ async fn session(state: ChatState, kick: &mut mpsc::UnboundedReceiver<()>) -> bo
     let mut last_heard = js_sys::Date::now();
     let mut nonce = 0u64;
     let mut ticks = IntervalStream::new(HEARTBEAT_MS).fuse();
+    let mut probe = futures::future::Fuse::terminated();
+    let mut probe_sent = 0.0;
     loop {
         futures::select! {
-            _ = kick.next() => return true,
+            nudge = nudges.next() => match nudge {
+                Some(Nudge::Resumed) => {
+                    probe_sent = js_sys::Date::now();
+                    probe = TimeoutFuture::new(RESUME_PROBE_MS).fuse();
+                    nonce += 1;
+                    let Ok(json) = serde_json::to_string(&ClientEvent::Ping { nonce }) else { continue };
+                    if sink.send(Message::Text(json)).await.is_err() {
+                        return true;
+                    }
+                }
+                _ => return true,
+            },
+            _ = probe => {
+                if last_heard < probe_sent {
+                    return true;
+                }
+            },
             frame = stream.next().fuse() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     last_heard = js_sys::Date::now();

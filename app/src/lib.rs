@@ -5,6 +5,8 @@
 pub mod api;
 #[cfg(feature = "hydrate")]
 pub mod client;
+#[cfg(feature = "hydrate")]
+mod device;
 mod components;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -29,6 +31,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     content="width=device-width, initial-scale=1, viewport-fit=cover"
                 />
                 <meta name="color-scheme" content="light dark"/>
+                <meta name="description" content="A small real-time group chat"/>
+                <meta name="theme-color" media="(prefers-color-scheme: light)" content="#ffffff"/>
+                <meta name="theme-color" media="(prefers-color-scheme: dark)" content="#1e2128"/>
+                <meta name="mobile-web-app-capable" content="yes"/>
+                <meta name="apple-mobile-web-app-capable" content="yes"/>
+                <meta name="apple-mobile-web-app-title" content="Chat"/>
+                <meta name="apple-mobile-web-app-status-bar-style" content="default"/>
+                <link rel="manifest" href="/manifest.webmanifest"/>
+                <link rel="icon" type="image/png" href="/icons/favicon-32.png"/>
+                <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png"/>
                 <link rel="stylesheet" href="/pkg/chat.css"/>
                 <HydrationScripts options/>
                 <MetaTags/>

@@ -56,6 +56,10 @@ pub struct ChatState {
     /// False during server rendering and hydration, true once the page is
     /// interactive; controls that need the WASM wait for it.
     pub hydrated: RwSignal<bool>,
+    /// The page is in the background (another tab, app switched away).
+    pub hidden: RwSignal<bool>,
+    /// Messages from others that arrived while the page was hidden.
+    pub unread: RwSignal<u32>,
     /// Newest id received through the ordered stream (snapshot, catch-up,
     /// live). Acks do not move it: an ack can overtake broadcasts still in
     /// flight, and resuming after it would skip them.
@@ -75,6 +79,8 @@ impl ChatState {
             notice: RwSignal::new(None),
             more_history: RwSignal::new(false),
             hydrated: RwSignal::new(false),
+            hidden: RwSignal::new(false),
+            unread: RwSignal::new(0),
             cursor: StoredValue::new(None),
             sender: StoredValue::new(None),
         }
@@ -216,7 +222,18 @@ impl ChatState {
                 self.notice.set(None);
             }
             ServerEvent::Identity { me } => self.set_identity(me),
-            ServerEvent::Message { message } => self.merge_stream(vec![message]),
+            ServerEvent::Message { message } => {
+                let fresh = !self
+                    .messages
+                    .with_untracked(|m| m.contains_key(&message.id));
+                let mine = self
+                    .me
+                    .with_untracked(|me| me.as_ref().is_some_and(|me| me.user_id == message.user_id));
+                if fresh && !mine && self.hidden.get_untracked() {
+                    self.unread.update(|n| *n += 1);
+                }
+                self.merge_stream(vec![message]);
+            }
             ServerEvent::Resync { messages } => {
                 self.more_history
                     .set(messages.len() as u32 >= crate::protocol::HISTORY_PAGE);

@@ -3,22 +3,25 @@
 
 use axum::extract::{Request, State};
 use axum::http::header::{
-    CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use std::sync::Arc;
 
 /// The nonce of the response being rendered, shared with Leptos through
 /// the request's extensions.
 #[derive(Clone, Debug)]
 pub struct CspNonce(pub String);
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct HeaderPolicy {
     /// Send HSTS: only when this server itself terminates TLS.
     pub hsts: bool,
+    /// Sent as `X-Chat-Version` so the service worker can tell releases apart.
+    pub version: Arc<str>,
 }
 
 pub async fn security_headers(
@@ -29,8 +32,17 @@ pub async fn security_headers(
     // 122 random bits, hex: a valid CSP nonce without another dependency.
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     req.extensions_mut().insert(CspNonce(nonce.clone()));
+    // Unhashed asset names: browsers must revalidate, or a release could
+    // pair new HTML with an old cached WASM.
+    let revalidate = req.uri().path() == "/" || req.uri().path().starts_with("/pkg/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if revalidate && !h.contains_key(CACHE_CONTROL) {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    if let Ok(v) = HeaderValue::from_str(&policy.version) {
+        h.insert("x-chat-version", v);
+    }
     if let Ok(csp) = HeaderValue::from_str(&content_security_policy(&nonce)) {
         h.insert(CONTENT_SECURITY_POLICY, csp);
     }

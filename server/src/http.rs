@@ -4,6 +4,7 @@
 use crate::headers::{self, CspNonce, HeaderPolicy};
 use crate::identity::{self, CookiePolicy};
 use crate::origin;
+use crate::pwa;
 use crate::session;
 use crate::state::AppState;
 use app::api::backend::Backend;
@@ -27,11 +28,13 @@ pub fn router(state: AppState) -> Router {
     };
     let header_policy = HeaderPolicy {
         hsts: state.settings.tls(),
+        version: state.version.clone(),
     };
     Router::new()
         .route("/ws", get(session::upgrade))
         .route("/get_messages", get(get_messages))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/sw.js", get(pwa::service_worker))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -9,6 +9,7 @@ mod hub;
 mod identity;
 mod limits;
 mod origin;
+mod pwa;
 mod seed;
 mod session;
 mod state;
@@ -104,8 +105,10 @@ async fn serve(settings: Settings) -> Result<(), BoxError> {
         .site_root(settings.site_root.clone())
         .site_addr(settings.addr)
         .build();
+    let version = pwa::site_version(&settings.site_root);
     let settings = Arc::new(settings);
     let state = AppState {
+        version,
         leptos,
         chat: chat.clone(),
         settings: settings.clone(),

@@ -35,7 +35,10 @@ pub fn ChatPage() -> impl IntoView {
                     if !started.get_value() {
                         started.set_value(true);
                         #[cfg(feature = "hydrate")]
-                        crate::client::start(state);
+                        {
+                            crate::device::start(state);
+                            crate::client::start(state);
+                        }
                     }
                     view! {
                         <StatusBar/>
