@@ -17,6 +17,15 @@ pub struct ChatSnapshot {
     pub messages: Vec<ChatMessage>,
 }
 
+/// A one-time link that gives another browser this device's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferLink {
+    pub url: String,
+    /// The link as a QR code, an SVG drawn by the server.
+    pub qr_svg: String,
+    pub expires_in_secs: u64,
+}
+
 /// Errors a server function reports to the page. `Invalid` carries a
 /// sentence meant for the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -60,9 +69,29 @@ pub async fn older_messages(before: MessageId, limit: u32) -> Result<Vec<ChatMes
     backend.history(Some(before), limit).await
 }
 
+#[server(endpoint = "start_transfer")]
+pub async fn start_transfer() -> Result<TransferLink, ApiError> {
+    let (backend, device) = backend::current().await?;
+    let headers = leptos_axum::extract::<axum::http::HeaderMap>()
+        .await
+        .map_err(|_| ApiError::Internal)?;
+    // The link points back at the address this browser used.
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .ok_or_else(|| ApiError::Invalid("The request has no usable Host header.".into()))?
+        .to_owned();
+    backend.start_transfer(device, host).await
+}
+
 #[cfg(feature = "ssr")]
 pub mod backend {
-    use super::{ApiError, ChatSnapshot};
+    use super::{ApiError, ChatSnapshot, TransferLink};
     use crate::protocol::{ChatMessage, DeviceId, Identity, MessageId};
     use crate::validate::UserName;
     use futures::future::BoxFuture;
@@ -81,6 +110,12 @@ pub mod backend {
             before: Option<MessageId>,
             limit: u32,
         ) -> BoxFuture<'_, Result<Vec<ChatMessage>, ApiError>>;
+        /// A one-time link to this device's identity, for `host`.
+        fn start_transfer(
+            &self,
+            device: DeviceId,
+            host: String,
+        ) -> BoxFuture<'_, Result<TransferLink, ApiError>>;
     }
 
     /// Context value the server provides to every render and server call.

@@ -5,9 +5,9 @@
 pub mod api;
 #[cfg(feature = "hydrate")]
 pub mod client;
+mod components;
 #[cfg(feature = "hydrate")]
 mod device;
-mod components;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod protocol;

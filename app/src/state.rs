@@ -47,6 +47,8 @@ pub struct ChatState {
     pub needs_name: RwSignal<bool>,
     /// The user asked to change their name.
     pub renaming: RwSignal<bool>,
+    /// The "use on another device" dialog is open.
+    pub linking: RwSignal<bool>,
     pub outbox: RwSignal<Vec<OutgoingMessage>>,
     pub connection: RwSignal<Connection>,
     /// A problem not tied to one message, shown in the status bar.
@@ -74,6 +76,7 @@ impl ChatState {
             me: RwSignal::new(None),
             needs_name: RwSignal::new(false),
             renaming: RwSignal::new(false),
+            linking: RwSignal::new(false),
             outbox: RwSignal::new(Vec::new()),
             connection: RwSignal::new(Connection::Connecting),
             notice: RwSignal::new(None),
@@ -226,9 +229,9 @@ impl ChatState {
                 let fresh = !self
                     .messages
                     .with_untracked(|m| m.contains_key(&message.id));
-                let mine = self
-                    .me
-                    .with_untracked(|me| me.as_ref().is_some_and(|me| me.user_id == message.user_id));
+                let mine = self.me.with_untracked(|me| {
+                    me.as_ref().is_some_and(|me| me.user_id == message.user_id)
+                });
                 if fresh && !mine && self.hidden.get_untracked() {
                     self.unread.update(|n| *n += 1);
                 }

@@ -4,13 +4,8 @@
 use crate::hub::{Audience, Hub};
 use crate::limits::Limits;
 use crate::store::{Posted, Store, StoreError};
-use app::api::backend::ChatBackend;
-use app::api::{ApiError, ChatSnapshot};
-use app::protocol::{
-    ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, ServerEvent, HISTORY_PAGE,
-};
+use app::protocol::{ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, ServerEvent};
 use app::validate::{random_color, MessageText, UserName};
-use futures::future::BoxFuture;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -114,48 +109,36 @@ impl Chat {
         self.blocking(move |s, _| s.page_after(after, limit)).await
     }
 
+    /// A one-time token that hands this device's identity to another
+    /// browser until `ttl` passes.
+    pub async fn start_transfer(
+        &self,
+        device: DeviceId,
+        ttl: std::time::Duration,
+    ) -> Result<String> {
+        self.limits
+            .transfers
+            .check(&device)
+            .map_err(ChatError::RateLimited)?;
+        let token = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let expires_at = now_ms() + ttl.as_millis() as i64;
+        let stored = token.clone();
+        self.blocking(move |s, _| s.create_transfer(&device, &stored, expires_at))
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn claim_transfer(&self, token: String) -> Result<Option<DeviceId>> {
+        self.blocking(move |s, _| s.claim_transfer(&token, now_ms()))
+            .await
+    }
+
     pub async fn checkpoint(&self) -> Result<()> {
         self.blocking(|s, _| s.checkpoint()).await
-    }
-}
-
-fn internal(e: ChatError) -> ApiError {
-    if let ChatError::RateLimited(wait) = e {
-        return ApiError::RateLimited(wait.as_secs().max(1));
-    }
-    tracing::error!(error = %e, "server function failed");
-    ApiError::Internal
-}
-
-impl ChatBackend for Chat {
-    fn snapshot(
-        &self,
-        device: DeviceId,
-    ) -> BoxFuture<'_, std::result::Result<ChatSnapshot, ApiError>> {
-        Box::pin(async move {
-            let me = self.identity(device).await.map_err(internal)?;
-            let messages = self
-                .page_before(None, HISTORY_PAGE)
-                .await
-                .map_err(internal)?;
-            Ok(ChatSnapshot { me, messages })
-        })
-    }
-
-    fn set_name(
-        &self,
-        device: DeviceId,
-        name: UserName,
-    ) -> BoxFuture<'_, std::result::Result<Identity, ApiError>> {
-        Box::pin(async move { Chat::set_name(self, device, name).await.map_err(internal) })
-    }
-
-    fn history(
-        &self,
-        before: Option<MessageId>,
-        limit: u32,
-    ) -> BoxFuture<'_, std::result::Result<Vec<ChatMessage>, ApiError>> {
-        Box::pin(async move { self.page_before(before, limit).await.map_err(internal) })
     }
 }
 

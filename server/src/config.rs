@@ -78,6 +78,10 @@ pub struct Settings {
     #[arg(long, env = "CHAT_MAX_CONNS_PER_DEVICE", default_value_t = 12)]
     pub max_conns_per_device: usize,
 
+    /// How long a "use on another device" link stays valid.
+    #[arg(long, env = "CHAT_TRANSFER_TTL_SECS", default_value_t = 600)]
+    pub transfer_ttl_secs: u64,
+
     /// Open WebSockets per client IP.
     #[arg(long, env = "CHAT_MAX_CONNS_PER_IP", default_value_t = 64)]
     pub max_conns_per_ip: usize,

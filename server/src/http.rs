@@ -1,12 +1,15 @@
 //! The HTTP surface: the Leptos pages and server functions, the WebSocket,
 //! the seed-compatible JSON history and the health check.
 
+use crate::backend::ServerBackend;
 use crate::headers::{self, CspNonce, HeaderPolicy};
 use crate::identity::{self, CookiePolicy};
 use crate::origin;
 use crate::pwa;
 use crate::session;
 use crate::state::AppState;
+use crate::transfer;
+use crate::trust;
 use app::api::backend::Backend;
 use app::protocol::{ChatMessage, MessageId, HISTORY_MAX_LIMIT, HISTORY_PAGE};
 use app::{shell, App};
@@ -21,7 +24,10 @@ use std::sync::Arc;
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let backend = Backend(Arc::new(state.chat.clone()));
+    let backend = Backend(Arc::new(ServerBackend {
+        chat: state.chat.clone(),
+        settings: state.settings.clone(),
+    }));
     let leptos = state.leptos.clone();
     let cookies = CookiePolicy {
         secure: state.settings.cookie_secure(),
@@ -35,6 +41,9 @@ pub fn router(state: AppState) -> Router {
         .route("/get_messages", get(get_messages))
         .route("/healthz", get(|| async { "ok" }))
         .route("/sw.js", get(pwa::service_worker))
+        .route("/claim/{token}", get(transfer::claim))
+        .route("/ca.pem", get(trust::ca_certificate))
+        .route("/trust", get(trust::trust_page))
         .leptos_routes_with_context(
             &state,
             routes,

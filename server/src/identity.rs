@@ -27,7 +27,13 @@ pub async fn ensure_device(
     let device = known.unwrap_or_else(DeviceId::new_random);
     req.extensions_mut().insert(device);
     let mut res = next.run(req).await;
-    if known.is_none() {
+    // A handler that already chose the device (a transfer link) wins.
+    let chosen = res
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .any(|v| v.as_bytes().starts_with(COOKIE_NAME.as_bytes()));
+    if known.is_none() && !chosen {
         if let Ok(value) = HeaderValue::from_str(&set_cookie(device, policy)) {
             res.headers_mut().append(SET_COOKIE, value);
         }
@@ -48,7 +54,7 @@ pub fn device_from_headers(headers: &HeaderMap) -> Option<DeviceId> {
         .and_then(|(_, value)| DeviceId::parse(value.trim_matches('"')))
 }
 
-fn set_cookie(device: DeviceId, policy: CookiePolicy) -> String {
+pub fn set_cookie(device: DeviceId, policy: CookiePolicy) -> String {
     let secure = if policy.secure { "; Secure" } else { "" };
     format!(
         "{COOKIE_NAME}={device}; Max-Age={ONE_YEAR_SECS}; Path=/; HttpOnly; SameSite=Lax{secure}"

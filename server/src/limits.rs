@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 pub struct Limits {
     pub messages: RateLimiter<DeviceId>,
     pub name_changes: RateLimiter<DeviceId>,
+    pub transfers: RateLimiter<DeviceId>,
     pub connects: RateLimiter<IpAddr>,
     pub per_device: ConnectionCap<DeviceId>,
     pub per_ip: ConnectionCap<IpAddr>,
@@ -27,6 +28,7 @@ impl Limits {
                 Duration::from_millis(settings.message_refill_ms),
             ),
             name_changes: RateLimiter::new(5, Duration::from_secs(60)),
+            transfers: RateLimiter::new(5, Duration::from_secs(60)),
             connects: RateLimiter::new(settings.connect_burst, Duration::from_secs(1)),
             per_device: ConnectionCap::new(settings.max_conns_per_device),
             per_ip: ConnectionCap::new(settings.max_conns_per_ip),

@@ -1,6 +1,7 @@
 //! The chat server: HTTPS (or plain HTTP behind a proxy), the Leptos app,
 //! the WebSocket hub and SQLite storage, in one process.
 
+mod backend;
 mod chat;
 mod config;
 mod headers;
@@ -10,11 +11,14 @@ mod identity;
 mod limits;
 mod origin;
 mod pwa;
+mod qr;
 mod seed;
 mod session;
 mod state;
 mod store;
 mod tls;
+mod transfer;
+mod trust;
 
 use crate::chat::Chat;
 use crate::config::{Cli, Command, Settings};
@@ -132,8 +136,16 @@ async fn serve(settings: Settings) -> Result<(), BoxError> {
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %local, "listening");
-    for url in urls(scheme, local) {
+    let urls = urls(scheme, local);
+    for url in &urls {
         tracing::info!("open {url}");
+    }
+    // The LAN address, for a phone's camera.
+    if let Some(code) = urls.get(1).and_then(|url| qr::qr_text(url)) {
+        eprintln!(
+            "Scan with a phone on the same network to open {}:\n{code}",
+            urls[1]
+        );
     }
     match tls {
         Some(tls) => {

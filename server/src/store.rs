@@ -9,7 +9,10 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 /// Schema steps, applied in order; `PRAGMA user_version` records progress.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_transfer.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -182,6 +185,31 @@ impl Store {
         Ok(())
     }
 
+    /// Records a one-time transfer token for `device`.
+    pub fn create_transfer(&self, device: &DeviceId, token: &str, expires_at: i64) -> Result<()> {
+        let db = self.writer()?;
+        db.execute(
+            "INSERT INTO transfer_tokens (token, device_id, expires_at) VALUES (?1, ?2, ?3)",
+            params![token, device.to_string(), expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// Uses up a token: the device it names, if it exists and has not
+    /// expired. Expired tokens are swept on the way.
+    pub fn claim_transfer(&self, token: &str, now: i64) -> Result<Option<DeviceId>> {
+        let db = self.writer()?;
+        db.execute("DELETE FROM transfer_tokens WHERE expires_at <= ?1", [now])?;
+        let device: Option<String> = db
+            .query_row(
+                "DELETE FROM transfer_tokens WHERE token = ?1 RETURNING device_id",
+                [token],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(device.as_deref().and_then(DeviceId::parse))
+    }
+
     /// Flushes the WAL into the main file; called on shutdown.
     pub fn checkpoint(&self) -> Result<()> {
         let db = self.writer()?;
@@ -343,6 +371,29 @@ mod tests {
             after.iter().map(|m| m.id).collect::<Vec<_>>(),
             ids[6..].to_vec()
         );
+    }
+
+    #[test]
+    fn a_transfer_token_works_once_and_expires() {
+        let (_dir, store) = store();
+        let device = DeviceId::new_random();
+        store.create_transfer(&device, "t1", 100).expect("created");
+        assert_eq!(
+            store.claim_transfer("t1", 50).expect("claims"),
+            Some(device)
+        );
+        assert_eq!(
+            store.claim_transfer("t1", 51).expect("claims"),
+            None,
+            "works once"
+        );
+        store.create_transfer(&device, "t2", 100).expect("created");
+        assert_eq!(
+            store.claim_transfer("t2", 100).expect("claims"),
+            None,
+            "expired"
+        );
+        assert_eq!(store.claim_transfer("nope", 1).expect("claims"), None);
     }
 
     #[test]

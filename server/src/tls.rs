@@ -23,7 +23,12 @@ pub async fn load_or_generate(cert: &Path, key: &Path) -> Result<RustlsConfig, T
         (true, true) => {}
         (false, false) => {
             let names = generate(cert, key)?;
-            tracing::info!(cert = %cert.display(), ?names, "generated a self-signed certificate; browsers will ask you to trust it");
+            tracing::info!(
+                cert = %cert.display(),
+                ca = %ca_path(cert).display(),
+                ?names,
+                "generated a local CA and a server certificate; trust the CA once per device (see /trust)"
+            );
         }
         (true, false) => return Err(TlsError::HalfPair(cert.display().to_string())),
         (false, true) => return Err(TlsError::HalfPair(key.display().to_string())),
@@ -36,7 +41,15 @@ pub async fn load_or_generate(cert: &Path, key: &Path) -> Result<RustlsConfig, T
         })
 }
 
+/// A small local CA plus a server certificate it signs, for localhost and
+/// the LAN address. Phones trust the CA once (served at `/ca.pem`) instead
+/// of clicking through a warning on every visit. The leaf follows Apple's
+/// rules for TLS certificates: at most 825 days, SANs, serverAuth.
 fn generate(cert: &Path, key: &Path) -> Result<Vec<String>, TlsError> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
     let mut names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
@@ -45,10 +58,38 @@ fn generate(cert: &Path, key: &Path) -> Result<Vec<String>, TlsError> {
     if let Some(ip) = lan_address() {
         names.push(ip.to_string());
     }
-    let pair = rcgen::generate_simple_self_signed(names.clone())?;
-    write(cert, pair.cert.pem().as_bytes(), 0o644)?;
-    write(key, pair.signing_key.serialize_pem().as_bytes(), 0o600)?;
+    let now = time::OffsetDateTime::now_utc();
+
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.distinguished_name
+        .push(DnType::CommonName, "Chat local CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.not_before = now - time::Duration::days(1);
+    ca.not_after = now + time::Duration::days(3650);
+    let ca_key = KeyPair::generate()?;
+    let ca_cert = ca.self_signed(&ca_key)?;
+
+    let mut leaf = CertificateParams::new(names.clone())?;
+    leaf.distinguished_name
+        .push(DnType::CommonName, "Chat server");
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.not_before = now - time::Duration::days(1);
+    leaf.not_after = now + time::Duration::days(800);
+    let leaf_key = KeyPair::generate()?;
+    let leaf_cert = leaf.signed_by(&leaf_key, &Issuer::new(ca, ca_key))?;
+
+    write(&ca_path(cert), ca_cert.pem().as_bytes(), 0o644)?;
+    let chain = format!("{}{}", leaf_cert.pem(), ca_cert.pem());
+    write(cert, chain.as_bytes(), 0o644)?;
+    write(key, leaf_key.serialize_pem().as_bytes(), 0o600)?;
     Ok(names)
+}
+
+/// Where the generated CA certificate lives: beside the server certificate.
+pub fn ca_path(cert: &Path) -> std::path::PathBuf {
+    cert.with_file_name("ca.pem")
 }
 
 fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {

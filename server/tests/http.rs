@@ -122,8 +122,9 @@ async fn tls_is_generated_on_first_run_with_secure_cookie_and_hsts() {
             key.to_str().expect("utf8"),
         ],
     );
-    let pem = std::fs::read(&cert).expect("certificate written");
-    assert!(key.exists());
+    assert!(cert.exists() && key.exists());
+    // Clients trust the generated local CA, which signed the server's cert.
+    let pem = std::fs::read(dir.path().join("certs/ca.pem")).expect("CA written");
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
         .timeout(common::WAIT)
@@ -137,6 +138,23 @@ async fn tls_is_generated_on_first_run_with_secure_cookie_and_hsts() {
     assert_eq!(res.status(), 200);
     assert!(header(&res, "set-cookie").contains("Secure"));
     assert!(header(&res, "strict-transport-security").contains("max-age="));
+
+    let ca = client
+        .get(format!("https://localhost:{}/ca.pem", server.addr.port()))
+        .send()
+        .await
+        .expect("CA served");
+    assert_eq!(header(&ca, "content-type"), "application/x-x509-ca-cert");
+    assert_eq!(ca.bytes().await.expect("body").as_ref(), pem.as_slice());
+    let trust = client
+        .get(format!("https://localhost:{}/trust", server.addr.port()))
+        .send()
+        .await
+        .expect("trust page")
+        .text()
+        .await
+        .expect("html");
+    assert!(trust.contains("Certificate Trust Settings"));
 }
 
 #[tokio::test]

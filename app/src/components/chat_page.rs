@@ -2,6 +2,7 @@ use super::composer::Composer;
 use super::message_list::MessageList;
 use super::name_prompt::NamePrompt;
 use super::status_bar::StatusBar;
+use super::transfer::TransferDialog;
 use crate::api::load_chat;
 use crate::protocol::HISTORY_PAGE;
 use crate::state::ChatState;
@@ -45,6 +46,7 @@ pub fn ChatPage() -> impl IntoView {
                         <MessageList/>
                         <Composer/>
                         <NamePrompt/>
+                        <TransferDialog/>
                     }
                 })}
             </Suspense>

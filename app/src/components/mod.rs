@@ -5,5 +5,6 @@ mod composer;
 mod message_list;
 mod name_prompt;
 mod status_bar;
+mod transfer;
 
 pub use chat_page::ChatPage;

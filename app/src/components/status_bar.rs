@@ -39,6 +39,15 @@ pub fn StatusBar() -> impl IntoView {
                             >
                                 {me.name}
                             </button>
+                            <button
+                                type="button"
+                                class="link-device"
+                                title="Use on another device"
+                                disabled=move || !state.hydrated.get()
+                                on:click=move |_| state.linking.set(true)
+                            >
+                                "Link device"
+                            </button>
                         }
                     })
             }}

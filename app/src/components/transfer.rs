@@ -1,0 +1,51 @@
+use crate::api::StartTransfer;
+use crate::state::ChatState;
+use leptos::prelude::*;
+
+/// "Use on another device": a fresh one-time link and its QR code.
+#[component]
+pub fn TransferDialog() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let action = ServerAction::<StartTransfer>::new();
+    // Every opening makes a new link; an old one may already be used.
+    Effect::new(move |_| {
+        if state.linking.get() {
+            action.value().set(None);
+            action.dispatch(StartTransfer {});
+        }
+    });
+    let name = move || state.me.get().map(|m| m.name).unwrap_or_default();
+
+    view! {
+        <Show when=move || state.linking.get()>
+            <div class="name-prompt" role="dialog" aria-modal="true" aria-labelledby="transfer-title">
+                <div class="name-form transfer">
+                    <h2 id="transfer-title">"Use on another device"</h2>
+                    <p class="hint">
+                        "Scan the code or open the link on your phone, another browser or the "
+                        "home-screen app to chat there as " <strong>{name}</strong> "."
+                    </p>
+                    {move || match action.value().get() {
+                        None => view! { <p class="hint">"Creating a link…"</p> }.into_any(),
+                        Some(Ok(link)) => {
+                            let minutes = link.expires_in_secs.div_ceil(60);
+                            view! {
+                                // Server-drawn SVG of squares; it carries no user text.
+                                <div class="qr" inner_html=link.qr_svg></div>
+                                <a class="transfer-link" href=link.url.clone()>{link.url.clone()}</a>
+                                <p class="hint">{format!("It works once, within {minutes} minutes.")}</p>
+                            }
+                                .into_any()
+                        }
+                        Some(Err(e)) => view! { <p class="name-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }}
+                    <div class="name-actions">
+                        <button type="button" class="join" on:click=move |_| state.linking.set(false)>
+                            "Done"
+                        </button>
+                    </div>
+                </div>
+            </div>
+        </Show>
+    }
+}

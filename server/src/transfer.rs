@@ -1,0 +1,53 @@
+//! "Use on another device": a one-time link that gives another browser
+//! (or the home-screen app, which has its own cookies) this identity.
+
+use crate::identity::{self, CookiePolicy};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// `GET /claim/{token}`: on a valid, unused, unexpired token, set the
+/// cookie to the original device and go to the chat.
+pub async fn claim(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let valid = token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit());
+    let device = if valid {
+        match state.chat.claim_transfer(token).await {
+            Ok(device) => device,
+            Err(e) => {
+                tracing::error!(error = %e, "transfer claim failed");
+                return (StatusCode::INTERNAL_SERVER_ERROR, "Please try again.").into_response();
+            }
+        }
+    } else {
+        None
+    };
+    let Some(device) = device else {
+        return (
+            StatusCode::GONE,
+            [(CONTENT_TYPE, "text/html; charset=utf-8")],
+            GONE_PAGE,
+        )
+            .into_response();
+    };
+    tracing::info!(?device, "identity transferred to another browser");
+    let policy = CookiePolicy {
+        secure: state.settings.cookie_secure(),
+    };
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    res.headers_mut()
+        .insert(LOCATION, HeaderValue::from_static("/"));
+    if let Ok(cookie) = HeaderValue::from_str(&identity::set_cookie(device, policy)) {
+        res.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    res
+}
+
+const GONE_PAGE: &str = r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Link expired</title><link rel="stylesheet" href="/pkg/chat.css"></head>
+<body><main class="plain-page"><h1>This link no longer works</h1>
+<p>Links to use the chat on another device work once, for a few minutes.
+Open the chat on the device you already use and create a new one.</p>
+<p><a href="/">Open the chat</a></p></main></body></html>"#;
