@@ -72,13 +72,15 @@ pub async fn older_messages(before: MessageId, limit: u32) -> Result<Vec<ChatMes
 #[server(endpoint = "start_transfer")]
 pub async fn start_transfer() -> Result<TransferLink, ApiError> {
     let (backend, device) = backend::current().await?;
-    let headers = leptos_axum::extract::<axum::http::HeaderMap>()
+    let (headers, uri) = leptos_axum::extract::<(axum::http::HeaderMap, axum::http::Uri)>()
         .await
         .map_err(|_| ApiError::Internal)?;
-    // The link points back at the address this browser used.
+    // The link points back at the address this browser used: `Host` in
+    // HTTP/1.1, the URI's authority in HTTP/2.
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
         .filter(|h| {
             !h.is_empty()
                 && h.chars()

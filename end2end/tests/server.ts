@@ -10,19 +10,30 @@ import { join } from 'node:path';
 export class OwnServer {
   readonly port = 20000 + Math.floor(Math.random() * 20000);
   readonly data = mkdtempSync(join(tmpdir(), 'chat-e2e-own-'));
-  readonly url = `https://localhost:${this.port}`;
+  readonly url: string;
+
+  /**
+   * `tls: false` serves plain HTTP on localhost, which browsers still treat
+   * as a secure context; service workers refuse origins with certificate
+   * errors, so the PWA tests use it.
+   */
+  constructor(private readonly opts: { tls?: boolean; args?: string[] } = {}) {
+    this.url = `${opts.tls === false ? 'http' : 'https'}://localhost:${this.port}`;
+  }
+
   private child?: ChildProcess;
 
   async start(): Promise<void> {
     const d = this.data;
+    const tls = this.opts.tls === false ? ['--no-tls'] : ['--cert', `${d}/cert.pem`, '--key', `${d}/key.pem`];
     this.child = spawn(
       '../target/release/server',
       [
         '--addr', `127.0.0.1:${this.port}`,
         '--data-dir', d,
-        '--cert', `${d}/cert.pem`,
-        '--key', `${d}/key.pem`,
+        ...tls,
         '--site-root', '../target/site',
+        ...(this.opts.args ?? []),
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );

@@ -3,7 +3,7 @@
 
 use axum::extract::{Request, State};
 use axum::http::header::{HOST, ORIGIN};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -16,7 +16,7 @@ pub async fn same_origin_writes(
     next: Next,
 ) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && !is_allowed(req.headers(), &allowed) {
+    if !safe && !is_allowed(req.headers(), req.uri(), &allowed) {
         tracing::warn!(origin = ?req.headers().get(ORIGIN), path = %req.uri().path(), "cross-site write refused");
         return (
             StatusCode::FORBIDDEN,
@@ -27,11 +27,20 @@ pub async fn same_origin_writes(
     next.run(req).await
 }
 
+/// The authority the request was sent to: the `Host` header in HTTP/1.1,
+/// the `:authority` pseudo-header (kept in the URI) in HTTP/2.
+pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+}
+
 /// True when the request's `Origin` is the host it was sent to, or exactly
 /// one of `allowed` (`scheme://host[:port]`). A request without `Origin`
 /// is not from a browser page, so it cannot carry a victim's cookie on a
 /// hostile page's behalf, and is let through.
-pub fn is_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+pub fn is_allowed(headers: &HeaderMap, uri: &Uri, allowed: &[String]) -> bool {
     let Some(origin) = headers.get(ORIGIN) else {
         return true;
     };
@@ -44,14 +53,27 @@ pub fn is_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let Some((_, authority)) = origin.split_once("://") else {
         return false;
     };
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-    host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
+    request_host(headers, uri).is_some_and(|h| h.eq_ignore_ascii_case(authority))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    fn is_allowed_for(h: &HeaderMap, allowed: &[String]) -> bool {
+        is_allowed(h, &Uri::from_static("/ws"), allowed)
+    }
+
+    #[test]
+    fn http2_authority_counts_as_the_host() {
+        let mut h = HeaderMap::new();
+        h.insert(ORIGIN, HeaderValue::from_static("https://chat.local:8443"));
+        let uri = Uri::from_static("https://chat.local:8443/api/set_name");
+        assert!(is_allowed(&h, &uri, &[]));
+        let other = Uri::from_static("https://other.local/api/set_name");
+        assert!(!is_allowed(&h, &other, &[]));
+    }
 
     fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -64,7 +86,7 @@ mod tests {
 
     #[test]
     fn same_origin_is_allowed() {
-        assert!(is_allowed(
+        assert!(is_allowed_for(
             &headers(Some("https://chat.local:8443"), "chat.local:8443"),
             &[]
         ));
@@ -72,7 +94,7 @@ mod tests {
 
     #[test]
     fn other_site_is_refused() {
-        assert!(!is_allowed(
+        assert!(!is_allowed_for(
             &headers(Some("https://evil.example"), "chat.local:8443"),
             &[]
         ));
@@ -84,18 +106,18 @@ mod tests {
             Some("https://chat.local:8443.evil.example"),
             "chat.local:8443",
         );
-        assert!(!is_allowed(&h, &[]));
-        assert!(!is_allowed(&headers(Some("null"), "chat.local"), &[]));
+        assert!(!is_allowed_for(&h, &[]));
+        assert!(!is_allowed_for(&headers(Some("null"), "chat.local"), &[]));
     }
 
     #[test]
     fn configured_origin_is_allowed_exactly() {
         let allowed = vec!["https://chat.example.org".to_owned()];
-        assert!(is_allowed(
+        assert!(is_allowed_for(
             &headers(Some("https://chat.example.org"), "10.0.0.2:8443"),
             &allowed
         ));
-        assert!(!is_allowed(
+        assert!(!is_allowed_for(
             &headers(Some("https://chat.example.org.evil"), "10.0.0.2:8443"),
             &allowed
         ));

@@ -34,11 +34,12 @@ pub async fn upgrade(
     Extension(device): Extension<DeviceId>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(params): Query<ConnectParams>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
     // Browsers send the cookie with a cross-site handshake too, so only the
     // chat's own origin may open a socket.
-    if !origin::is_allowed(&headers, &app.settings.allowed_origins) {
+    if !origin::is_allowed(&headers, &uri, &app.settings.allowed_origins) {
         tracing::warn!(origin = ?headers.get("origin"), "cross-site WebSocket refused");
         return (
             StatusCode::FORBIDDEN,

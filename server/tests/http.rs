@@ -139,6 +139,20 @@ async fn tls_is_generated_on_first_run_with_secure_cookie_and_hsts() {
     assert!(header(&res, "set-cookie").contains("Secure"));
     assert!(header(&res, "strict-transport-security").contains("max-age="));
 
+    // Browsers speak HTTP/2 over TLS, where there is no Host header: the
+    // same-origin check must still recognise the chat's own origin.
+    let origin = format!("https://localhost:{}", server.addr.port());
+    let named = client
+        .post(format!("{origin}/api/set_name"))
+        .header("cookie", common::cookie(&new_device()))
+        .header("origin", &origin)
+        .form(&[("name", "Over h2")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(named.version(), reqwest::Version::HTTP_2);
+    assert_eq!(named.status(), 200);
+
     let ca = client
         .get(format!("https://localhost:{}/ca.pem", server.addr.port()))
         .send()

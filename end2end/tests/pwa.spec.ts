@@ -1,0 +1,169 @@
+import { test, expect, Page } from '@playwright/test';
+import { confirmed, newDevice, send, tag } from './helpers';
+import { OwnServer } from './server';
+
+async function joinAt(page: Page, url: string, name: string) {
+  await page.goto(url);
+  await expect(page.locator('.connection')).toHaveText('Live');
+  await page.locator('.name-input').fill(name);
+  await page.locator('.join').click();
+  await expect(page.locator('.me')).toHaveText(name);
+}
+
+async function serviceWorkerState(page: Page): Promise<string | undefined> {
+  return page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state);
+}
+
+test.describe('installable app', () => {
+  let server: OwnServer;
+  test.beforeEach(async () => {
+    server = new OwnServer({ tls: false });
+    await server.start();
+  });
+  test.afterEach(async () => server.kill());
+
+  test('Chromium finds it installable; manifest and service worker are right', async ({ page }, testInfo) => {
+    await joinAt(page, server.url, `Pwa ${tag(testInfo)}`);
+    expect(await serviceWorkerState(page)).toBe('activated');
+
+    const res = await page.request.get(`${server.url}/manifest.webmanifest`);
+    expect(res.ok()).toBe(true);
+    const manifest = await res.json();
+    expect(manifest).toMatchObject({ name: 'Chat', short_name: 'Chat', start_url: '/', scope: '/', display: 'standalone' });
+    expect(manifest.theme_color).toMatch(/^#/);
+    expect(manifest.background_color).toMatch(/^#/);
+    const sizes = manifest.icons.map((i: { sizes: string; purpose?: string }) => `${i.sizes} ${i.purpose ?? 'any'}`);
+    expect(sizes).toEqual(expect.arrayContaining(['192x192 any', '512x512 any', '512x512 maskable']));
+    for (const icon of [...manifest.icons.map((i: { src: string }) => i.src), '/icons/apple-touch-icon.png']) {
+      const r = await page.request.get(`${server.url}${icon}`);
+      expect(r.headers()['content-type']).toBe('image/png');
+    }
+    await expect(page.locator('link[rel="apple-touch-icon"]')).toHaveAttribute('href', '/icons/apple-touch-icon.png');
+    await expect(page.locator('meta[name="theme-color"]')).toHaveCount(2);
+    await expect(page.locator('meta[name="viewport"]')).toHaveAttribute('content', /viewport-fit=cover/);
+
+    const cdp = await page.context().newCDPSession(page);
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+    expect(installabilityErrors).toEqual([]);
+    const { errors } = await cdp.send('Page.getAppManifest');
+    expect(errors).toEqual([]);
+  });
+
+  test('after one visit it opens offline with the cached messages and says so', async ({ page }, testInfo) => {
+    const t = tag(testInfo);
+    await joinAt(page, server.url, `Nomad ${t}`);
+    await send(page, `cached for offline ${t}`);
+    await expect(confirmed(page, `cached for offline ${t}`)).toHaveCount(1);
+    expect(await serviceWorkerState(page)).toBe('activated');
+    // A visit under the active worker stores the page with this message.
+    await page.reload();
+    await expect(page.locator('.connection')).toHaveText('Live');
+    await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+
+    await page.context().setOffline(true);
+    await page.reload();
+    await expect(confirmed(page, `cached for offline ${t}`)).toHaveCount(1);
+    await expect(page.locator('.connection')).toHaveText(/Offline|Connecting/);
+    await expect(page.locator('.connection')).not.toHaveText('Live');
+
+    await page.context().setOffline(false);
+    await expect(page.locator('.connection')).toHaveText('Live', { timeout: 20_000 });
+  });
+
+  test('the title counts unread messages while hidden and clears on return', async ({ page, browser }, testInfo) => {
+    const t = tag(testInfo);
+    const other = await newDevice(browser, testInfo);
+    const bob = await other.newPage();
+    await joinAt(page, server.url, `Hid ${t}`);
+    await joinAt(bob, server.url, `Talk ${t}`);
+    await expect(page).toHaveTitle('Chat');
+
+    const setHidden = (hidden: boolean) =>
+      page.evaluate((h) => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, hidden);
+    await setHidden(true);
+    await send(bob, `one ${t}`);
+    await send(bob, `two ${t}`);
+    await expect(page).toHaveTitle('(2) Chat');
+    await send(page, `my own ${t}`); // own messages are not unread
+    await expect(confirmed(page, `my own ${t}`)).toHaveCount(1);
+    await expect(page).toHaveTitle('(2) Chat');
+    await setHidden(false);
+    await expect(page).toHaveTitle('Chat');
+    await other.close();
+  });
+});
+
+test.describe('identity transfer', () => {
+  test('another browser opens the link and becomes the same person, once', async ({ page, browser }, testInfo) => {
+    const t = tag(testInfo);
+    await page.goto('/');
+    await expect(page.locator('.connection')).toHaveText('Live');
+    await page.locator('.name-input').fill(`Mover ${t}`);
+    await page.locator('.join').click();
+    await send(page, `from the laptop ${t}`);
+    await page.locator('.link-device').click();
+    const link = page.locator('.transfer-link');
+    await expect(link).toBeVisible();
+    await expect(page.locator('.qr svg')).toBeVisible();
+    const url = await link.getAttribute('href');
+    expect(url).toMatch(/\/claim\/[0-9a-f]{64}$/);
+
+    const phone = await newDevice(browser, testInfo);
+    const b = await phone.newPage();
+    await b.goto(url!);
+    await expect(b.locator('.connection')).toHaveText('Live');
+    await expect(b.locator('.me')).toHaveText(`Mover ${t}`);
+    await expect(b.locator('.name-prompt')).toHaveCount(0);
+    await expect(confirmed(b, `from the laptop ${t}`)).toHaveCount(1);
+
+    const third = await newDevice(browser, testInfo);
+    const c = await third.newPage();
+    const res = await c.goto(url!);
+    expect(res?.status()).toBe(410);
+    await expect(c.locator('h1')).toHaveText('This link no longer works');
+    await phone.close();
+    await third.close();
+  });
+
+  test('an expired link does not work', async ({ page, browser }, testInfo) => {
+    const server = new OwnServer({ args: ['--transfer-ttl-secs', '0'] });
+    await server.start();
+    try {
+      await joinAt(page, server.url, `Late ${tag(testInfo)}`);
+      await page.locator('.link-device').click();
+      const url = await page.locator('.transfer-link').getAttribute('href');
+      const other = await newDevice(browser, testInfo);
+      const res = await (await other.newPage()).goto(url!);
+      expect(res?.status()).toBe(410);
+      await other.close();
+    } finally {
+      await server.kill();
+    }
+  });
+});
+
+test('on a phone every control is reachable and nothing zooms or overflows', async ({ page }, testInfo) => {
+  const t = tag(testInfo);
+  await page.goto('/');
+  await expect(page.locator('.connection')).toHaveText('Live');
+  await page.locator('.name-input').fill(`Tap ${t}`);
+  await page.locator('.join').click();
+  await send(page, `${'x'.repeat(300)} ${t}`);
+  const viewport = page.viewportSize()!;
+  for (const el of await page.locator('button:visible, input:visible').all()) {
+    const box = (await el.boundingBox())!;
+    expect(box.height, await el.evaluate((e) => e.outerHTML.slice(0, 60))).toBeGreaterThanOrEqual(44);
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(viewport.width + 1);
+  }
+  for (const el of await page.locator('input:visible').all()) {
+    expect(await el.evaluate((e) => parseFloat(getComputedStyle(e).fontSize))).toBeGreaterThanOrEqual(16);
+  }
+  const bar = (await page.locator('.composer').boundingBox())!;
+  expect(bar.y + bar.height).toBeLessThanOrEqual(viewport.height + 1);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+});
