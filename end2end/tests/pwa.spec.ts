@@ -1,4 +1,7 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect, Page, chromium } from '@playwright/test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { confirmed, newDevice, send, tag } from './helpers';
 import { OwnServer } from './server';
 
@@ -42,11 +45,34 @@ test.describe('installable app', () => {
     await expect(page.locator('meta[name="theme-color"]')).toHaveCount(2);
     await expect(page.locator('meta[name="viewport"]')).toHaveAttribute('content', /viewport-fit=cover/);
 
-    const cdp = await page.context().newCDPSession(page);
-    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
-    expect(installabilityErrors).toEqual([]);
-    const { errors } = await cdp.send('Page.getAppManifest');
-    expect(errors).toEqual([]);
+  });
+
+  test('Chromium reports no installability errors', async ({}, testInfo) => {
+    // Test contexts are incognito, where nothing is installable: use a
+    // real profile.
+    const profile = mkdtempSync(join(tmpdir(), 'chat-e2e-profile-'));
+    const u = testInfo.project.use;
+    const context = await chromium.launchPersistentContext(profile, {
+      ...u.launchOptions,
+      viewport: u.viewport,
+      isMobile: u.isMobile,
+      hasTouch: u.hasTouch,
+      userAgent: u.userAgent,
+    });
+    try {
+      const page = await context.newPage();
+      await page.goto(server.url);
+      await expect(page.locator('.connection')).toHaveText('Live');
+      expect(await serviceWorkerState(page)).toBe('activated');
+      const cdp = await context.newCDPSession(page);
+      const { errors } = await cdp.send('Page.getAppManifest');
+      expect(errors).toEqual([]);
+      await expect
+        .poll(async () => (await cdp.send('Page.getInstallabilityErrors')).installabilityErrors)
+        .toEqual([]);
+    } finally {
+      await context.close();
+    }
   });
 
   test('after one visit it opens offline with the cached messages and says so', async ({ page }, testInfo) => {
