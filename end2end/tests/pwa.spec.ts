@@ -27,7 +27,7 @@ test.describe('installable app', () => {
 
   test('Chromium finds it installable; manifest and service worker are right', async ({ page }, testInfo) => {
     await joinAt(page, server.url, `Pwa ${tag(testInfo)}`);
-    expect(await serviceWorkerState(page)).toBe('activated');
+    await expect.poll(() => serviceWorkerState(page)).toBe('activated');
 
     const res = await page.request.get(`${server.url}/manifest.webmanifest`);
     expect(res.ok()).toBe(true);
@@ -63,7 +63,7 @@ test.describe('installable app', () => {
       const page = await context.newPage();
       await page.goto(server.url);
       await expect(page.locator('.connection')).toHaveText('Live');
-      expect(await serviceWorkerState(page)).toBe('activated');
+      await expect.poll(() => serviceWorkerState(page)).toBe('activated');
       const cdp = await context.newCDPSession(page);
       const { errors } = await cdp.send('Page.getAppManifest');
       expect(errors).toEqual([]);
@@ -80,7 +80,7 @@ test.describe('installable app', () => {
     await joinAt(page, server.url, `Nomad ${t}`);
     await send(page, `cached for offline ${t}`);
     await expect(confirmed(page, `cached for offline ${t}`)).toHaveCount(1);
-    expect(await serviceWorkerState(page)).toBe('activated');
+    await expect.poll(() => serviceWorkerState(page)).toBe('activated');
     // A visit under the active worker stores the page with this message.
     await page.reload();
     await expect(page.locator('.connection')).toHaveText('Live');
@@ -192,4 +192,31 @@ test('on a phone every control is reachable and nothing zooms or overflows', asy
   const bar = (await page.locator('.composer').boundingBox())!;
   expect(bar.y + bar.height).toBeLessThanOrEqual(viewport.height + 1);
   expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+});
+
+test('scrolled up, new messages show a pill instead of yanking the view', async ({ page, browser }, testInfo) => {
+  const t = tag(testInfo);
+  const other = await newDevice(browser, testInfo);
+  const bob = await other.newPage();
+  await page.goto('/');
+  await expect(page.locator('.connection')).toHaveText('Live');
+  await page.locator('.name-input').fill(`Reader ${t}`);
+  await page.locator('.join').click();
+  await bob.goto('/');
+  await expect(bob.locator('.connection')).toHaveText('Live');
+  await bob.locator('.name-input').fill(`Writer ${t}`);
+  await bob.locator('.join').click();
+  for (let i = 0; i < 30; i++) await send(bob, `filler ${i} ${t}`);
+  await expect(confirmed(page, `filler 29 ${t}`)).toBeInViewport();
+
+  const list = page.locator('.messages');
+  await list.evaluate((el) => el.scrollTo({ top: 0, behavior: 'instant' }));
+  await send(bob, `while away ${t}`);
+  await expect(confirmed(page, `while away ${t}`)).toHaveCount(1);
+  await expect(page.locator('.new-pill')).toBeVisible();
+  await expect(confirmed(page, `while away ${t}`)).not.toBeInViewport();
+  await page.locator('.new-pill').click();
+  await expect(confirmed(page, `while away ${t}`)).toBeInViewport();
+  await expect(page.locator('.new-pill')).toHaveCount(0);
+  await other.close();
 });

@@ -1,5 +1,5 @@
 use crate::api::older_messages;
-use crate::protocol::{ChatMessage, ClientMessageId, HISTORY_PAGE};
+use crate::protocol::{ChatMessage, ClientMessageId, MessageId, HISTORY_PAGE};
 use crate::state::{ChatState, Delivery};
 use leptos::html;
 use leptos::prelude::*;
@@ -15,18 +15,22 @@ pub fn MessageList() -> impl IntoView {
     let list = NodeRef::<html::Ol>::new();
     let stick = StoredValue::new(true);
     let loading = RwSignal::new(false);
+    // New messages arrived below while the reader was scrolled up.
+    let unseen = RwSignal::new(false);
 
-    // Follow new messages unless the reader scrolled up.
-    Effect::new(move |_| {
-        state.messages.track();
+    // Follow new messages unless the reader scrolled up; then offer a pill.
+    Effect::new(move |previous: Option<Option<MessageId>>| {
+        let newest = state
+            .messages
+            .with(|m| m.last_key_value().map(|(id, _)| *id));
         state.outbox.track();
+        let first = previous.is_none();
         if stick.get_value() {
-            request_animation_frame(move || {
-                if let Some(el) = list.get_untracked() {
-                    el.set_scroll_top(el.scroll_height());
-                }
-            });
+            request_animation_frame(move || scroll_to_bottom(list, !first));
+        } else if previous.flatten() < newest {
+            unseen.set(true);
         }
+        newest
     });
 
     let load_older = move || {
@@ -60,12 +64,16 @@ pub fn MessageList() -> impl IntoView {
         };
         let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
         stick.set_value(from_bottom < STICK_PX);
+        if from_bottom < STICK_PX {
+            unseen.set(false);
+        }
         if el.scroll_top() < LOAD_OLDER_PX {
             load_older();
         }
     };
 
     view! {
+        <div class="list-wrap">
         <ol class="messages" node_ref=list on:scroll=on_scroll aria-live="polite">
             <Show when=move || state.more_history.get()>
                 <li class="older">
@@ -90,7 +98,38 @@ pub fn MessageList() -> impl IntoView {
                 children=move |o| view! { <OutboxRow client_id=o.client_id text=o.text/> }
             />
         </ol>
+        <Show when=move || unseen.get()>
+            <button
+                type="button"
+                class="new-pill"
+                on:click=move |_| {
+                    stick.set_value(true);
+                    unseen.set(false);
+                    scroll_to_bottom(list, true);
+                }
+            >
+                "New messages ↓"
+            </button>
+        </Show>
+        </div>
     }
+}
+
+/// Scrolls the list to its end; smoothly for new messages, at once for
+/// the first render.
+fn scroll_to_bottom(list: NodeRef<html::Ol>, smooth: bool) {
+    #[cfg(feature = "hydrate")]
+    if let Some(el) = list.get_untracked() {
+        let options = web_sys::ScrollToOptions::new();
+        options.set_top(f64::from(el.scroll_height()));
+        options.set_behavior(if smooth {
+            web_sys::ScrollBehavior::Smooth
+        } else {
+            web_sys::ScrollBehavior::Instant
+        });
+        el.scroll_to_with_scroll_to_options(&options);
+    }
+    let _ = (list, smooth);
 }
 
 #[component]
