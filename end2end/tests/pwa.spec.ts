@@ -180,14 +180,21 @@ test('on a phone every control is reachable and nothing zooms or overflows', asy
   await page.locator('.join').click();
   await send(page, `${'x'.repeat(300)} ${t}`);
   const viewport = page.viewportSize()!;
-  for (const el of await page.locator('button:visible, input:visible').all()) {
-    const box = (await el.boundingBox())!;
-    expect(box.height, await el.evaluate((e) => e.outerHTML.slice(0, 60))).toBeGreaterThanOrEqual(44);
-    expect(box.x).toBeGreaterThanOrEqual(0);
-    expect(box.x + box.width).toBeLessThanOrEqual(viewport.width + 1);
-  }
-  for (const el of await page.locator('input:visible').all()) {
-    expect(await el.evaluate((e) => parseFloat(getComputedStyle(e).fontSize))).toBeGreaterThanOrEqual(16);
+  // One snapshot of every rendered control, measured in the page.
+  const controls = await page.evaluate(() =>
+    [...document.querySelectorAll('button, input')]
+      .filter((e) => (e as HTMLElement).offsetParent !== null)
+      .map((e) => {
+        const r = e.getBoundingClientRect();
+        return { what: e.outerHTML.slice(0, 60), tag: e.tagName, height: r.height, left: r.left, right: r.right, font: parseFloat(getComputedStyle(e).fontSize) };
+      }),
+  );
+  expect(controls.length).toBeGreaterThanOrEqual(4);
+  for (const c of controls) {
+    expect(c.height, c.what).toBeGreaterThanOrEqual(44);
+    expect(c.left, c.what).toBeGreaterThanOrEqual(0);
+    expect(c.right, c.what).toBeLessThanOrEqual(viewport.width + 1);
+    if (c.tag === 'INPUT') expect(c.font, c.what).toBeGreaterThanOrEqual(16);
   }
   const bar = (await page.locator('.composer').boundingBox())!;
   expect(bar.y + bar.height).toBeLessThanOrEqual(viewport.height + 1);
