@@ -1,5 +1,5 @@
 import { test, expect, Page, chromium } from '@playwright/test';
-import { mkdtempSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { confirmed, newDevice, send, tag } from './helpers';
@@ -121,6 +121,47 @@ test.describe('installable app', () => {
     await expect(page).toHaveTitle('Chat');
     await other.close();
   });
+});
+
+test('a new release replaces the old one as a whole, never a mix', async ({ page }, testInfo) => {
+  // Two builds of the site that differ in one file, as a release would.
+  const v1 = mkdtempSync(join(tmpdir(), 'chat-site-v1-'));
+  const v2 = mkdtempSync(join(tmpdir(), 'chat-site-v2-'));
+  cpSync('../target/site', v1, { recursive: true });
+  cpSync('../target/site', v2, { recursive: true });
+  appendFileSync(join(v2, 'pkg/chat.css'), '\n/* next release */\n');
+  const server = new OwnServer({ tls: false, siteRoot: v1 });
+  await server.start();
+  try {
+    await joinAt(page, server.url, `Up ${tag(testInfo)}`);
+    await expect.poll(() => serviceWorkerState(page)).toBe('activated');
+    await page.reload();
+    await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+    const oldCaches = await page.evaluate(() => caches.keys());
+    expect(oldCaches).toHaveLength(1);
+    await page.evaluate(() => ((window as any).__beforeUpgrade = true));
+
+    await server.kill();
+    server.useSite(v2);
+    await server.start();
+    // The browser checks for a new worker; the page reloads itself when it takes over.
+    // (The page may reload under these calls: that is the point.)
+    await page
+      .evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r?.update()))
+      .catch(() => undefined);
+    await expect
+      .poll(() => page.evaluate(() => (window as any).__beforeUpgrade ?? false).catch(() => true), { timeout: 20_000 })
+      .toBe(false);
+    await expect(page.locator('.connection')).toHaveText('Live');
+    const newCaches = await page.evaluate(() => caches.keys());
+    expect(newCaches).toHaveLength(1);
+    expect(newCaches[0]).not.toBe(oldCaches[0]);
+    // Every cached file belongs to the new release.
+    const css = await page.evaluate(async (name) => (await (await caches.open(name)).match('/pkg/chat.css'))?.text(), newCaches[0]);
+    expect(css).toContain('next release');
+  } finally {
+    await server.kill();
+  }
 });
 
 test.describe('identity transfer', () => {

@@ -12,12 +12,17 @@ export class OwnServer {
   readonly data = mkdtempSync(join(tmpdir(), 'chat-e2e-own-'));
   readonly url: string;
 
+  /** Switches to another built site on the next start (a new release). */
+  useSite(siteRoot: string): void {
+    this.opts.siteRoot = siteRoot;
+  }
+
   /**
    * `tls: false` serves plain HTTP on localhost, which browsers still treat
    * as a secure context; service workers refuse origins with certificate
    * errors, so the PWA tests use it.
    */
-  constructor(private readonly opts: { tls?: boolean; args?: string[] } = {}) {
+  constructor(private opts: { tls?: boolean; args?: string[]; siteRoot?: string } = {}) {
     this.url = `${opts.tls === false ? 'http' : 'https'}://localhost:${this.port}`;
   }
 
@@ -32,7 +37,7 @@ export class OwnServer {
         '--addr', `127.0.0.1:${this.port}`,
         '--data-dir', d,
         ...tls,
-        '--site-root', '../target/site',
+        '--site-root', this.opts.siteRoot ?? '../target/site',
         ...(this.opts.args ?? []),
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
