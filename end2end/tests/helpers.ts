@@ -21,14 +21,14 @@ export async function newDevice(browser: Browser, testInfo: TestInfo, extra: obj
 }
 
 /** Opens the chat and waits until it is hydrated and live. */
-export async function open(page: Page): Promise<void> {
-  await page.goto('/');
+export async function open(page: Page, url = '/'): Promise<void> {
+  await page.goto(url);
   await expect(page.locator('.connection')).toHaveText('Live');
 }
 
 /** Opens the chat as a new device and picks a name. */
-export async function join(page: Page, name: string): Promise<void> {
-  await open(page);
+export async function join(page: Page, name: string, url = '/'): Promise<void> {
+  await open(page, url);
   await expect(page.locator('.name-prompt')).toBeVisible();
   await page.locator('.name-input').fill(name);
   await page.locator('.join').click();

@@ -1,17 +1,10 @@
 import { test, expect, Page, chromium } from '@playwright/test';
 import { appendFileSync, cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { confirmed, newDevice, send, tag } from './helpers';
+import { join as joinPath } from 'node:path';
+import { confirmed, join, newDevice, send, tag } from './helpers';
 import { OwnServer } from './server';
 
-async function joinAt(page: Page, url: string, name: string) {
-  await page.goto(url);
-  await expect(page.locator('.connection')).toHaveText('Live');
-  await page.locator('.name-input').fill(name);
-  await page.locator('.join').click();
-  await expect(page.locator('.me')).toHaveText(name);
-}
 
 async function serviceWorkerState(page: Page): Promise<string | undefined> {
   return page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state);
@@ -26,7 +19,7 @@ test.describe('installable app', () => {
   test.afterEach(async () => server.kill());
 
   test('Chromium finds it installable; manifest and service worker are right', async ({ page }, testInfo) => {
-    await joinAt(page, server.url, `Pwa ${tag(testInfo)}`);
+    await join(page, `Pwa ${tag(testInfo)}`, server.url);
     await expect.poll(() => serviceWorkerState(page)).toBe('activated');
 
     const res = await page.request.get(`${server.url}/manifest.webmanifest`);
@@ -50,7 +43,7 @@ test.describe('installable app', () => {
   test('Chromium reports no installability errors', async ({}, testInfo) => {
     // Test contexts are incognito, where nothing is installable: use a
     // real profile.
-    const profile = mkdtempSync(join(tmpdir(), 'chat-e2e-profile-'));
+    const profile = mkdtempSync(joinPath(tmpdir(), 'chat-e2e-profile-'));
     const u = testInfo.project.use;
     const context = await chromium.launchPersistentContext(profile, {
       ...u.launchOptions,
@@ -77,7 +70,7 @@ test.describe('installable app', () => {
 
   test('after one visit it opens offline with the cached messages and says so', async ({ page }, testInfo) => {
     const t = tag(testInfo);
-    await joinAt(page, server.url, `Nomad ${t}`);
+    await join(page, `Nomad ${t}`, server.url);
     await send(page, `cached for offline ${t}`);
     await expect(confirmed(page, `cached for offline ${t}`)).toHaveCount(1);
     await expect.poll(() => serviceWorkerState(page)).toBe('activated');
@@ -100,8 +93,8 @@ test.describe('installable app', () => {
     const t = tag(testInfo);
     const other = await newDevice(browser, testInfo);
     const bob = await other.newPage();
-    await joinAt(page, server.url, `Hid ${t}`);
-    await joinAt(bob, server.url, `Talk ${t}`);
+    await join(page, `Hid ${t}`, server.url);
+    await join(bob, `Talk ${t}`, server.url);
     await expect(page).toHaveTitle('Chat');
 
     const setHidden = (hidden: boolean) =>
@@ -125,15 +118,15 @@ test.describe('installable app', () => {
 
 test('a new release replaces the old one as a whole, never a mix', async ({ page }, testInfo) => {
   // Two builds of the site that differ in one file, as a release would.
-  const v1 = mkdtempSync(join(tmpdir(), 'chat-site-v1-'));
-  const v2 = mkdtempSync(join(tmpdir(), 'chat-site-v2-'));
+  const v1 = mkdtempSync(joinPath(tmpdir(), 'chat-site-v1-'));
+  const v2 = mkdtempSync(joinPath(tmpdir(), 'chat-site-v2-'));
   cpSync('../target/site', v1, { recursive: true });
   cpSync('../target/site', v2, { recursive: true });
-  appendFileSync(join(v2, 'pkg/chat.css'), '\n/* next release */\n');
+  appendFileSync(joinPath(v2, 'pkg/chat.css'), '\n/* next release */\n');
   const server = new OwnServer({ tls: false, siteRoot: v1 });
   await server.start();
   try {
-    await joinAt(page, server.url, `Up ${tag(testInfo)}`);
+    await join(page, `Up ${tag(testInfo)}`, server.url);
     await expect.poll(() => serviceWorkerState(page)).toBe('activated');
     await page.reload();
     await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
@@ -200,7 +193,7 @@ test.describe('identity transfer', () => {
     const server = new OwnServer({ args: ['--transfer-ttl-secs', '0'] });
     await server.start();
     try {
-      await joinAt(page, server.url, `Late ${tag(testInfo)}`);
+      await join(page, `Late ${tag(testInfo)}`, server.url);
       await page.locator('.link-device').click();
       const url = await page.locator('.transfer-link').getAttribute('href');
       const other = await newDevice(browser, testInfo);

@@ -1,21 +1,14 @@
 import { test, expect } from '@playwright/test';
-import { confirmed, newDevice, send, tag } from './helpers';
+import { confirmed, join, newDevice, send, tag } from './helpers';
 import { OwnServer } from './server';
 
-async function joinAt(page: import('@playwright/test').Page, url: string, name: string) {
-  await page.goto(url);
-  await expect(page.locator('.connection')).toHaveText('Live');
-  await page.locator('.name-input').fill(name);
-  await page.locator('.join').click();
-  await expect(page.locator('.me')).toHaveText(name);
-}
 
 test('messages sent offline are shown pending, then delivered once, in order', async ({ page, browser }, testInfo) => {
   const t = tag(testInfo);
   const other = await newDevice(browser, testInfo);
   const bob = await other.newPage();
-  await joinAt(page, '/', `Off ${t}`);
-  await joinAt(bob, '/', `On ${t}`);
+  await join(page, `Off ${t}`, '/');
+  await join(bob, `On ${t}`, '/');
 
   await page.context().setOffline(true);
   await expect(page.locator('.connection')).not.toHaveText('Live');
@@ -41,8 +34,8 @@ test('a server restart is survived: reconnecting shown, outage message arrives o
   try {
     const other = await newDevice(browser, testInfo);
     const bob = await other.newPage();
-    await joinAt(page, server.url, `Ray ${t}`);
-    await joinAt(bob, server.url, `Sue ${t}`);
+    await join(page, `Ray ${t}`, server.url);
+    await join(bob, `Sue ${t}`, server.url);
 
     await server.kill();
     await expect(page.locator('.connection')).not.toHaveText('Live');
@@ -69,7 +62,7 @@ test('a reload with an unsent message sends it once', async ({ page, browser }, 
   const server = new OwnServer();
   await server.start();
   try {
-    await joinAt(page, server.url, `Kim ${t}`);
+    await join(page, `Kim ${t}`, server.url);
     await server.kill();
     await expect(page.locator('.connection')).not.toHaveText('Live');
     await send(page, `kept across reload ${t}`);

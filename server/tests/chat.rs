@@ -123,14 +123,7 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     assert_eq!(c.next_matching(error_of).await, ErrorCode::InvalidEvent);
 
     // Nothing was stored, and the same socket still works.
-    let history: Vec<ChatMessage> = common::http()
-        .get(server.url("/get_messages"))
-        .send()
-        .await
-        .expect("history")
-        .json()
-        .await
-        .expect("json");
+    let history = common::history(&server).await;
     assert!(history.is_empty());
     c.say(&"y".repeat(2000)).await;
     assert_eq!(c.next_matching(ack_of).await.msg.len(), 2000);
@@ -201,14 +194,7 @@ async fn resend_with_same_client_id_is_stored_once_and_acked_twice() {
     c.send_event(&event).await;
     let second = c.next_matching(ack_of).await;
     assert_eq!(first, second);
-    let history: Vec<ChatMessage> = common::http()
-        .get(server.url("/get_messages"))
-        .send()
-        .await
-        .expect("history")
-        .json()
-        .await
-        .expect("json");
+    let history = common::history(&server).await;
     assert_eq!(history.len(), 1);
 }
 
@@ -311,14 +297,7 @@ async fn names_and_history_survive_a_restart() {
     let server = Server::start(dir.path());
     let (_c, me) = Client::joined(&server, &dev).await;
     assert_eq!(me, Some(ann));
-    let history: Vec<ChatMessage> = common::http()
-        .get(server.url("/get_messages"))
-        .send()
-        .await
-        .expect("history")
-        .json()
-        .await
-        .expect("json");
+    let history = common::history(&server).await;
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].msg, "before restart");
 }
@@ -396,14 +375,7 @@ async fn a_failed_write_is_an_error_never_an_ack() {
     c.send_event(&event).await;
     let acked = c.next_matching(ack_of).await;
     assert_eq!(acked.msg, "must not be acked");
-    let history: Vec<ChatMessage> = common::http()
-        .get(server.url("/get_messages"))
-        .send()
-        .await
-        .expect("history")
-        .json()
-        .await
-        .expect("json");
+    let history = common::history(&server).await;
     assert_eq!(history.len(), 1);
 }
 

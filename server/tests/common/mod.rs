@@ -3,7 +3,7 @@
 //! WebSocket connections.
 #![allow(dead_code)]
 
-use app::protocol::{ClientEvent, ClientMessageId, Identity, ServerEvent};
+use app::protocol::{ChatMessage, ClientEvent, ClientMessageId, Identity, ServerEvent};
 use futures::{SinkExt, StreamExt};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -143,6 +143,18 @@ pub async fn set_name(server: &Server, device: &str, name: &str) -> reqwest::Res
         .send()
         .await
         .expect("set_name answers")
+}
+
+/// The newest page of history through `GET /get_messages`.
+pub async fn history(server: &Server) -> Vec<ChatMessage> {
+    http()
+        .get(server.url("/get_messages"))
+        .send()
+        .await
+        .expect("history answers")
+        .json()
+        .await
+        .expect("history json")
 }
 
 pub async fn named(server: &Server, device: &str, name: &str) -> Identity {
