@@ -78,6 +78,12 @@ pub struct Settings {
     #[arg(long, env = "CHAT_MAX_CONNS_PER_DEVICE", default_value_t = 12)]
     pub max_conns_per_device: usize,
 
+    /// Reverse proxies whose `X-Forwarded-For` is believed, comma-separated
+    /// IPs. Without it, per-IP limits see every client behind a proxy as
+    /// the proxy.
+    #[arg(long, env = "CHAT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// How long a "use on another device" link stays valid.
     #[arg(long, env = "CHAT_TRANSFER_TTL_SECS", default_value_t = 600)]
     pub transfer_ttl_secs: u64,

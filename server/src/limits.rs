@@ -36,6 +36,23 @@ impl Limits {
     }
 }
 
+/// The client's address for per-IP limits: the peer, or, when the peer is
+/// a trusted proxy, the nearest untrusted hop in `X-Forwarded-For`.
+pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+}
+
 /// Keys kept before idle (full) buckets are dropped.
 const PRUNE_ABOVE: usize = 10_000;
 
@@ -168,6 +185,26 @@ mod tests {
         assert!(limiter.check_at(&1, later).is_ok());
         assert!(limiter.check_at(&1, later).is_ok());
         assert!(limiter.check_at(&1, later).is_err());
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        use axum::http::{HeaderMap, HeaderValue};
+        let proxy: IpAddr = "10.0.0.1".parse().expect("ip");
+        let client: IpAddr = "203.0.113.7".parse().expect("ip");
+        let mut h = HeaderMap::new();
+        // The left entry is whatever the client claimed; the proxy appended the real one.
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("198.51.100.1, 203.0.113.7"),
+        );
+        assert_eq!(client_ip(proxy, &h, &[proxy]), client);
+        assert_eq!(
+            client_ip(proxy, &h, &[]),
+            proxy,
+            "untrusted peer: header ignored"
+        );
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &[proxy]), proxy);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::chat::{Chat, ChatError};
 use crate::hub::{self, Audience, Broadcast};
+use crate::limits;
 use crate::origin;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -48,7 +49,7 @@ pub async fn upgrade(
             .into_response();
     }
     let limits = app.chat.limits();
-    let ip = peer.ip();
+    let ip = limits::client_ip(peer.ip(), &headers, &app.settings.trusted_proxies);
     if let Err(wait) = limits.connects.check(&ip) {
         return too_many("Too many connection attempts; slow down.", Some(wait));
     }
