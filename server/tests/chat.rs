@@ -236,14 +236,7 @@ async fn get_messages_has_the_seed_shape_and_paginates() {
         c.next_matching(ack_of).await;
     }
     let http = common::http();
-    let all: serde_json::Value = http
-        .get(server.url("/get_messages"))
-        .send()
-        .await
-        .expect("history")
-        .json()
-        .await
-        .expect("json");
+    let all: serde_json::Value = common::get_json(&server.url("/get_messages")).await;
     let items = all.as_array().expect("array");
     assert_eq!(items.len(), 7);
     for key in ["user_name", "msg", "color", "id", "ts"] {
@@ -252,25 +245,14 @@ async fn get_messages_has_the_seed_shape_and_paginates() {
     assert_eq!(items[6]["msg"], "m6", "newest last");
     assert!(items[0].get("device_id").is_none());
 
-    let page: Vec<ChatMessage> = http
-        .get(server.url(&format!("/get_messages?before={}&limit=3", items[4]["id"])))
-        .send()
-        .await
-        .expect("page")
-        .json()
-        .await
-        .expect("json");
+    let page: Vec<ChatMessage> =
+        common::get_json(&server.url(&format!("/get_messages?before={}&limit=3", items[4]["id"])))
+            .await;
     let texts: Vec<&str> = page.iter().map(|m| m.msg.as_str()).collect();
     assert_eq!(texts, ["m1", "m2", "m3"]);
 
-    let capped: Vec<ChatMessage> = http
-        .get(server.url("/get_messages?limit=100000"))
-        .send()
-        .await
-        .expect("page")
-        .json()
-        .await
-        .expect("json");
+    let capped: Vec<ChatMessage> =
+        common::get_json(&server.url("/get_messages?limit=100000")).await;
     assert_eq!(capped.len(), 7);
     let bad = http
         .get(server.url("/get_messages?limit=lots"))

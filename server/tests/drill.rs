@@ -147,7 +147,6 @@ async fn full_history(server: &Server) -> Vec<ChatMessage> {
 /// Every stored message, oldest first, through the paginated JSON API.
 async fn history_at(addr: &str) -> Vec<ChatMessage> {
     let url = |query: &str| format!("http://{addr}/get_messages?{query}");
-    let http = common::http();
     let mut all: Vec<ChatMessage> = Vec::new();
     let mut before: Option<i64> = None;
     loop {
@@ -155,14 +154,7 @@ async fn history_at(addr: &str) -> Vec<ChatMessage> {
             Some(b) => url(&format!("limit=200&before={b}")),
             None => url("limit=200"),
         };
-        let page: Vec<ChatMessage> = http
-            .get(url)
-            .send()
-            .await
-            .expect("history")
-            .json()
-            .await
-            .expect("json");
+        let page: Vec<ChatMessage> = common::get_json(&url).await;
         let Some(first) = page.first() else { break };
         before = Some(first.id.0);
         let more = page.len() == 200;

@@ -145,16 +145,21 @@ pub async fn set_name(server: &Server, device: &str, name: &str) -> reqwest::Res
         .expect("set_name answers")
 }
 
-/// The newest page of history through `GET /get_messages`.
-pub async fn history(server: &Server) -> Vec<ChatMessage> {
+/// `GET url`, decoded from JSON.
+pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> T {
     http()
-        .get(server.url("/get_messages"))
+        .get(url)
         .send()
         .await
-        .expect("history answers")
+        .expect("GET answers")
         .json()
         .await
-        .expect("history json")
+        .expect("JSON body")
+}
+
+/// The newest page of history through `GET /get_messages`.
+pub async fn history(server: &Server) -> Vec<ChatMessage> {
+    get_json(&server.url("/get_messages")).await
 }
 
 pub async fn named(server: &Server, device: &str, name: &str) -> Identity {
