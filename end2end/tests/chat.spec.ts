@@ -1,5 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { confirmed, join, newDevice, open, send, tag } from './helpers';
+import { OwnServer } from './server';
 
 test('two devices pick names and chat live', async ({ page, browser }, testInfo) => {
   const t = tag(testInfo);
@@ -124,5 +125,30 @@ test('the layout fits the screen', async ({ page }, testInfo) => {
   for (const selector of ['.send', '.me']) {
     const b = await page.locator(selector).boundingBox();
     expect(b!.height).toBeGreaterThanOrEqual(44);
+  }
+});
+
+test('scrolling to the top loads older messages', async ({ page }, testInfo) => {
+  const t = tag(testInfo);
+  const server = new OwnServer({ tls: false, args: ['--message-burst', '100'] });
+  await server.start();
+  try {
+    await join(page, `Old ${t}`, server.url);
+    for (let i = 0; i < 60; i++) await send(page, `history ${i} ${t}`);
+    await expect(confirmed(page, `history 59 ${t}`)).toHaveCount(1);
+    await page.reload();
+    await expect(page.locator('.connection')).toHaveText('Live');
+    // The page arrives with the latest 50.
+    await expect(page.locator('li.message')).toHaveCount(50);
+    await expect(confirmed(page, `history 10 ${t}`)).toHaveCount(1);
+    await expect(confirmed(page, `history 9 ${t}`)).toHaveCount(0);
+    await page.locator('.messages').evaluate((el) => el.scrollTo({ top: 0, behavior: 'instant' }));
+    await expect(page.locator('li.message')).toHaveCount(60);
+    await expect(confirmed(page, `history 0 ${t}`)).toHaveCount(1);
+    await expect(page.locator('.load-older')).toHaveCount(0);
+    const order = await page.locator('li.message .text').allTextContents();
+    expect(order).toEqual(Array.from({ length: 60 }, (_, i) => `history ${i} ${t}`));
+  } finally {
+    await server.kill();
   }
 });
