@@ -16,6 +16,10 @@ pub fn qr_text(url: &str) -> Option<String> {
     let code = qrcode::QrCode::new(url.as_bytes()).ok()?;
     Some(
         code.render::<qrcode::render::unicode::Dense1x2>()
+            // Terminals draw blocks in the (light) text colour on a dark
+            // background: swap so the code keeps dark-on-light polarity.
+            .dark_color(qrcode::render::unicode::Dense1x2::Light)
+            .light_color(qrcode::render::unicode::Dense1x2::Dark)
             .quiet_zone(true)
             .build(),
     )
