@@ -3,7 +3,7 @@
 //! noticed. Only compiled into the WASM.
 
 use crate::protocol::{ClientEvent, ConnectParams, ServerEvent};
-use crate::state::{ChatState, Connection, OutgoingMessage};
+use crate::state::{ChatState, Connection, OutgoingMessage, Snapshot};
 use futures::channel::mpsc;
 use futures::{FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
@@ -24,6 +24,8 @@ const ACK_TIMEOUT_MS: f64 = 30_000.0;
 const BACKOFF_FIRST_MS: f64 = 500.0;
 /// Browser storage key of the outbox, so unsent messages survive a reload.
 const OUTBOX_KEY: &str = "chat.outbox";
+/// Browser storage key of the latest identity and messages (see `Snapshot`).
+const SNAPSHOT_KEY: &str = "chat.snapshot";
 const BACKOFF_CAP_MS: f64 = 12_000.0;
 /// After a resume, a socket that does not answer a ping this fast is
 /// presumed dead (iOS drops sockets of suspended pages without a close).
@@ -41,8 +43,22 @@ enum Nudge {
 /// Starts the connection loop for this tab. Events that mean "the network
 /// may be back" cut the current backoff short.
 pub fn start(state: ChatState) {
-    restore_outbox(state);
+    // Browser storage is read only once the page is hydrated: rows built
+    // from it during hydration would not match the server's HTML.
+    Effect::new(move |ran: Option<()>| {
+        if ran.is_none() {
+            untrack(|| restore(state));
+            connect(state);
+        }
+    });
+}
+
+fn connect(state: ChatState) {
     Effect::new(move |_| state.outbox.with(save_outbox));
+    Effect::new(move |_| {
+        let snapshot = state.snapshot();
+        save(SNAPSHOT_KEY, &snapshot);
+    });
     let (nudge_tx, nudge_rx) = mpsc::unbounded::<Nudge>();
     {
         let nudge_tx = nudge_tx.clone();
@@ -81,25 +97,36 @@ fn storage() -> Option<web_sys::Storage> {
     window().local_storage().ok().flatten()
 }
 
-fn restore_outbox(state: ChatState) {
-    let saved = storage()
-        .and_then(|s| s.get_item(OUTBOX_KEY).ok().flatten())
-        .and_then(|json| serde_json::from_str::<Vec<OutgoingMessage>>(&json).ok());
-    if let Some(items) = saved.filter(|items| !items.is_empty()) {
+fn load<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
+    let json = storage()?.get_item(key).ok().flatten()?;
+    serde_json::from_str(&json).ok()
+}
+
+fn save<T: serde::Serialize>(key: &str, value: &T) {
+    if let (Some(storage), Ok(json)) = (storage(), serde_json::to_string(value)) {
+        let _ = storage.set_item(key, &json);
+    }
+}
+
+/// Unsent messages and the latest known state, from before a reload or
+/// from the last visit (the offline shell may be older than both).
+fn restore(state: ChatState) {
+    if let Some(snapshot) = load::<Snapshot>(SNAPSHOT_KEY) {
+        state.restore(snapshot);
+    }
+    if let Some(items) = load::<Vec<OutgoingMessage>>(OUTBOX_KEY).filter(|i| !i.is_empty()) {
         state.outbox.set(items);
     }
 }
 
 fn save_outbox(items: &Vec<OutgoingMessage>) {
-    let Some(storage) = storage() else { return };
-    let _ = if items.is_empty() {
-        storage.remove_item(OUTBOX_KEY)
-    } else {
-        match serde_json::to_string(items) {
-            Ok(json) => storage.set_item(OUTBOX_KEY, &json),
-            Err(_) => Ok(()),
+    if items.is_empty() {
+        if let Some(storage) = storage() {
+            let _ = storage.remove_item(OUTBOX_KEY);
         }
-    };
+    } else {
+        save(OUTBOX_KEY, items);
+    }
 }
 
 async fn run(

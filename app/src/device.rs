@@ -24,7 +24,13 @@ fn register_service_worker() {
     }
     let container = navigator.service_worker();
     let updating = container.controller().is_some();
-    let _ = container.register("/sw.js");
+    // Refused where the certificate is not trusted (a LAN address before
+    // the local CA is installed): the chat works on without offline use.
+    let on_error = Closure::<dyn FnMut(JsValue)>::new(|e: JsValue| {
+        leptos::logging::warn!("service worker not registered: {e:?}");
+    });
+    let _ = container.register("/sw.js").catch(&on_error);
+    on_error.forget();
     if updating {
         // A new release took over: reload so page, JS and WASM match it.
         // Unsent messages survive in the outbox.

@@ -2,7 +2,7 @@
 //! the committed corpus (`app/fuzz/corpus/protocol`) on every test run.
 
 use crate::protocol::{ClientEvent, ConnectParams, DeviceId};
-use crate::validate::{MessageText, UserName, MESSAGE_MAX_CHARS, NAME_MAX_CHARS};
+use crate::validate::{is_invisible, MessageText, UserName, MESSAGE_MAX_CHARS, NAME_MAX_CHARS};
 
 /// Feeds arbitrary bytes through everything that reads untrusted input and
 /// asserts what must hold for any input: no panic, validated values obey
@@ -24,6 +24,7 @@ pub fn check(data: &[u8]) {
             assert!(!n.is_empty() && n.chars().count() <= NAME_MAX_CHARS);
             assert_eq!(n, n.trim());
             assert!(!n.chars().any(char::is_control));
+            assert!(visible(n));
         }
         if let Some(id) = DeviceId::parse(s) {
             assert_eq!(DeviceId::parse(&id.to_string()), Some(id));
@@ -36,7 +37,12 @@ fn check_text(s: &str) {
         let t = text.as_str();
         assert!(!t.is_empty() && t.chars().count() <= MESSAGE_MAX_CHARS);
         assert_eq!(t, t.trim());
+        assert!(visible(t));
     }
+}
+
+fn visible(s: &str) -> bool {
+    s.chars().any(|c| !c.is_whitespace() && !is_invisible(c))
 }
 
 #[cfg(test)]

@@ -42,6 +42,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/png" href="/icons/favicon-32.png"/>
                 <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png"/>
                 <link rel="stylesheet" href="/pkg/chat.css"/>
+                // Without JavaScript the live status is replaced by a note.
+                <noscript>
+                    <link rel="stylesheet" href="/noscript.css"/>
+                </noscript>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>

@@ -1,6 +1,10 @@
 //! Validation rules shared by the browser (instant feedback) and the server
 //! (the authority). A `UserName` or `MessageText` can only be built through
 //! its validator, so holding one proves the rule was applied.
+//!
+//! One definition of "character" on both sides: a Unicode scalar value
+//! (`char`), counted by [`char_count`]. Browsers' `maxlength` counts UTF-16
+//! units instead (an emoji counts twice), so the page never uses it.
 
 use thiserror::Error;
 
@@ -11,21 +15,48 @@ pub const MESSAGE_MAX_CHARS: usize = 2000;
 pub enum NameError {
     #[error("Please enter a name.")]
     Empty,
-    #[error("A name can be at most {NAME_MAX_CHARS} characters.")]
-    TooLong,
+    #[error("A name can be at most {NAME_MAX_CHARS} characters (this one has {0}).")]
+    TooLong(usize),
     #[error("A name cannot contain control characters.")]
     ControlCharacter,
+    #[error("A name needs at least one visible character.")]
+    Invisible,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MessageError {
     #[error("The message is empty.")]
     Empty,
-    #[error("A message can be at most {MESSAGE_MAX_CHARS} characters.")]
-    TooLong,
+    #[error("A message can be at most {MESSAGE_MAX_CHARS} characters (this one has {0}).")]
+    TooLong(usize),
+    #[error("The message has no visible character.")]
+    Invisible,
 }
 
-/// A display name: 1–32 characters after trimming, no control characters.
+/// Characters as both sides count them.
+pub fn char_count(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// True for characters that draw nothing on their own: Unicode's
+/// default-ignorable code points (zero-width spaces and joiners, bidi
+/// controls, variation selectors, tags), plus the fillers and blanks that
+/// are not marked ignorable but render empty. Joiners inside real text stay
+/// allowed; only text made of nothing but these is refused.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5
+        | 0x180B..=0x180F | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F
+        | 0x2800 | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8
+        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
+}
+
+fn has_visible(s: &str) -> bool {
+    s.chars().any(|c| !c.is_whitespace() && !is_invisible(c))
+}
+
+/// A display name: 1–32 characters after trimming, no control characters,
+/// at least one visible character.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserName(String);
 
@@ -35,11 +66,15 @@ impl UserName {
         if name.is_empty() {
             return Err(NameError::Empty);
         }
-        if name.chars().count() > NAME_MAX_CHARS {
-            return Err(NameError::TooLong);
+        let count = char_count(name);
+        if count > NAME_MAX_CHARS {
+            return Err(NameError::TooLong(count));
         }
         if name.chars().any(char::is_control) {
             return Err(NameError::ControlCharacter);
+        }
+        if !has_visible(name) {
+            return Err(NameError::Invisible);
         }
         Ok(Self(name.to_owned()))
     }
@@ -49,8 +84,9 @@ impl UserName {
     }
 }
 
-/// Message text: not blank, at most 2,000 characters. Inner whitespace and
-/// newlines are kept as typed; only the ends are trimmed.
+/// Message text: at most 2,000 characters with at least one visible one.
+/// Inner whitespace and newlines are kept as typed; only the ends are
+/// trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageText(String);
 
@@ -60,8 +96,12 @@ impl MessageText {
         if text.is_empty() {
             return Err(MessageError::Empty);
         }
-        if text.chars().count() > MESSAGE_MAX_CHARS {
-            return Err(MessageError::TooLong);
+        let count = char_count(text);
+        if count > MESSAGE_MAX_CHARS {
+            return Err(MessageError::TooLong(count));
+        }
+        if !has_visible(text) {
+            return Err(MessageError::Invisible);
         }
         Ok(Self(text.to_owned()))
     }
@@ -101,7 +141,11 @@ mod tests {
     #[test]
     fn name_length_counts_characters_not_bytes() {
         assert!(UserName::parse(&"é".repeat(32)).is_ok());
-        assert_eq!(UserName::parse(&"a".repeat(33)), Err(NameError::TooLong));
+        assert!(UserName::parse(&"😀".repeat(32)).is_ok());
+        assert_eq!(
+            UserName::parse(&"a".repeat(33)),
+            Err(NameError::TooLong(33))
+        );
     }
 
     #[test]
@@ -116,12 +160,61 @@ mod tests {
         assert!(MessageText::parse(&"x".repeat(2000)).is_ok());
         assert_eq!(
             MessageText::parse(&"x".repeat(2001)),
-            Err(MessageError::TooLong)
+            Err(MessageError::TooLong(2001))
         );
         assert_eq!(
             MessageText::parse(" a\nb ").map(|m| m.as_str().to_owned()),
             Ok("a\nb".into())
         );
+    }
+
+    #[test]
+    fn two_thousand_emoji_fit_in_a_message() {
+        // Each is one character but two UTF-16 units.
+        assert!(MessageText::parse(&"😀".repeat(2000)).is_ok());
+        assert_eq!(char_count(&"😀".repeat(3)), 3);
+    }
+
+    #[test]
+    fn text_made_only_of_invisible_characters_is_refused() {
+        for blank in [
+            "\u{200B}",
+            "\u{2060}\u{2060}",
+            "\u{FEFF}",
+            "\u{202E}\u{202C}",
+            "\u{200D}",
+            "\u{3164}",
+            "\u{2800}",
+            " \u{200B} \u{FE0F} ",
+        ] {
+            assert_eq!(
+                MessageText::parse(blank),
+                Err(MessageError::Invisible),
+                "{blank:?}"
+            );
+            assert_eq!(
+                UserName::parse(blank),
+                Err(NameError::Invisible),
+                "{blank:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn joiners_inside_real_text_are_kept() {
+        for text in [
+            "👩\u{200D}👩\u{200D}👧",
+            "🏳\u{FE0F}\u{200D}🌈",
+            "क्\u{200D}ष",
+            "می\u{200C}خواهم",
+            "\u{202E}evil\u{202C} name",
+        ] {
+            assert_eq!(
+                MessageText::parse(text).map(|t| t.as_str().to_owned()),
+                Ok(text.to_owned())
+            );
+            assert!(UserName::parse(text).is_ok(), "{text:?}");
+        }
     }
 
     #[cfg(feature = "ssr")]

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { confirmed, join, newDevice, open, send, tag } from './helpers';
+import { confirmed, join, newDevice, open, scrollToOldest, send, tag } from './helpers';
 import { OwnServer } from './server';
 
 test('two devices pick names and chat live', async ({ page, browser }, testInfo) => {
@@ -142,7 +142,7 @@ test('scrolling to the top loads older messages', async ({ page }, testInfo) => 
     await expect(page.locator('li.message')).toHaveCount(50);
     await expect(confirmed(page, `history 10 ${t}`)).toHaveCount(1);
     await expect(confirmed(page, `history 9 ${t}`)).toHaveCount(0);
-    await page.locator('.messages').evaluate((el) => el.scrollTo({ top: 0, behavior: 'instant' }));
+    await scrollToOldest(page);
     await expect(page.locator('li.message')).toHaveCount(60);
     await expect(confirmed(page, `history 0 ${t}`)).toHaveCount(1);
     await expect(page.locator('.load-older')).toHaveCount(0);

@@ -51,3 +51,33 @@ export function confirmed(page: Page, text: string) {
     has: page.locator('.text', { hasText: exact }),
   });
 }
+
+/**
+ * Collects uncaught page errors and Rust panics (the panic hook logs them
+ * to the console), so a test can assert the page stayed healthy.
+ */
+export function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /panicked|unreachable|hydration/i.test(m.text())) errors.push(`console: ${m.text()}`);
+  });
+  return errors;
+}
+
+/**
+ * Scrolls the message list to its oldest end. The list is a reversed
+ * flex column, so its scrollTop is 0 at the newest message and negative
+ * above.
+ */
+export async function scrollToOldest(page: Page): Promise<void> {
+  await page.locator('.messages').evaluate((el) => el.scrollTo({ top: -el.scrollHeight, behavior: 'instant' }));
+}
+
+/** Checks that the page is usable: the message box takes a message. */
+export async function assertUsable(page: Page, text: string): Promise<void> {
+  await expect(page.locator('.composer-input')).toBeEnabled();
+  await expect(page.locator('.send')).toBeEnabled();
+  await send(page, text);
+  await expect(confirmed(page, text)).toHaveCount(1);
+}

@@ -2,7 +2,7 @@ import { test, expect, Page, chromium } from '@playwright/test';
 import { appendFileSync, cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
-import { confirmed, join, newDevice, send, tag } from './helpers';
+import { confirmed, join, newDevice, scrollToOldest, send, tag } from './helpers';
 import { OwnServer } from './server';
 
 
@@ -85,6 +85,29 @@ test.describe('installable app', () => {
     await expect(page.locator('.connection')).toHaveText(/Offline|Connecting/);
     await expect(page.locator('.connection')).not.toHaveText('Live');
 
+    await page.context().setOffline(false);
+    await expect(page.locator('.connection')).toHaveText('Live', { timeout: 20_000 });
+  });
+
+  test('on the first visit the offline shell shows the latest name and messages', async ({ page }, testInfo) => {
+    const t = tag(testInfo);
+    // The worker installs (and caches the page) before a name is chosen.
+    await page.goto(server.url);
+    await expect(page.locator('.connection')).toHaveText('Live');
+    await expect.poll(() => serviceWorkerState(page)).toBe('activated');
+    await page.locator('.name-input').fill(`First ${t}`);
+    await page.locator('.join').click();
+    await expect(page.locator('.me')).toHaveText(`First ${t}`);
+    await send(page, `my last words ${t}`);
+    await expect(confirmed(page, `my last words ${t}`)).toHaveCount(1);
+
+    await page.context().setOffline(true);
+    await page.reload();
+    await expect(page.locator('.connection')).toHaveText(/Offline|Connecting/);
+    await expect(page.locator('.me')).toHaveText(`First ${t}`);
+    await expect(page.locator('.name-prompt')).toHaveCount(0);
+    await expect(confirmed(page, `my last words ${t}`)).toHaveCount(1);
+    await expect(page.locator('.composer-input')).toBeEnabled();
     await page.context().setOffline(false);
     await expect(page.locator('.connection')).toHaveText('Live', { timeout: 20_000 });
   });
@@ -216,7 +239,7 @@ test('on a phone every control is reachable and nothing zooms or overflows', asy
   const viewport = page.viewportSize()!;
   // One snapshot of every rendered control, measured in the page.
   const controls = await page.evaluate(() =>
-    [...document.querySelectorAll('button, input')]
+    [...document.querySelectorAll('button, input, textarea')]
       .filter((e) => (e as HTMLElement).offsetParent !== null)
       .map((e) => {
         const r = e.getBoundingClientRect();
@@ -228,7 +251,7 @@ test('on a phone every control is reachable and nothing zooms or overflows', asy
     expect(c.height, c.what).toBeGreaterThanOrEqual(44);
     expect(c.left, c.what).toBeGreaterThanOrEqual(0);
     expect(c.right, c.what).toBeLessThanOrEqual(viewport.width + 1);
-    if (c.tag === 'INPUT') expect(c.font, c.what).toBeGreaterThanOrEqual(16);
+    if (c.tag === 'INPUT' || c.tag === 'TEXTAREA') expect(c.font, c.what).toBeGreaterThanOrEqual(16);
   }
   const bar = (await page.locator('.composer').boundingBox())!;
   expect(bar.y + bar.height).toBeLessThanOrEqual(viewport.height + 1);
@@ -250,8 +273,7 @@ test('scrolled up, new messages show a pill instead of yanking the view', async 
   for (let i = 0; i < 30; i++) await send(bob, `filler ${i} ${t}`);
   await expect(confirmed(page, `filler 29 ${t}`)).toBeInViewport();
 
-  const list = page.locator('.messages');
-  await list.evaluate((el) => el.scrollTo({ top: 0, behavior: 'instant' }));
+  await scrollToOldest(page);
   await send(bob, `while away ${t}`);
   await expect(confirmed(page, `while away ${t}`)).toHaveCount(1);
   await expect(page.locator('.new-pill')).toBeVisible();

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { confirmed, join, newDevice, send, tag } from './helpers';
+import { assertUsable, confirmed, join, newDevice, send, tag, watchErrors } from './helpers';
 import { OwnServer } from './server';
 
 
@@ -57,8 +57,9 @@ test('a server restart is survived: reconnecting shown, outage message arrives o
   }
 });
 
-test('a reload with an unsent message sends it once', async ({ page, browser }, testInfo) => {
+test('a reload with an unsent message sends it once and the page stays usable', async ({ page, browser }, testInfo) => {
   const t = tag(testInfo);
+  const errors = watchErrors(page);
   const server = new OwnServer();
   await server.start();
   try {
@@ -73,11 +74,44 @@ test('a reload with an unsent message sends it once', async ({ page, browser }, 
     await expect(page.locator('.connection')).toHaveText('Live');
     await expect(confirmed(page, `kept across reload ${t}`)).toHaveCount(1);
     await expect(page.locator('li.outgoing')).toHaveCount(0);
+    // The restored outbox must not break hydration: the box still works.
+    await assertUsable(page, `after the reload ${t}`);
+    expect(errors).toEqual([]);
 
     const viewer = await (await newDevice(browser, testInfo)).newPage();
     await viewer.goto(server.url);
     await expect(confirmed(viewer, `kept across reload ${t}`)).toHaveCount(1);
     await viewer.context().close();
+  } finally {
+    await server.kill();
+  }
+});
+
+test('messages held back by the rate limit are stored in the order they were written', async ({ page, browser }, testInfo) => {
+  const t = tag(testInfo);
+  // Default limits: 10 at once, then one a second.
+  const server = new OwnServer();
+  await server.start();
+  try {
+    const other = await newDevice(browser, testInfo);
+    const bob = await other.newPage();
+    await join(page, `Fast ${t}`, server.url);
+    await join(bob, `Watch ${t}`, server.url);
+    const texts = Array.from({ length: 15 }, (_, i) => `burst ${i + 1} ${t}`);
+    for (const text of texts) await send(page, text);
+    await expect(page.locator('.notice')).toContainText('Slow down');
+    for (const p of [page, bob]) {
+      await expect(confirmed(p, texts[14])).toHaveCount(1, { timeout: 20_000 });
+    }
+    await expect(page.locator('li.outgoing')).toHaveCount(0);
+    const mine = async (p: typeof page) =>
+      (await p.locator('li.message:not(.outgoing) .text').allTextContents()).filter((s) => s.startsWith('burst') && s.endsWith(t));
+    expect(await mine(page)).toEqual(texts);
+    expect(await mine(bob)).toEqual(texts);
+    await bob.reload();
+    await expect(confirmed(bob, texts[14])).toHaveCount(1);
+    expect(await mine(bob)).toEqual(texts);
+    await other.close();
   } finally {
     await server.kill();
   }

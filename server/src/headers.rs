@@ -47,7 +47,11 @@ pub async fn security_headers(
         h.insert(CONTENT_SECURITY_POLICY, csp);
     }
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: with it Chromium sends `Origin: null` on the
+    // page's own form posts (the name form before hydration or without
+    // JavaScript), which the same-origin check must refuse. `same-origin`
+    // still sends nothing to other sites.
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if policy.hsts {
         h.insert(

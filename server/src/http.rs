@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(leptos.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::map_response(tidy_form_redirect))
         .layer(middleware::from_fn_with_state(
             Arc::new(state.settings.allowed_origins.clone()),
             origin::same_origin_writes,
@@ -101,4 +102,20 @@ async fn get_messages(State(state): State<AppState>, Query(q): Query<HistoryQuer
                 .into_response()
         }
     }
+}
+
+/// After a plain form post, Leptos redirects back to the page with its
+/// error details stripped, which leaves a bare `?` on the URL.
+async fn tidy_form_redirect(mut res: Response) -> Response {
+    let location = axum::http::header::LOCATION;
+    let tidy = res
+        .headers()
+        .get(&location)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_suffix('?'))
+        .and_then(|v| axum::http::HeaderValue::from_str(v).ok());
+    if let Some(v) = tidy {
+        res.headers_mut().insert(location, v);
+    }
+    res
 }

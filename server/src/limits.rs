@@ -82,6 +82,23 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         self.check_at(key, Instant::now())
     }
 
+    /// How long until `key` has a token, without taking one.
+    pub fn wait(&self, key: &K) -> Duration {
+        let Ok(buckets) = self.buckets.lock() else {
+            return Duration::ZERO;
+        };
+        let Some(bucket) = buckets.get(key) else {
+            return Duration::ZERO;
+        };
+        let per_token = self.refill.as_secs_f64();
+        let earned = Instant::now()
+            .saturating_duration_since(bucket.updated)
+            .as_secs_f64()
+            / per_token;
+        let tokens = (bucket.tokens + earned).min(self.burst);
+        Duration::from_secs_f64(((1.0 - tokens) * per_token).max(0.0))
+    }
+
     fn check_at(&self, key: &K, now: Instant) -> Result<(), Duration> {
         let Ok(mut buckets) = self.buckets.lock() else {
             return Ok(()); // a poisoned limiter must not take the chat down

@@ -8,8 +8,8 @@ use crate::origin;
 use crate::state::AppState;
 use crate::store::StoreError;
 use app::protocol::{
-    close_code, ClientEvent, ConnectParams, DeviceId, ErrorCode, MessageId, ServerEvent,
-    HISTORY_PAGE, MAX_REPLAY,
+    close_code, ClientEvent, ClientMessageId, ConnectParams, DeviceId, ErrorCode, MessageId,
+    ServerEvent, HISTORY_PAGE, MAX_REPLAY,
 };
 use app::validate::{MessageError, MessageText};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -108,6 +108,7 @@ async fn run(
     };
     tracing::debug!(?device, "session started");
 
+    let mut gate = Gate::default();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut last_heard = Instant::now();
@@ -118,7 +119,7 @@ async fn run(
                 last_heard = Instant::now();
                 match frame {
                     Some(Ok(Message::Text(text))) => {
-                        let reply = handle_text(&chat, device, text.as_str()).await;
+                        let reply = handle_text(&chat, device, &mut gate, text.as_str()).await;
                         if let Some(reply) = reply {
                             if sink.send(Message::Text(hub::encode(&reply))).await.is_err() {
                                 break End::ClientLeft;
@@ -230,8 +231,46 @@ fn wanted(b: &Broadcast, device: DeviceId, delivered: MessageId) -> bool {
     for_us && b.message_id.is_none_or(|id| id > delivered)
 }
 
+/// Keeps a device's messages in the order it sent them when the rate
+/// limit holds some back: refused messages queue up in the order they
+/// were refused, and a message is taken only when none refused before it
+/// is still waiting. Otherwise a later message could take a token that
+/// refilled before an earlier one was resent, and be stored ahead of it.
+/// Per socket: a reconnect starts afresh (and the page resends in order).
+#[derive(Default)]
+struct Gate {
+    held: std::collections::VecDeque<ClientMessageId>,
+}
+
+/// Refused messages remembered per socket; a client past this is flooding.
+const GATE_DEPTH: usize = 256;
+
+impl Gate {
+    /// Whether `id` must wait behind an earlier refused message.
+    fn blocks(&self, id: ClientMessageId) -> bool {
+        self.held.front().is_some_and(|first| *first != id)
+    }
+
+    fn refuse(&mut self, id: ClientMessageId) {
+        if self.held.len() < GATE_DEPTH && !self.held.contains(&id) {
+            self.held.push_back(id);
+        }
+    }
+
+    fn take(&mut self, id: ClientMessageId) {
+        if self.held.front() == Some(&id) {
+            self.held.pop_front();
+        }
+    }
+}
+
 /// Parses and carries out one client event; returns the direct reply.
-async fn handle_text(chat: &Chat, device: DeviceId, text: &str) -> Option<ServerEvent> {
+async fn handle_text(
+    chat: &Chat,
+    device: DeviceId,
+    gate: &mut Gate,
+    text: &str,
+) -> Option<ServerEvent> {
     let event = match serde_json::from_str::<ClientEvent>(text) {
         Ok(event) => event,
         Err(e) => {
@@ -249,22 +288,24 @@ async fn handle_text(chat: &Chat, device: DeviceId, text: &str) -> Option<Server
                 Ok(text) => text,
                 Err(e) => {
                     let code = match e {
-                        MessageError::Empty => ErrorCode::EmptyMessage,
-                        MessageError::TooLong => ErrorCode::MessageTooLong,
+                        MessageError::Empty | MessageError::Invisible => ErrorCode::EmptyMessage,
+                        MessageError::TooLong(_) => ErrorCode::MessageTooLong,
                     };
                     return Some(error_event(code, &e.to_string(), Some(client_id)));
                 }
             };
-            // Only valid messages spend tokens.
-            if let Err(wait) = chat.limits().messages.check(&device) {
-                let secs = wait.as_secs_f64().ceil().max(1.0);
-                return Some(ServerEvent::Error {
-                    code: ErrorCode::RateLimited,
-                    message: format!("Slow down: you can send again in {secs} s."),
-                    client_id: Some(client_id),
-                    retry_after_ms: Some(wait.as_millis() as u64),
-                });
+            let limiter = &chat.limits().messages;
+            if gate.blocks(client_id) {
+                gate.refuse(client_id);
+                let wait = limiter.wait(&device).max(GATED_RETRY);
+                return Some(slow_down(client_id, wait));
             }
+            // Only valid messages spend tokens.
+            if let Err(wait) = limiter.check(&device) {
+                gate.refuse(client_id);
+                return Some(slow_down(client_id, wait));
+            }
+            gate.take(client_id);
             Some(match chat.post(device, client_id, text).await {
                 Ok(posted) => ServerEvent::Ack {
                     client_id,
@@ -288,11 +329,20 @@ async fn handle_text(chat: &Chat, device: DeviceId, text: &str) -> Option<Server
     }
 }
 
-fn error_event(
-    code: ErrorCode,
-    message: &str,
-    client_id: Option<app::protocol::ClientMessageId>,
-) -> ServerEvent {
+/// The soonest a message held behind another one is worth resending.
+const GATED_RETRY: Duration = Duration::from_millis(250);
+
+fn slow_down(client_id: ClientMessageId, wait: Duration) -> ServerEvent {
+    let secs = wait.as_secs_f64().ceil().max(1.0);
+    ServerEvent::Error {
+        code: ErrorCode::RateLimited,
+        message: format!("Slow down: you can send again in {secs} s."),
+        client_id: Some(client_id),
+        retry_after_ms: Some(wait.as_millis() as u64),
+    }
+}
+
+fn error_event(code: ErrorCode, message: &str, client_id: Option<ClientMessageId>) -> ServerEvent {
     ServerEvent::Error {
         code,
         message: message.to_owned(),

@@ -94,7 +94,7 @@ async fn renaming_reaches_every_tab_of_the_device_and_keeps_the_colour() {
 async fn invalid_names_get_a_clear_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start(dir.path());
-    for bad in ["", "   ", &"x".repeat(33), "a\u{1}b"] {
+    for bad in ["", "   ", &"x".repeat(33), "a\u{1}b", "\u{200B}\u{200D}"] {
         let res = common::set_name(&server, &new_device(), bad).await;
         assert!(res.status().is_server_error() || res.status().is_client_error());
         let body = res.text().await.expect("body");
@@ -112,6 +112,15 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
 
     c.say("   ").await;
     assert_eq!(c.next_matching(error_of).await, ErrorCode::EmptyMessage);
+    // Nothing visible: zero-width and bidi characters alone.
+    c.say("\u{200B}\u{2060}\u{FEFF}\u{202E}").await;
+    match c.next().await {
+        ServerEvent::Error { code, message, .. } => {
+            assert_eq!(code, ErrorCode::EmptyMessage);
+            assert!(message.contains("visible"), "{message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
     c.say(&"x".repeat(2001)).await;
     assert_eq!(c.next_matching(error_of).await, ErrorCode::MessageTooLong);
     c.send_raw(Message::text("{not json")).await;
@@ -391,4 +400,18 @@ async fn a_forged_device_id_cannot_speak_as_anyone() {
     assert_eq!(m.user_id, ann.user_id);
     let wire = serde_json::to_string(&m).expect("json");
     assert!(!wire.contains(&ann_dev));
+}
+
+#[tokio::test]
+async fn a_character_is_a_character_for_emoji_too() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    let dev = new_device();
+    let me = named(&server, &dev, &"😀".repeat(32)).await;
+    assert_eq!(me.name.chars().count(), 32);
+    let (mut c, _) = Client::joined(&server, &dev).await;
+    c.say(&"🎉".repeat(2000)).await;
+    assert_eq!(c.next_matching(ack_of).await.msg.chars().count(), 2000);
+    c.say(&"🎉".repeat(2001)).await;
+    assert_eq!(c.next_matching(error_of).await, ErrorCode::MessageTooLong);
 }

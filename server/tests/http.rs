@@ -76,7 +76,8 @@ async fn security_headers_are_on_pages_api_and_errors() {
     for path in ["/", "/get_messages", "/healthz", "/pkg/missing.js"] {
         let res = http.get(server.url(path)).send().await.expect("answers");
         assert_eq!(header(&res, "x-content-type-options"), "nosniff", "{path}");
-        assert_eq!(header(&res, "referrer-policy"), "no-referrer", "{path}");
+        // The page's own form posts keep their Origin; other sites get nothing.
+        assert_eq!(header(&res, "referrer-policy"), "same-origin", "{path}");
         let csp = header(&res, "content-security-policy").to_owned();
         for part in [
             "script-src 'self' 'nonce-",
@@ -185,6 +186,19 @@ async fn a_cross_site_server_function_call_is_refused() {
         .await
         .expect("answers");
     assert_eq!(res.status(), 403);
+    assert!(header(&res, "content-type").starts_with("text/html"));
+    let page = res.text().await.expect("html");
+    assert!(page.contains("<a href=\"/\">Open the chat</a>"), "{page}");
+    // A sandboxed or privacy-stripped request says `Origin: null`: refused too.
+    let res = common::http()
+        .post(server.url("/api/set_name"))
+        .header("cookie", common::cookie(&dev))
+        .header("origin", "null")
+        .form(&[("name", "Pwned")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status(), 403);
     let (_c, me) = Client::joined(&server, &dev).await;
     assert_eq!(me, None, "the name was not set");
     let same = format!("http://{}", server.addr);
@@ -218,4 +232,57 @@ async fn static_assets_carry_the_security_headers() {
     assert_eq!(header(&res, "x-content-type-options"), "nosniff");
     assert!(header(&res, "content-type").starts_with("text/css"));
     assert!(header(&res, "content-security-policy").contains("object-src 'none'"));
+}
+
+#[tokio::test]
+async fn a_plain_form_post_of_the_name_returns_to_the_chat_with_the_name_set() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    let dev = new_device();
+    let origin = format!("http://{}", server.addr);
+    // What a browser sends for the name form before hydration or without
+    // JavaScript, under the page's referrer policy.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let form_post = |device: &str, name: &'static str| {
+        no_redirects
+            .post(server.url("/api/set_name"))
+            .header("cookie", common::cookie(device))
+            .header("origin", &origin)
+            .header("referer", format!("{origin}/"))
+            .header("accept", "text/html,application/xhtml+xml")
+            .form(&[("name", name)])
+            .send()
+    };
+    let res = form_post(&dev, "Plain Form").await.expect("answers");
+    assert_eq!(res.status(), 302);
+    assert_eq!(header(&res, "location"), format!("{origin}/"));
+    let (_c, me) = Client::joined(&server, &dev).await;
+    assert_eq!(me.map(|m| m.name), Some("Plain Form".to_owned()));
+
+    // A refused name goes back to the chat too, with the reason in the URL
+    // for the page to show (to a device that still has to choose a name).
+    let newcomer = new_device();
+    let res = form_post(&newcomer, "\u{200B}").await.expect("answers");
+    assert_eq!(res.status(), 302);
+    let back = header(&res, "location").to_owned();
+    assert!(
+        back.starts_with(&format!("{origin}/?")) && back.contains("__err="),
+        "{back}"
+    );
+    let html = common::http()
+        .get(&back)
+        .header("cookie", common::cookie(&newcomer))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("at least one visible character"),
+        "error shown on the page"
+    );
 }

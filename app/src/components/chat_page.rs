@@ -19,7 +19,7 @@ pub fn ChatPage() -> impl IntoView {
     let started = StoredValue::new(false);
 
     view! {
-        <div class="chat">
+        <main class="chat">
             <Suspense fallback=|| view! { <p class="loading">"Loading the chat…"</p> }>
                 {move || Suspend::new(async move {
                     match snapshot.await {
@@ -50,6 +50,6 @@ pub fn ChatPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-        </div>
+        </main>
     }
 }

@@ -1,5 +1,5 @@
 use crate::api::older_messages;
-use crate::protocol::{ChatMessage, ClientMessageId, MessageId, HISTORY_PAGE};
+use crate::protocol::{ChatMessage, ClientMessageId, HISTORY_PAGE};
 use crate::state::{ChatState, Delivery};
 use leptos::html;
 use leptos::prelude::*;
@@ -9,28 +9,36 @@ const STICK_PX: i32 = 80;
 /// Within this many pixels of the top, older history is fetched.
 const LOAD_OLDER_PX: i32 = 40;
 
+/// The conversation. The scroller is a reversed flex column, so the
+/// browser itself opens it at the newest message (with or without
+/// JavaScript), keeps it there as messages arrive, and keeps the reader's
+/// place when older history is added above. Its `scrollTop` is therefore 0
+/// at the bottom and negative above.
 #[component]
 pub fn MessageList() -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let list = NodeRef::<html::Ol>::new();
+    let scroller = NodeRef::<html::Div>::new();
     let stick = StoredValue::new(true);
     let loading = RwSignal::new(false);
     // New messages arrived below while the reader was scrolled up.
     let unseen = RwSignal::new(false);
 
-    // Follow new messages unless the reader scrolled up; then offer a pill.
-    Effect::new(move |previous: Option<Option<MessageId>>| {
+    Effect::new(move |previous: Option<(usize, Option<i64>)>| {
         let newest = state
             .messages
-            .with(|m| m.last_key_value().map(|(id, _)| *id));
-        state.outbox.track();
-        let first = previous.is_none();
-        if stick.get_value() {
-            request_animation_frame(move || scroll_to_bottom(list, !first));
-        } else if previous.flatten() < newest {
-            unseen.set(true);
+            .with(|m| m.last_key_value().map(|(id, _)| id.0));
+        let outgoing = state.outbox.with(Vec::len);
+        if let Some((sent_before, seen_before)) = previous {
+            if outgoing > sent_before {
+                // Writing a message brings the reader back to the end.
+                stick.set_value(true);
+                unseen.set(false);
+                scroll_to_bottom(scroller);
+            } else if !stick.get_value() && seen_before < newest {
+                unseen.set(true);
+            }
         }
-        newest
+        (outgoing, newest)
     });
 
     let load_older = move || {
@@ -40,17 +48,10 @@ pub fn MessageList() -> impl IntoView {
         }
         loading.set(true);
         leptos::task::spawn_local(async move {
-            let old_height = list.get_untracked().map(|el| el.scroll_height());
             match older_messages(before, HISTORY_PAGE).await {
                 Ok(batch) => {
                     state.more_history.set(batch.len() as u32 >= HISTORY_PAGE);
                     state.merge(batch);
-                    // Keep the message the reader was looking at in place.
-                    request_animation_frame(move || {
-                        if let (Some(el), Some(old)) = (list.get_untracked(), old_height) {
-                            el.set_scroll_top(el.scroll_top() + el.scroll_height() - old);
-                        }
-                    });
                 }
                 Err(e) => state.notice.set(Some(e.to_string())),
             }
@@ -59,77 +60,79 @@ pub fn MessageList() -> impl IntoView {
     };
 
     let on_scroll = move |_| {
-        let Some(el) = list.get_untracked() else {
+        let Some(el) = scroller.get_untracked() else {
             return;
         };
-        let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
+        let from_bottom = (-el.scroll_top()).max(0);
+        let from_top = el.scroll_height() - el.client_height() - from_bottom;
         stick.set_value(from_bottom < STICK_PX);
         if from_bottom < STICK_PX {
             unseen.set(false);
         }
-        if el.scroll_top() < LOAD_OLDER_PX {
+        if from_top < LOAD_OLDER_PX {
             load_older();
         }
     };
 
     view! {
         <div class="list-wrap">
-        <ol class="messages" node_ref=list on:scroll=on_scroll aria-live="polite">
-            <Show when=move || state.more_history.get()>
-                <li class="older">
-                    <button
-                        type="button"
-                        class="load-older"
-                        disabled=move || loading.get() || !state.hydrated.get()
-                        on:click=move |_| load_older()
-                    >
-                        {move || if loading.get() { "Loading…" } else { "Load older messages" }}
-                    </button>
-                </li>
+            <div class="messages" node_ref=scroller on:scroll=on_scroll>
+                // Screen readers get new messages from the announcer below,
+                // one at a time, not whole pages of history as they load.
+                <ol class="message-log" role="log" aria-label="Messages" aria-live="off">
+                    <Show when=move || state.more_history.get()>
+                        <li class="older">
+                            <button
+                                type="button"
+                                class="load-older"
+                                disabled=move || loading.get() || !state.hydrated.get()
+                                on:click=move |_| load_older()
+                            >
+                                {move || if loading.get() { "Loading…" } else { "Load older messages" }}
+                            </button>
+                        </li>
+                    </Show>
+                    <For
+                        each=move || state.messages.get().into_values()
+                        key=|m| m.id
+                        children=move |m| view! { <MessageRow message=m/> }
+                    />
+                    <For
+                        each=move || state.outbox.get()
+                        key=|o| o.client_id
+                        children=move |o| view! { <OutboxRow client_id=o.client_id text=o.text/> }
+                    />
+                </ol>
+            </div>
+            <Show when=move || unseen.get()>
+                <button
+                    type="button"
+                    class="new-pill"
+                    on:click=move |_| {
+                        stick.set_value(true);
+                        unseen.set(false);
+                        scroll_to_bottom(scroller);
+                    }
+                >
+                    "New messages ↓"
+                </button>
             </Show>
-            <For
-                each=move || state.messages.get().into_values()
-                key=|m| m.id
-                children=move |m| view! { <MessageRow message=m/> }
-            />
-            <For
-                each=move || state.outbox.get()
-                key=|o| o.client_id
-                children=move |o| view! { <OutboxRow client_id=o.client_id text=o.text/> }
-            />
-        </ol>
-        <Show when=move || unseen.get()>
-            <button
-                type="button"
-                class="new-pill"
-                on:click=move |_| {
-                    stick.set_value(true);
-                    unseen.set(false);
-                    scroll_to_bottom(list, true);
-                }
-            >
-                "New messages ↓"
-            </button>
-        </Show>
+            <div class="sr-only" aria-live="polite" aria-atomic="true">
+                {move || state.announcement.get()}
+            </div>
         </div>
     }
 }
 
-/// Scrolls the list to its end; smoothly for new messages, at once for
-/// the first render.
-fn scroll_to_bottom(list: NodeRef<html::Ol>, smooth: bool) {
+fn scroll_to_bottom(scroller: NodeRef<html::Div>) {
     #[cfg(feature = "hydrate")]
-    if let Some(el) = list.get_untracked() {
+    if let Some(el) = scroller.get_untracked() {
         let options = web_sys::ScrollToOptions::new();
-        options.set_top(f64::from(el.scroll_height()));
-        options.set_behavior(if smooth {
-            web_sys::ScrollBehavior::Smooth
-        } else {
-            web_sys::ScrollBehavior::Instant
-        });
+        options.set_top(0.0);
+        options.set_behavior(web_sys::ScrollBehavior::Smooth);
         el.scroll_to_with_scroll_to_options(&options);
     }
-    let _ = (list, smooth);
+    let _ = scroller;
 }
 
 #[component]
@@ -142,7 +145,10 @@ fn MessageRow(message: ChatMessage) -> impl IntoView {
             <span class="author" style:background-color=message.color>
                 {message.user_name}
             </span>
+            // Screen readers would otherwise run the name into the text.
+            <span class="sr-only">": "</span>
             <span class="text">{message.msg}</span>
+            <span class="sr-only">", at "</span>
             <time class="ts">{time}</time>
         </li>
     }
@@ -165,6 +171,7 @@ fn OutboxRow(client_id: ClientMessageId, text: String) -> impl IntoView {
             <span class="author" style:background-color=move || me().map(|m| m.color).unwrap_or_default()>
                 {move || me().map(|m| m.name)}
             </span>
+            <span class="sr-only">": "</span>
             <span class="text">{text}</span>
             <span class="delivery">
                 {move || match delivery() {
