@@ -14,13 +14,13 @@ source scripts/env.sh
 step "format"
 cargo fmt --all --check
 
-step "clippy: server and shared crate (ssr)"
-cargo clippy -p server -p app --features app/ssr --all-targets -- -D warnings
+step "clippy: server, shared crate, load generator (ssr)"
+cargo clippy -p server -p app -p loadgen --features app/ssr --all-targets -- -D warnings
 step "clippy: browser crate (hydrate, wasm32)"
 cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and server integration tests"
-cargo test -p server -p app --features app/ssr
+cargo test -p server -p app -p loadgen --features app/ssr
 
 step "release build (server + WASM)"
 cargo leptos build --release

@@ -1,0 +1,523 @@
+//! One traffic run: connect every client, let the senders post (open loop
+//! at a total rate, or closed loop with a number of messages in flight),
+//! record every (message, receiver) pair, then drain and report.
+
+use crate::procfs::{CpuMeter, Usage};
+use crate::target::{send_text, Frame, Payload, Socket, Target};
+use futures::stream::FuturesUnordered;
+use futures::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::time::{sleep_until, Instant as TokioInstant};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub clients: usize,
+    pub senders: usize,
+    /// Open loop: messages per second, in total over all senders.
+    pub rate: Option<f64>,
+    /// Closed loop: messages each sender keeps in flight.
+    pub in_flight: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub drain: Duration,
+    pub size: usize,
+    /// Closed loop completes on the server's ack (this chat) or on the
+    /// sender seeing its own message come back (the seed has no acks).
+    pub complete_on_echo: bool,
+    pub max_messages: u64,
+    pub connect_concurrency: usize,
+}
+
+/// The run's timeline, shared by every client.
+struct Clock {
+    base: Instant,
+    /// Latency and deliveries count inside [window_start, window_end).
+    window_start: u64,
+    window_end: u64,
+    /// Senders stop at the window's end; receivers listen on to `end`.
+    end: TokioInstant,
+}
+
+impl Clock {
+    fn now_us(&self) -> u64 {
+        self.base.elapsed().as_micros() as u64
+    }
+
+    fn in_window(&self, us: u64) -> bool {
+        (self.window_start..self.window_end).contains(&us)
+    }
+}
+
+/// What one receiver saw of one sender's messages.
+#[derive(Default)]
+struct Seen {
+    bits: Vec<u64>,
+    distinct: u64,
+    max_seq: Option<u32>,
+}
+
+impl Seen {
+    /// Records `seq`; returns whether it was new.
+    fn insert(&mut self, seq: u32) -> bool {
+        let (word, bit) = ((seq / 64) as usize, seq % 64);
+        if self.bits.len() <= word {
+            self.bits.resize(word + 1, 0);
+        }
+        let fresh = self.bits[word] & (1 << bit) == 0;
+        self.bits[word] |= 1 << bit;
+        if fresh {
+            self.distinct += 1;
+        }
+        fresh
+    }
+}
+
+/// What one client reports at the end.
+struct ClientReport {
+    latency: Histogram<u64>,
+    deliveries_in_window: u64,
+    seen: Vec<Seen>,
+    duplicated: u64,
+    reordered: u64,
+    id_order_violations: u64,
+    /// As a sender: messages written, and completed inside the window.
+    sent: u64,
+    completed_in_window: u64,
+    rate_limited: u64,
+    errors: u64,
+    closed_early: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    fn of_micros(h: &Histogram<u64>) -> Self {
+        let ms = |v: u64| v as f64 / 1000.0;
+        Self {
+            p50: ms(h.value_at_quantile(0.50)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub clients: usize,
+    pub connected: usize,
+    pub connect_failures: usize,
+    pub connect_ms: Percentiles,
+    pub senders: usize,
+    pub window_secs: f64,
+    pub sent: u64,
+    /// Messages the server accepted (acked, or echoed for the seed) per
+    /// second inside the window.
+    pub accepted_per_sec: f64,
+    pub deliveries_in_window: u64,
+    pub deliveries_per_sec: f64,
+    /// Send to receipt, every (message, receiver) pair sent in the window.
+    pub latency_ms: Percentiles,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+    pub id_order_violations: u64,
+    pub rate_limited: u64,
+    pub errors: u64,
+    pub clients_closed_early: u64,
+    pub usage: Usage,
+}
+
+fn histogram() -> Histogram<u64> {
+    // Microseconds up to 10 minutes, 3 significant figures.
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid")
+}
+
+pub async fn run(target: Arc<Target>, plan: Plan, server_pids: &[u32]) -> Result<Report, String> {
+    let base = Instant::now();
+    let (sockets, connect_ms, failures) = connect_all(&target, &plan, base).await;
+    let connected = sockets.len();
+    if connected == 0 {
+        return Err("no client could connect".into());
+    }
+    let start_us = base.elapsed().as_micros() as u64;
+    let window_start = start_us + plan.warmup.as_micros() as u64;
+    let window_end = window_start + plan.duration.as_micros() as u64;
+    let end = TokioInstant::from_std(base + Duration::from_micros(window_end) + plan.drain);
+    let clock = Arc::new(Clock {
+        base,
+        window_start,
+        window_end,
+        end,
+    });
+    let senders = plan.senders.min(connected);
+    let per_sender_period = plan
+        .rate
+        .map(|r| Duration::from_secs_f64(senders as f64 / r.max(0.001)));
+    let budget = plan.max_messages / senders.max(1) as u64;
+    let meter_at = TokioInstant::from_std(base + Duration::from_micros(window_start));
+    let pids = server_pids.to_vec();
+    let meter = tokio::spawn(async move {
+        sleep_until(meter_at).await;
+        CpuMeter::start(&pids)
+    });
+    let tasks: Vec<_> = sockets
+        .into_iter()
+        .enumerate()
+        .map(|(i, (index, socket))| {
+            let role = (i < senders).then_some(index as u32);
+            let target = target.clone();
+            let clock = clock.clone();
+            let plan = plan.clone();
+            tokio::spawn(async move {
+                client(
+                    target,
+                    socket,
+                    role,
+                    senders,
+                    per_sender_period,
+                    budget,
+                    clock,
+                    plan,
+                )
+                .await
+            })
+        })
+        .collect();
+    // Usage is measured over the window only.
+    let meter = meter.await.map_err(|e| e.to_string())?;
+    sleep_until(TokioInstant::from_std(
+        base + Duration::from_micros(window_end),
+    ))
+    .await;
+    let usage = meter.stop();
+    let mut reports = Vec::new();
+    for t in tasks {
+        reports.push(t.await.map_err(|e| e.to_string())?);
+    }
+    Ok(summarise(
+        &plan, connected, failures, connect_ms, senders, reports, usage,
+    ))
+}
+
+async fn connect_all(
+    target: &Arc<Target>,
+    plan: &Plan,
+    base: Instant,
+) -> (Vec<(usize, Socket)>, Histogram<u64>, usize) {
+    let mut times = histogram();
+    let mut failures = 0;
+    let mut sockets = Vec::with_capacity(plan.clients);
+    let attempts = futures::stream::iter(0..plan.clients)
+        .map(|i| {
+            let target = target.clone();
+            let sender = i < plan.senders;
+            async move {
+                let device = uuid::Uuid::new_v4().to_string();
+                let name = sender.then(|| format!("lg{i}"));
+                let t = base.elapsed();
+                let result = target.connect(&device, name.as_deref()).await;
+                (i, result, base.elapsed() - t)
+            }
+        })
+        .buffer_unordered(plan.connect_concurrency.max(1));
+    futures::pin_mut!(attempts);
+    while let Some((i, result, took)) = attempts.next().await {
+        match result {
+            Ok(socket) => {
+                let _ = times.record(took.as_micros() as u64);
+                sockets.push((i, socket));
+            }
+            Err(e) => {
+                failures += 1;
+                if failures <= 3 {
+                    eprintln!("client {i}: {e}");
+                }
+            }
+        }
+    }
+    // Senders first, in index order, so the payload's sender is stable.
+    sockets.sort_by_key(|(i, _)| *i);
+    (sockets, times, failures)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn client(
+    target: Arc<Target>,
+    socket: Socket,
+    sender: Option<u32>,
+    senders: usize,
+    period: Option<Duration>,
+    budget: u64,
+    clock: Arc<Clock>,
+    plan: Plan,
+) -> ClientReport {
+    let (mut sink, mut stream) = socket.split();
+    let mut report = ClientReport {
+        latency: histogram(),
+        deliveries_in_window: 0,
+        seen: (0..senders).map(|_| Seen::default()).collect(),
+        duplicated: 0,
+        reordered: 0,
+        id_order_violations: 0,
+        sent: 0,
+        completed_in_window: 0,
+        rate_limited: 0,
+        errors: 0,
+        closed_early: false,
+    };
+    let stop_sending = clock.window_end;
+    let mut last_id = None;
+    let mut seq = 0u32;
+    let send_one = |seq: &mut u32| -> Option<String> {
+        let me = sender?;
+        let now = clock.now_us();
+        if now >= stop_sending || u64::from(*seq) >= budget {
+            return None;
+        }
+        let payload = Payload {
+            sender: me,
+            seq: *seq,
+            sent_us: now,
+        };
+        *seq += 1;
+        Some(target.message_frame(payload.text(plan.size)))
+    };
+    // Open loop: a schedule per sender, staggered so senders interleave.
+    let mut next_send = period.map(|p| {
+        let offset = p.mul_f64(f64::from(sender.unwrap_or(0)) / senders.max(1) as f64);
+        TokioInstant::now() + offset
+    });
+    if sender.is_some() && period.is_none() {
+        for _ in 0..plan.in_flight {
+            if let Some(frame) = send_one(&mut seq) {
+                let _ = sink.feed(Message::text(frame)).await;
+            }
+        }
+        let _ = sink.flush().await;
+    }
+    let far = clock.end + Duration::from_secs(3600);
+    loop {
+        let tick = match (sender, next_send) {
+            (Some(_), Some(at)) => at,
+            _ => far,
+        };
+        tokio::select! {
+            frame = stream.next() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => { report.closed_early = true; break; }
+                };
+                let now = clock.now_us();
+                let mut completed = false;
+                match target.classify(text.as_str()) {
+                    Frame::Delivery { payload, id } => {
+                        if let Some(id) = id {
+                            if last_id.is_some_and(|last| id <= last) {
+                                report.id_order_violations += 1;
+                            }
+                            last_id = Some(id);
+                        }
+                        record(&mut report, &clock, payload, now);
+                        completed = plan.complete_on_echo && Some(payload.sender) == sender;
+                    }
+                    Frame::Ack(payload) => {
+                        if clock.in_window(now) {
+                            report.completed_in_window += 1;
+                        }
+                        completed = !plan.complete_on_echo && Some(payload.sender) == sender;
+                    }
+                    Frame::RateLimited => report.rate_limited += 1,
+                    Frame::Error => report.errors += 1,
+                    Frame::Ping => { let _ = sink.send(Message::text("3")).await; }
+                    Frame::Other => {}
+                }
+                if completed && period.is_none() {
+                    if let Some(frame) = send_one(&mut seq) {
+                        if sink.send(Message::text(frame)).await.is_err() { report.closed_early = true; break; }
+                    }
+                }
+            }
+            _ = sleep_until(tick) => {
+                if let (Some(at), Some(p)) = (next_send, period) {
+                    next_send = Some(at + p);
+                    match send_one(&mut seq) {
+                        Some(frame) => {
+                            if sink.send(Message::text(frame)).await.is_err() { report.closed_early = true; break; }
+                        }
+                        None => next_send = None,
+                    }
+                }
+            }
+            _ = sleep_until(clock.end) => break,
+        }
+    }
+    report.sent = u64::from(seq);
+    let _ = sink.close().await;
+    report
+}
+
+fn record(report: &mut ClientReport, clock: &Clock, payload: Payload, now: u64) {
+    let Some(seen) = report.seen.get_mut(payload.sender as usize) else {
+        return;
+    };
+    let late = seen.max_seq.is_some_and(|max| payload.seq < max);
+    if !seen.insert(payload.seq) {
+        report.duplicated += 1;
+        return;
+    }
+    if late {
+        report.reordered += 1;
+    }
+    seen.max_seq = Some(seen.max_seq.map_or(payload.seq, |m| m.max(payload.seq)));
+    if clock.in_window(now) {
+        report.deliveries_in_window += 1;
+    }
+    if clock.in_window(payload.sent_us) {
+        let _ = report
+            .latency
+            .record(now.saturating_sub(payload.sent_us).max(1));
+    }
+}
+
+fn summarise(
+    plan: &Plan,
+    connected: usize,
+    connect_failures: usize,
+    connect_ms: Histogram<u64>,
+    senders: usize,
+    reports: Vec<ClientReport>,
+    usage: Usage,
+) -> Report {
+    let window = plan.duration.as_secs_f64();
+    let sent_by: Vec<u64> = reports.iter().take(senders).map(|r| r.sent).collect();
+    let mut latency = histogram();
+    let mut lost = 0;
+    for r in &reports {
+        let _ = latency.add(&r.latency);
+        if r.closed_early {
+            continue;
+        }
+        for (s, seen) in r.seen.iter().enumerate() {
+            lost += sent_by
+                .get(s)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(seen.distinct);
+        }
+    }
+    let sum = |f: fn(&ClientReport) -> u64| reports.iter().map(f).sum::<u64>();
+    let accepted = if plan.complete_on_echo {
+        // The seed has no acks: a message counts once it came back to its sender.
+        reports
+            .iter()
+            .take(senders)
+            .map(|r| r.completed_in_window)
+            .sum::<u64>()
+    } else {
+        sum(|r| r.completed_in_window)
+    };
+    let deliveries = sum(|r| r.deliveries_in_window);
+    Report {
+        clients: plan.clients,
+        connected,
+        connect_failures,
+        connect_ms: Percentiles::of_micros(&connect_ms),
+        senders,
+        window_secs: window,
+        sent: sent_by.iter().sum(),
+        accepted_per_sec: accepted as f64 / window,
+        deliveries_in_window: deliveries,
+        deliveries_per_sec: deliveries as f64 / window,
+        latency_ms: Percentiles::of_micros(&latency),
+        lost,
+        duplicated: sum(|r| r.duplicated),
+        reordered: sum(|r| r.reordered),
+        id_order_violations: sum(|r| r.id_order_violations),
+        rate_limited: sum(|r| r.rate_limited),
+        errors: sum(|r| r.errors),
+        clients_closed_early: reports.iter().filter(|r| r.closed_early).count() as u64,
+        usage,
+    }
+}
+
+/// Connects `clients` and leaves them idle, for memory per connection.
+pub async fn idle(
+    target: Arc<Target>,
+    clients: usize,
+    hold: Duration,
+    concurrency: usize,
+    server_pids: &[u32],
+) -> Result<IdleReport, String> {
+    let before = crate::procfs::read(server_pids);
+    let plan = Plan {
+        clients,
+        senders: 0,
+        rate: None,
+        in_flight: 0,
+        warmup: Duration::ZERO,
+        duration: Duration::ZERO,
+        drain: Duration::ZERO,
+        size: 0,
+        complete_on_echo: false,
+        max_messages: 0,
+        connect_concurrency: concurrency,
+    };
+    let (sockets, connect_ms, failures) = connect_all(&target, &plan, Instant::now()).await;
+    // Keep every socket read (pings answered) while holding.
+    let connected = sockets.len();
+    let holders: FuturesUnordered<_> = sockets
+        .into_iter()
+        .map(|(_, mut socket)| async move {
+            let until = TokioInstant::now() + hold;
+            loop {
+                tokio::select! {
+                    frame = socket.next() => match frame {
+                        Some(Ok(Message::Text(t))) if t.as_str() == "2" => { let _ = send_text(&mut socket, "3".into()).await; }
+                        Some(Ok(_)) => {}
+                        _ => return socket,
+                    },
+                    _ = sleep_until(until) => return socket,
+                }
+            }
+        })
+        .collect();
+    let settle = tokio::spawn(async move { holders.collect::<Vec<_>>().await });
+    tokio::time::sleep(hold / 2).await;
+    let after = crate::procfs::read(server_pids);
+    let sockets = settle.await.map_err(|e| e.to_string())?;
+    drop(sockets);
+    Ok(IdleReport {
+        clients,
+        connected,
+        connect_failures: failures,
+        connect_ms: Percentiles::of_micros(&connect_ms),
+        rss_before_kb: before.rss_kb,
+        rss_after_kb: after.rss_kb,
+        rss_per_connection_kb: (after.rss_kb.saturating_sub(before.rss_kb)) as f64
+            / connected.max(1) as f64,
+        server_threads: after.threads,
+    })
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct IdleReport {
+    pub clients: usize,
+    pub connected: usize,
+    pub connect_failures: usize,
+    pub connect_ms: Percentiles,
+    pub rss_before_kb: u64,
+    pub rss_after_kb: u64,
+    pub rss_per_connection_kb: f64,
+    pub server_threads: u64,
+}
