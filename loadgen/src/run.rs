@@ -330,6 +330,9 @@ async fn client(
                         }
                         record(&mut report, &clock, payload, now);
                         completed = plan.complete_on_echo && Some(payload.sender) == sender;
+                        if completed && clock.in_window(now) {
+                            report.completed_in_window += 1;
+                        }
                     }
                     Frame::Ack(payload) => {
                         if clock.in_window(now) {

@@ -174,7 +174,8 @@ impl Target {
             Protocol::Seed => {
                 expect_text(&mut socket, "0{").await?;
                 send_text(&mut socket, "40".to_owned()).await?;
-                expect_text(&mut socket, "40").await?;
+                // Its connect event (`42["request_username"]`) may come
+                // before or after the namespace's `40{…}`; either will do.
                 expect_text(&mut socket, "42[").await?;
                 if let Some(name) = name {
                     let frame = format!(r#"42["set_username",{{"name":"{name}"}}]"#);

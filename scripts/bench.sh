@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Benchmarks the chat under load and prints a Markdown table; the JSON of
+# every run goes to bench/results/. Not a test: nothing here asserts.
+#
+#   scripts/bench.sh                      # this build, plus the seed if set up
+#   BASELINE=/path/to/older/server scripts/bench.sh   # and an older build, same run
+#   SCENARIOS="a b f" scripts/bench.sh    # a subset
+#
+# Every server is started fresh on loopback with its limits raised by
+# flags, and stopped after its scenarios. The seed (../shared/seed, the
+# Flask-SocketIO chat under gevent) runs beside it where a scenario
+# applies; SEED_DIR points elsewhere, SEED=0 skips it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+SCENARIOS=${SCENARIOS:-"a b c d e f"}
+SEED_DIR=${SEED_DIR:-../shared/seed}
+SEED_WORK=${SEED_WORK:-/tmp/seed-work}
+SEED=${SEED:-1}
+OUT=bench/results/$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$OUT"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+if [ ! -x target/release/server ] || [ ! -d target/site/pkg ]; then
+  scripts/setup.sh
+  cargo leptos build --release
+fi
+cargo build --release -p loadgen -q
+LOADGEN=target/release/loadgen
+PORT=$((20000 + RANDOM % 20000))
+URL=https://127.0.0.1:$PORT
+
+# Raised limits: one machine plays thousands of devices from one address.
+FLAGS=(--message-burst 1000000 --message-refill-ms 1 --connect-burst 1000000
+       --max-conns-per-ip 1000000 --max-conns-per-device 1000000)
+
+start_chat() { # binary
+  local data; data=$(mktemp -d)
+  "$1" --addr "127.0.0.1:$PORT" --data-dir "$data" --cert "$data/cert.pem" --key "$data/key.pem" \
+    --site-root target/site "${FLAGS[@]}" >"$OUT/server.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 100); do curl -skf -o /dev/null "$URL/healthz" && return; sleep 0.1; done
+  echo "server did not start" >&2; exit 1
+}
+
+start_seed() {
+  [ -x "$SEED_WORK/venv-gevent/bin/gunicorn" ] || bash "$SEED_DIR/setup.sh" "$SEED_WORK" >/dev/null
+  local line
+  line=$(GUNICORN_EXTRA="--worker-connections 20000" bash "$SEED_DIR/serve.sh" gevent "$SEED_WORK" "$PORT")
+  PID=$(sed -n 's/.*pid=\([0-9]*\) .*/\1/p' <<<"$line")
+  PIDS=$(sed -n 's/.*pids=\([0-9,]*\).*/\1/p' <<<"$line")
+}
+
+stop() { # leader pid
+  kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  sleep 0.5
+}
+
+pid_args() { # comma-separated pids -> --server-pid flags
+  local p; for p in ${1//,/ }; do printf -- '--server-pid %s ' "$p"; done
+}
+
+# One scenario against the server now running; JSON to $OUT/<who>-<name>.json.
+scenario() { # who protocol pids name loadgen-args...
+  local who=$1 proto=$2 pids=$3 name=$4; shift 4
+  echo "   $who $name: $*" >&2
+  # shellcheck disable=SC2046
+  "$LOADGEN" "$@" --url "$URL" --protocol "$proto" $(pid_args "$pids") \
+    >"$OUT/$who-$name.json" 2>>"$OUT/loadgen.log" || echo '{"error":"run failed"}' >"$OUT/$who-$name.json"
+}
+
+has() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+
+run_all() { # who protocol pids
+  local who=$1 proto=$2 pids=$3 echo=()
+  [ "$proto" = seed ] && echo=(--complete-on-echo)
+  has a && scenario "$who" "$proto" "$pids" a run --clients 100 --senders 10 --in-flight 1 --duration 20 "${echo[@]}"
+  has b && scenario "$who" "$proto" "$pids" b run --clients 1000 --senders 10 --rate 100 --duration 20
+  if has c; then
+    local rate best=0
+    for rate in 100 200 300 400 500 600 800 1000 1200; do
+      scenario "$who" "$proto" "$pids" "c$rate" run --clients 1000 --senders 20 --rate "$rate" --duration 8 --warmup 2
+      if python3 scripts/bench_table.py --step-ok "$OUT/$who-c$rate.json" "$rate"; then best=$rate; else break; fi
+    done
+    echo "{\"best_rate\": $best}" >"$OUT/$who-c.json"
+  fi
+  if has d; then
+    scenario "$who" "$proto" "$pids" d1000 idle --clients 1000 --connect-concurrency 100
+    scenario "$who" "$proto" "$pids" d10000 idle --clients 10000 --connect-concurrency 200 --hold 8
+  fi
+  has e && scenario "$who" "$proto" "$pids" e run --clients 10000 --senders 1 --rate 2 --duration 10 --connect-concurrency 200
+  if has f && [ "$proto" = chat ]; then
+    scenario "$who" "$proto" "$pids" f run --clients 50 --senders 50 --in-flight 8 --duration 20
+  fi
+  return 0
+}
+
+echo "== this build" >&2
+start_chat target/release/server; run_all chat chat "$PID"; stop "$PID"
+if [ -n "${BASELINE:-}" ]; then
+  echo "== baseline $BASELINE" >&2
+  start_chat "$BASELINE"; run_all baseline chat "$PID"; stop "$PID"
+fi
+if [ "$SEED" = 1 ] && [ -d "$SEED_DIR" ]; then
+  echo "== seed (gevent)" >&2
+  start_seed; run_all seed seed "$PIDS"; stop "$PID"
+fi
+python3 scripts/bench_table.py "$OUT" | tee "$OUT/table.md"
+echo "results in $OUT" >&2
