@@ -4,6 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-source scripts/env.sh
-cargo leptos build --release
+scripts/build.sh
 exec target/release/server --site-root target/site "$@"

@@ -23,9 +23,9 @@ step "unit and server integration tests"
 cargo test -p server -p app -p loadgen --features app/ssr
 
 step "release build (server + WASM)"
-cargo leptos build --release
+scripts/build.sh
 wasm=target/site/pkg/chat.wasm
-echo "release WASM: $(stat -c %s "$wasm") bytes raw, $(gzip -9c "$wasm" | wc -c) bytes gzip"
+echo "release WASM: $(stat -c %s "$wasm") bytes raw, $(stat -c %s "$wasm.br") brotli, $(stat -c %s "$wasm.gz") gzip"
 
 step "browser tests (Playwright, Chromium)"
 (cd end2end && npx playwright test)

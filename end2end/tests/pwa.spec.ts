@@ -1,5 +1,6 @@
 import { test, expect, Page, chromium } from '@playwright/test';
 import { appendFileSync, cpSync, mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { confirmed, join, newDevice, scrollToOldest, send, tag } from './helpers';
@@ -146,6 +147,8 @@ test('a new release replaces the old one as a whole, never a mix', async ({ page
   cpSync('../target/site', v1, { recursive: true });
   cpSync('../target/site', v2, { recursive: true });
   appendFileSync(joinPath(v2, 'pkg/chat.css'), '\n/* next release */\n');
+  // As a release build would: fresh precompressed copies of the changed file.
+  execFileSync('../target/release/server', ['--site-root', v2, 'precompress'], { stdio: 'ignore' });
   const server = new OwnServer({ tls: false, siteRoot: v1 });
   await server.start();
   try {
@@ -173,7 +176,11 @@ test('a new release replaces the old one as a whole, never a mix', async ({ page
     expect(newCaches).toHaveLength(1);
     expect(newCaches[0]).not.toBe(oldCaches[0]);
     // Every cached file belongs to the new release.
-    const css = await page.evaluate(async (name) => (await (await caches.open(name)).match('/pkg/chat.css'))?.text(), newCaches[0]);
+    const css = await page.evaluate(async (name) => {
+      const cache = await caches.open(name);
+      const key = (await cache.keys()).find((r) => /\/pkg\/chat\.[0-9a-f]{16}\.css$/.test(r.url));
+      return key && (await cache.match(key))?.text();
+    }, newCaches[0]);
     expect(css).toContain('next release');
   } finally {
     await server.kill();

@@ -3,7 +3,8 @@
 
 use crate::hub::{Audience, Hub};
 use crate::limits::Limits;
-use crate::store::{Posted, Store, StoreError};
+use crate::metrics::Metrics;
+use crate::store::{NewPost, PostTicket, Store, StoreError};
 use app::protocol::{ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, ServerEvent};
 use app::validate::{random_color, MessageText, UserName};
 use std::sync::Arc;
@@ -12,8 +13,6 @@ use std::sync::Arc;
 pub enum ChatError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("storage task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
     #[error("rate limited for {0:?}")]
     RateLimited(std::time::Duration),
 }
@@ -22,14 +21,25 @@ pub type Result<T> = std::result::Result<T, ChatError>;
 
 #[derive(Clone)]
 pub struct Chat {
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     hub: Arc<Hub>,
     limits: Arc<Limits>,
+    metrics: Arc<Metrics>,
 }
 
 impl Chat {
-    pub fn new(store: Arc<Store>, hub: Arc<Hub>, limits: Arc<Limits>) -> Self {
-        Self { store, hub, limits }
+    pub fn new(
+        store: Arc<dyn Store>,
+        hub: Arc<Hub>,
+        limits: Arc<Limits>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            store,
+            hub,
+            limits,
+            metrics,
+        }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -40,18 +50,12 @@ impl Chat {
         &self.hub
     }
 
-    /// Runs blocking SQLite work off the async threads.
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Store, &Hub) -> std::result::Result<T, StoreError> + Send + 'static,
-    ) -> Result<T> {
-        let store = self.store.clone();
-        let hub = self.hub.clone();
-        Ok(tokio::task::spawn_blocking(move || work(&store, &hub)).await??)
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub async fn identity(&self, device: DeviceId) -> Result<Option<Identity>> {
-        self.blocking(move |s, _| s.identity(&device)).await
+        Ok(self.store.identity(device).await?)
     }
 
     /// Names the device and tells all of its open tabs.
@@ -61,9 +65,7 @@ impl Chat {
             .check(&device)
             .map_err(ChatError::RateLimited)?;
         let color = random_color(&mut rand::rng());
-        let me = self
-            .blocking(move |s, _| s.set_name(&device, &name, &color, now_ms()))
-            .await?;
+        let me = self.store.set_name(device, name, color).await?;
         self.hub.publish(
             Audience::Device(device),
             &ServerEvent::Identity { me: me.clone() },
@@ -72,28 +74,22 @@ impl Chat {
         Ok(me)
     }
 
-    /// Stores a message (once per client id) and broadcasts it if new. The
-    /// broadcast happens under the store's write lock, so every connection
-    /// receives messages in id order.
-    pub async fn post(
+    /// Queues a message (stored once per client id); the ticket resolves
+    /// after the commit, by which time the store has published it to
+    /// everyone in id order.
+    pub async fn submit(
         &self,
         device: DeviceId,
         client_id: ClientMessageId,
         text: MessageText,
-    ) -> Result<Posted> {
-        self.blocking(move |s, hub| {
-            s.post(&device, client_id, &text, now_ms(), |posted| {
-                if posted.fresh {
-                    hub.publish(
-                        Audience::Everyone,
-                        &ServerEvent::Message {
-                            message: posted.message.clone(),
-                        },
-                    );
-                }
-            })
-        })
-        .await
+    ) -> Result<PostTicket> {
+        let post = NewPost {
+            device,
+            client_id,
+            text,
+            ts: now_ms(),
+        };
+        Ok(self.store.submit(post).await?)
     }
 
     pub async fn page_before(
@@ -101,12 +97,11 @@ impl Chat {
         before: Option<MessageId>,
         limit: u32,
     ) -> Result<Vec<ChatMessage>> {
-        self.blocking(move |s, _| s.page_before(before, limit))
-            .await
+        Ok(self.store.page_before(before, limit).await?)
     }
 
     pub async fn page_after(&self, after: MessageId, limit: u32) -> Result<Vec<ChatMessage>> {
-        self.blocking(move |s, _| s.page_after(after, limit)).await
+        Ok(self.store.page_after(after, limit).await?)
     }
 
     /// A one-time token that hands this device's identity to another
@@ -126,19 +121,18 @@ impl Chat {
             uuid::Uuid::new_v4().simple()
         );
         let expires_at = now_ms() + ttl.as_millis() as i64;
-        let stored = token.clone();
-        self.blocking(move |s, _| s.create_transfer(&device, &stored, expires_at))
+        self.store
+            .create_transfer(device, token.clone(), expires_at)
             .await?;
         Ok(token)
     }
 
     pub async fn claim_transfer(&self, token: String) -> Result<Option<DeviceId>> {
-        self.blocking(move |s, _| s.claim_transfer(&token, now_ms()))
-            .await
+        Ok(self.store.claim_transfer(token, now_ms()).await?)
     }
 
     pub async fn checkpoint(&self) -> Result<()> {
-        self.blocking(|s, _| s.checkpoint()).await
+        Ok(self.store.checkpoint().await?)
     }
 }
 

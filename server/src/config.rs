@@ -24,6 +24,9 @@ pub enum Command {
         /// Path to `user_names.json` (`{device_id: {name, color}}`).
         file: PathBuf,
     },
+    /// Write brotli and gzip copies of the built site's static files
+    /// (run after each build; the server serves them to browsers that ask).
+    Precompress,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -87,6 +90,16 @@ pub struct Settings {
     /// How long a "use on another device" link stays valid.
     #[arg(long, env = "CHAT_TRANSFER_TTL_SECS", default_value_t = 600)]
     pub transfer_ttl_secs: u64,
+
+    /// A socket whose writes stay blocked this long (its client stopped
+    /// reading) is closed.
+    #[arg(long, env = "CHAT_WRITE_DEADLINE_MS", default_value_t = 10_000)]
+    pub write_deadline_ms: u64,
+
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
+    /// Off by default; keep it off the public network.
+    #[arg(long, env = "CHAT_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 
     /// Open WebSockets per client IP.
     #[arg(long, env = "CHAT_MAX_CONNS_PER_IP", default_value_t = 64)]

@@ -32,8 +32,8 @@ pub async fn security_headers(
     // 122 random bits, hex: a valid CSP nonce without another dependency.
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     req.extensions_mut().insert(CspNonce(nonce.clone()));
-    // Unhashed asset names: browsers must revalidate, or a release could
-    // pair new HTML with an old cached WASM.
+    // The page is always revalidated; hashed assets set their own
+    // (immutable) policy.
     let revalidate = req.uri().path() == "/" || req.uri().path().starts_with("/pkg/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();

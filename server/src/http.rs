@@ -1,6 +1,7 @@
 //! The HTTP surface: the Leptos pages and server functions, the WebSocket,
 //! the seed-compatible JSON history and the health check.
 
+use crate::assets;
 use crate::backend::ServerBackend;
 use crate::headers::{self, CspNonce, HeaderPolicy};
 use crate::identity::{self, CookiePolicy};
@@ -21,6 +22,7 @@ use axum::{middleware, Json, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde::Deserialize;
 use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -34,8 +36,11 @@ pub fn router(state: AppState) -> Router {
     };
     let header_policy = HeaderPolicy {
         hsts: state.settings.tls(),
-        version: state.version.clone(),
+        version: state.assets.version().into(),
     };
+    let pkg = Router::new()
+        .route("/pkg/{file}", get(assets::serve))
+        .with_state(state.assets.clone());
     Router::new()
         .route("/ws", get(session::upgrade))
         .route("/get_messages", get(get_messages))
@@ -54,7 +59,10 @@ pub fn router(state: AppState) -> Router {
             move || shell(leptos.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .merge(pkg)
         .layer(middleware::map_response(tidy_form_redirect))
+        // Pages and JSON on the fly; static files come precompressed.
+        .layer(CompressionLayer::new().br(true).gzip(true))
         .layer(middleware::from_fn_with_state(
             Arc::new(state.settings.allowed_origins.clone()),
             origin::same_origin_writes,

@@ -23,6 +23,8 @@ pub struct Broadcast {
     /// Set for chat messages so a session can skip what catch-up already sent.
     pub message_id: Option<MessageId>,
     pub frame: Utf8Bytes,
+    /// When it was published, for the broadcast-lag metric.
+    pub at: std::time::Instant,
 }
 
 pub struct Hub {
@@ -50,6 +52,7 @@ impl Hub {
             audience,
             message_id,
             frame,
+            at: std::time::Instant::now(),
         });
     }
 }

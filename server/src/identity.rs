@@ -4,7 +4,7 @@
 use app::protocol::DeviceId;
 use axum::extract::{Request, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -24,6 +24,10 @@ pub async fn ensure_device(
     next: Next,
 ) -> Response {
     let known = device_from_headers(req.headers());
+    // Only a page load mints a device. A POST without the cookie is either
+    // cross-site (the browser withholds SameSite=Lax cookies there) or not
+    // a browser; a cookie set in its answer would replace the real one.
+    let mints = matches!(*req.method(), Method::GET | Method::HEAD);
     let device = known.unwrap_or_else(DeviceId::new_random);
     req.extensions_mut().insert(device);
     let mut res = next.run(req).await;
@@ -33,7 +37,7 @@ pub async fn ensure_device(
         .get_all(SET_COOKIE)
         .iter()
         .any(|v| v.as_bytes().starts_with(COOKIE_NAME.as_bytes()));
-    if known.is_none() && !chosen {
+    if known.is_none() && mints && !chosen {
         if let Ok(value) = HeaderValue::from_str(&set_cookie(device, policy)) {
             res.headers_mut().append(SET_COOKIE, value);
         }

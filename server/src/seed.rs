@@ -1,7 +1,6 @@
 //! Import of the Flask chat's `user_names.json`, so its users keep their
 //! names and colours when they first open the new chat.
 
-use crate::chat::now_ms;
 use crate::store::{Store, StoreError};
 use app::protocol::DeviceId;
 use app::validate::{random_color, UserName};
@@ -31,7 +30,7 @@ pub enum SeedError {
     Store(#[from] StoreError),
 }
 
-pub fn import(store: &Store, file: &Path) -> Result<ImportReport, SeedError> {
+pub async fn import(store: &dyn Store, file: &Path) -> Result<ImportReport, SeedError> {
     let shown = file.display().to_string();
     let raw = std::fs::read(file).map_err(|e| SeedError::Read(shown.clone(), e))?;
     let users: BTreeMap<String, SeedUser> =
@@ -56,7 +55,7 @@ pub fn import(store: &Store, file: &Path) -> Result<ImportReport, SeedError> {
             .color
             .filter(|c| is_rgb(c))
             .unwrap_or_else(|| random_color(&mut rng));
-        store.import_user(&device, &name, &color, now_ms())?;
+        store.import_user(device, name, color).await?;
         report.imported += 1;
     }
     Ok(report)

@@ -14,8 +14,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Flips to true when the server begins shutting down.
     pub shutdown: watch::Receiver<bool>,
-    /// This build of the site (see `pwa::site_version`).
-    pub version: Arc<str>,
+    /// The built site's files under their content-hashed names.
+    pub assets: Arc<crate::assets::Assets>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

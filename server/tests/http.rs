@@ -187,6 +187,20 @@ async fn a_cross_site_server_function_call_is_refused() {
         .expect("answers");
     assert_eq!(res.status(), 403);
     assert!(header(&res, "content-type").starts_with("text/html"));
+    // The browser withholds the cookie on a cross-site POST; answering
+    // with a new one would replace the victim's identity.
+    let res_no_cookie = common::http()
+        .post(server.url("/api/set_name"))
+        .header("origin", "https://evil.example")
+        .form(&[("name", "Pwned")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res_no_cookie.status(), 403);
+    assert!(
+        res_no_cookie.headers().get("set-cookie").is_none(),
+        "no cookie minted"
+    );
     let page = res.text().await.expect("html");
     assert!(page.contains("<a href=\"/\">Open the chat</a>"), "{page}");
     // A sandboxed or privacy-stripped request says `Origin: null`: refused too.

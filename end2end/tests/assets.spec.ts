@@ -1,0 +1,58 @@
+// The site's files: content-hashed names cached as immutable, compressed
+// for browsers that ask, and a repeat visit that downloads none of them.
+import { test, expect } from '@playwright/test';
+import { join } from './helpers';
+import { OwnServer } from './server';
+
+const HASHED = /\/pkg\/chat\.[0-9a-f]{16}\.(js|wasm|css)$/;
+
+test('hashed assets are immutable and come brotli-compressed when asked', async ({ page, request }) => {
+  await page.goto('/');
+  const urls = await page.evaluate(() =>
+    [...document.querySelectorAll('link[href*="/pkg/"], script')]
+      .map((e) => (e as HTMLLinkElement).href || (e as HTMLScriptElement).textContent || '')
+      .flatMap((s) => s.match(/\/pkg\/chat\.[0-9a-f]{16}\.(js|wasm|css)/g) ?? []),
+  );
+  const unique = [...new Set(urls)];
+  expect(unique.map((u) => u.split('.').pop()).sort()).toEqual(['css', 'js', 'wasm']);
+  for (const url of unique) {
+    expect(url).toMatch(HASHED);
+    const res = await request.get(url, { headers: { 'accept-encoding': 'br, gzip' } });
+    expect(res.status(), url).toBe(200);
+    expect(res.headers()['cache-control'], url).toBe('public, max-age=31536000, immutable');
+    expect(res.headers()['content-encoding'], url).toBe('br');
+    const gz = await request.get(url, { headers: { 'accept-encoding': 'gzip' } });
+    expect(gz.headers()['content-encoding'], url).toBe('gzip');
+  }
+  expect((await request.get('/pkg/chat.0000000000000000.wasm')).status()).toBe(404);
+  const html = await request.get('/', { headers: { 'accept-encoding': 'br' } });
+  expect(html.headers()['content-encoding']).toBe('br');
+  expect(html.headers()['cache-control']).toBe('no-cache');
+});
+
+test('a second visit downloads no asset again', async ({ page }, testInfo) => {
+  const server = new OwnServer({ tls: false });
+  await server.start();
+  try {
+    await join(page, `Again ${testInfo.project.name}`, server.url);
+    await expect.poll(() => page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state)).toBe('activated');
+    await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+
+    // Requests the worker itself sends to the network, and what the page got.
+    const network: string[] = [];
+    const served: { url: string; fromWorker: boolean }[] = [];
+    page.context().on('request', (r) => {
+      if (r.serviceWorker() && r.url().includes('/pkg/')) network.push(r.url());
+    });
+    page.on('response', (r) => {
+      if (r.url().includes('/pkg/')) served.push({ url: r.url(), fromWorker: r.fromServiceWorker() });
+    });
+    await page.reload();
+    await expect(page.locator('.connection')).toHaveText('Live');
+    expect(served.map((s) => s.url.split('/').pop()?.split('.').pop()).sort()).toEqual(['css', 'js', 'wasm']);
+    for (const s of served) expect(s.fromWorker, s.url).toBe(true);
+    expect(network).toEqual([]);
+  } finally {
+    await server.kill();
+  }
+});

@@ -1,0 +1,168 @@
+//! The chat server as a library: `run` serves the chat on a listener until
+//! a shutdown future resolves. `main.rs` only parses flags, sets up
+//! logging and signals, and calls it.
+
+pub mod assets;
+mod backend;
+pub mod chat;
+pub mod config;
+mod headers;
+mod http;
+pub mod hub;
+mod identity;
+pub mod limits;
+pub mod metrics;
+mod origin;
+mod pwa;
+pub mod qr;
+pub mod seed;
+mod session;
+mod state;
+pub mod store;
+pub mod tls;
+mod transfer;
+mod trust;
+
+use crate::chat::Chat;
+use crate::config::Settings;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+use leptos::config::LeptosOptions;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How long open requests get to finish once shutdown begins.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Opens the configured store, creating its directory.
+pub fn open_store(
+    settings: &Settings,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+) -> Result<Arc<dyn Store>, BoxError> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            settings.data_dir.display()
+        )
+    })?;
+    Ok(Arc::new(SqliteStore::open(
+        &settings.data_dir,
+        hub,
+        metrics,
+    )?))
+}
+
+/// Serves the chat on `listener` until `shutdown` resolves, then closes the
+/// sockets (1001), lets open requests finish and checkpoints the store.
+pub async fn run(
+    listener: std::net::TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BoxError> {
+    let metrics = Arc::new(Metrics::default());
+    let hub = Arc::new(Hub::new());
+    let store = open_store(&settings, hub.clone(), metrics.clone())?;
+    let limits = Arc::new(limits::Limits::new(&settings));
+    let chat = Chat::new(store, hub, limits, metrics.clone());
+    let assets = Arc::new(assets::Assets::load(&settings.site_root));
+    let leptos = LeptosOptions::builder()
+        .output_name(assets.output_name())
+        .site_root(settings.site_root.clone())
+        .site_addr(settings.addr)
+        .build();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let settings = Arc::new(settings);
+    let state = AppState {
+        assets: assets.clone(),
+        leptos,
+        chat: chat.clone(),
+        settings: settings.clone(),
+        shutdown: shutdown_rx.clone(),
+    };
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            // Sessions close their sockets with 1001 "going away"; then
+            // the server waits for open requests.
+            let _ = shutdown_tx.send(true);
+            handle.graceful_shutdown(Some(GRACE));
+        });
+    }
+    if let Some(addr) = settings.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;
+        tracing::info!(%addr, "metrics on /metrics");
+        let mut stop = shutdown_rx.clone();
+        tokio::spawn(metrics::serve(listener, metrics, async move {
+            let _ = stop.changed().await;
+        }));
+    }
+
+    let tls = if settings.tls() {
+        // ring keeps the build free of the C/CMake toolchain aws-lc needs.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Some(tls::load_or_generate(&settings.cert, &settings.key).await?)
+    } else {
+        None
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %local, "listening");
+    let urls = urls(scheme, local);
+    for url in &urls {
+        tracing::info!("open {url}");
+    }
+    // The LAN address, for a phone's camera.
+    if let Some(code) = urls.get(1).and_then(|url| qr::qr_text(url)) {
+        eprintln!(
+            "Scan with a phone on the same network to open {}:\n{code}",
+            urls[1]
+        );
+    }
+    match tls {
+        Some(tls) => {
+            axum_server::from_tcp_rustls(listener, tls)?
+                .handle(handle)
+                .serve(app)
+                .await?
+        }
+        None => {
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(app)
+                .await?
+        }
+    }
+    chat.checkpoint().await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// URLs worth opening: localhost, and the LAN address for phones.
+fn urls(scheme: &str, local: SocketAddr) -> Vec<String> {
+    let port = local.port();
+    if !local.ip().is_unspecified() {
+        return vec![format!("{scheme}://{local}/")];
+    }
+    let mut urls = vec![format!("{scheme}://localhost:{port}/")];
+    if let Some(ip) = tls::lan_address() {
+        urls.push(format!("{scheme}://{}/", SocketAddr::new(ip, port)));
+    }
+    urls
+}
