@@ -21,6 +21,8 @@ use leptos_router::{SsrMode, StaticSegment};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The stylesheet carries the same content hash as the JS and WASM.
+    let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -41,7 +43,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="manifest" href="/manifest.webmanifest"/>
                 <link rel="icon" type="image/png" href="/icons/favicon-32.png"/>
                 <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png"/>
-                <link rel="stylesheet" href="/pkg/chat.css"/>
+                <link rel="stylesheet" href=stylesheet/>
                 // Without JavaScript the live status is replaced by a note.
                 <noscript>
                     <link rel="stylesheet" href="/noscript.css"/>
