@@ -135,16 +135,19 @@ pub async fn run(
             urls[1]
         );
     }
+    // No Nagle: a chat writes small frames (an ack right after a
+    // broadcast); delaying the second until the first is acknowledged
+    // costs a delayed-ACK timeout (~40 ms) per message.
+    let server = axum_server::from_tcp(listener)?.handle(handle);
     match tls {
         Some(tls) => {
-            axum_server::from_tcp_rustls(listener, tls)?
-                .handle(handle)
-                .serve(app)
-                .await?
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
+                .acceptor(axum_server::accept::NoDelayAcceptor::new());
+            server.acceptor(acceptor).serve(app).await?
         }
         None => {
-            axum_server::from_tcp(listener)?
-                .handle(handle)
+            server
+                .acceptor(axum_server::accept::NoDelayAcceptor::new())
                 .serve(app)
                 .await?
         }
