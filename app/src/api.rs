@@ -10,11 +10,15 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 /// What the page needs to render: who this device is and the latest page
-/// of messages (oldest first).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// of messages (oldest first). The server renders the page from it and
+/// embeds it for hydration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatSnapshot {
     pub me: Option<Identity>,
     pub messages: Vec<ChatMessage>,
+    /// Why the name form, posted without JavaScript, was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_error: Option<String>,
 }
 
 /// A one-time link that gives another browser this device's identity.
@@ -46,12 +50,6 @@ impl FromServerFnError for ApiError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         ApiError::Transport(value.to_string())
     }
-}
-
-#[server(endpoint = "load_chat")]
-pub async fn load_chat() -> Result<ChatSnapshot, ApiError> {
-    let (backend, device) = backend::current().await?;
-    backend.snapshot(device).await
 }
 
 #[server(endpoint = "set_name")]
@@ -93,7 +91,7 @@ pub async fn start_transfer() -> Result<TransferLink, ApiError> {
 
 #[cfg(feature = "ssr")]
 pub mod backend {
-    use super::{ApiError, ChatSnapshot, TransferLink};
+    use super::{ApiError, TransferLink};
     use crate::protocol::{ChatMessage, DeviceId, Identity, MessageId};
     use crate::validate::UserName;
     use futures::future::BoxFuture;
@@ -101,7 +99,6 @@ pub mod backend {
 
     /// The server's side of the server functions.
     pub trait ChatBackend: Send + Sync + 'static {
-        fn snapshot(&self, device: DeviceId) -> BoxFuture<'_, Result<ChatSnapshot, ApiError>>;
         fn set_name(
             &self,
             device: DeviceId,

@@ -91,9 +91,10 @@ fn follow_visual_viewport() {
         };
         if let Some(root) = document().document_element() {
             if let Some(root) = root.dyn_ref::<web_sys::HtmlElement>() {
-                let _ = root
-                    .style()
-                    .set_property("--app-height", &format!("{}px", viewport.height()));
+                let _ = root.style().set_property(
+                    "--app-height",
+                    &format!("{}px", viewport.height().round() as i32),
+                );
             }
         }
     };

@@ -14,15 +14,22 @@ pub mod protocol;
 pub mod state;
 pub mod validate;
 
+use api::ChatSnapshot;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Title};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, StaticSegment};
 
-/// The HTML document around the app, rendered on the server only.
+/// Id of the JSON data block in the page's head that carries the
+/// snapshot the page was rendered with, for hydration to start from.
+pub const SNAPSHOT_ID: &str = "chat-snapshot";
+
+/// The HTML document around the app, rendered on the server only. The
+/// server provides the `ChatSnapshot` the page is rendered from.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The stylesheet carries the same content hash as the JS and WASM.
     let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    let snapshot = use_context::<ChatSnapshot>()
+        .and_then(|s| serde_json::to_string(&s).ok())
+        .map(|json| escape_for_script(&json))
+        .unwrap_or_default();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -32,6 +39,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     name="viewport"
                     content="width=device-width, initial-scale=1, viewport-fit=cover"
                 />
+                <title>"Chat"</title>
                 <meta name="color-scheme" content="light dark"/>
                 <meta name="description" content="A small real-time group chat"/>
                 <meta name="theme-color" media="(prefers-color-scheme: light)" content="#ffffff"/>
@@ -48,8 +56,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <noscript>
                     <link rel="stylesheet" href="/noscript.css"/>
                 </noscript>
+                // Data, not code: browsers never run it. It carries the
+                // nonce anyway, so every script element in the page does.
+                <script
+                    type="application/json"
+                    id=SNAPSHOT_ID
+                    nonce=leptos::nonce::use_nonce()
+                    inner_html=snapshot
+                ></script>
                 <HydrationScripts options/>
-                <MetaTags/>
             </head>
             <body>
                 <App/>
@@ -58,17 +73,39 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// JSON that cannot end the script element it sits in or open a comment:
+/// `<` is written as its JSON escape, which parses to the same text.
+fn escape_for_script(json: &str) -> String {
+    json.replace('<', "\\u003c")
+}
+
+/// The whole page: the chat, rendered from the snapshot in context.
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
-    view! {
-        <Title text="Chat"/>
-        <Router>
-            <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                // Async: the whole page, messages included, arrives as plain
-                // HTML, so it reads without JavaScript.
-                <Route path=StaticSegment("") view=components::ChatPage ssr=SsrMode::Async/>
-            </Routes>
-        </Router>
+    let snapshot = use_context::<ChatSnapshot>().unwrap_or_default();
+    view! { <components::ChatPage snapshot/> }
+}
+
+/// The snapshot the server embedded in the page (browser only).
+#[cfg(feature = "hydrate")]
+pub fn read_snapshot() -> ChatSnapshot {
+    document()
+        .get_element_by_id(SNAPSHOT_ID)
+        .and_then(|el| el.text_content())
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_json_cannot_close_its_script_element() {
+        let json = r#"{"msg":"</script><script>alert(1)</script><!--"}"#;
+        let safe = escape_for_script(json);
+        assert!(!safe.contains('<'));
+        let back: serde_json::Value = serde_json::from_str(&safe).expect("still JSON");
+        assert_eq!(back["msg"], "</script><script>alert(1)</script><!--");
     }
 }

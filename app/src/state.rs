@@ -78,6 +78,8 @@ pub struct ChatState {
     /// The latest live message from someone else, for screen readers
     /// (history loading in bulk is not announced).
     pub announcement: RwSignal<String>,
+    /// Why the name form was refused, shown under it.
+    pub name_error: RwSignal<Option<String>>,
     /// The message box, focused after joining.
     pub composer: NodeRef<html::Textarea>,
     /// Newest id received through the ordered stream (snapshot, catch-up,
@@ -109,6 +111,7 @@ impl ChatState {
             hidden: RwSignal::new(false),
             unread: RwSignal::new(0),
             announcement: RwSignal::new(String::new()),
+            name_error: RwSignal::new(None),
             composer: NodeRef::new(),
             cursor: StoredValue::new(None),
             sender: StoredValue::new(None),

@@ -5,8 +5,8 @@ use crate::chat::{Chat, ChatError};
 use crate::config::Settings;
 use crate::qr;
 use app::api::backend::ChatBackend;
-use app::api::{ApiError, ChatSnapshot, TransferLink};
-use app::protocol::{ChatMessage, DeviceId, Identity, MessageId, HISTORY_PAGE};
+use app::api::{ApiError, TransferLink};
+use app::protocol::{ChatMessage, DeviceId, Identity, MessageId};
 use app::validate::UserName;
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -26,18 +26,6 @@ fn internal(e: ChatError) -> ApiError {
 }
 
 impl ChatBackend for ServerBackend {
-    fn snapshot(&self, device: DeviceId) -> BoxFuture<'_, Result<ChatSnapshot, ApiError>> {
-        Box::pin(async move {
-            let me = self.chat.identity(device).await.map_err(internal)?;
-            let messages = self
-                .chat
-                .page_before(None, HISTORY_PAGE)
-                .await
-                .map_err(internal)?;
-            Ok(ChatSnapshot { me, messages })
-        })
-    }
-
     fn set_name(
         &self,
         device: DeviceId,

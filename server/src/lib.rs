@@ -13,6 +13,7 @@ mod identity;
 pub mod limits;
 pub mod metrics;
 mod origin;
+mod pages;
 mod pwa;
 pub mod qr;
 pub mod seed;
@@ -68,6 +69,8 @@ pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
+    // Leptos renders on the tokio runtime (its router set this up before).
+    let _ = any_spawner::Executor::init_tokio();
     let metrics = Arc::new(Metrics::default());
     let hub = Arc::new(Hub::new());
     let store = open_store(&settings, hub.clone(), metrics.clone())?;

@@ -5,7 +5,7 @@ use axum::extract::{Request, State};
 use axum::http::header::{HOST, ORIGIN};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use std::sync::Arc;
 
 /// Refuses state-changing requests (server function calls, form posts)
@@ -18,19 +18,15 @@ pub async fn same_origin_writes(
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && !is_allowed(req.headers(), req.uri(), &allowed) {
         tracing::warn!(origin = ?req.headers().get(ORIGIN), path = %req.uri().path(), "cross-site write refused");
-        return (StatusCode::FORBIDDEN, Html(CROSS_SITE_PAGE)).into_response();
+        return crate::pages::plain(
+            StatusCode::FORBIDDEN,
+            "Cross-site requests are not allowed",
+            "<p>This request came from another website, so the chat refused it to keep \
+             your identity safe. Nothing was changed.</p><p><a href=\"/\">Open the chat</a></p>",
+        );
     }
     next.run(req).await
 }
-
-/// What a person sees if a form reaches the chat from another site.
-const CROSS_SITE_PAGE: &str = r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Request refused</title></head>
-<body><main class="plain-page"><h1>Cross-site requests are not allowed</h1>
-<p>This request came from another website, so the chat refused it to keep
-your identity safe. Nothing was changed.</p>
-<p><a href="/">Open the chat</a></p></main></body></html>"#;
 
 /// The authority the request was sent to: the `Host` header in HTTP/1.1,
 /// the `:authority` pseudo-header (kept in the URI) in HTTP/2.

@@ -4,7 +4,7 @@
 use crate::identity::{self, CookiePolicy};
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -24,12 +24,13 @@ pub async fn claim(State(state): State<AppState>, Path(token): Path<String>) -> 
         None
     };
     let Some(device) = device else {
-        return (
+        return crate::pages::plain(
             StatusCode::GONE,
-            [(CONTENT_TYPE, "text/html; charset=utf-8")],
-            GONE_PAGE,
-        )
-            .into_response();
+            "This link no longer works",
+            "<p>Links to use the chat on another device work once, for a few minutes. \
+             Open the chat on the device you already use and create a new one.</p>\
+             <p><a href=\"/\">Open the chat</a></p>",
+        );
     };
     tracing::info!(?device, "identity transferred to another browser");
     let policy = CookiePolicy {
@@ -43,11 +44,3 @@ pub async fn claim(State(state): State<AppState>, Path(token): Path<String>) -> 
     }
     res
 }
-
-const GONE_PAGE: &str = r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Link expired</title><link rel="stylesheet" href="/pkg/chat.css"></head>
-<body><main class="plain-page"><h1>This link no longer works</h1>
-<p>Links to use the chat on another device work once, for a few minutes.
-Open the chat on the device you already use and create a new one.</p>
-<p><a href="/">Open the chat</a></p></main></body></html>"#;

@@ -6,7 +6,7 @@ use crate::tls;
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 /// `GET /ca.pem`: the local CA, with the type iOS offers to install as a
 /// profile. Only when this server generated its own certificates.
@@ -35,16 +35,11 @@ pub async fn ca_certificate(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /trust`: how to trust the local CA on an iPhone.
-pub async fn trust_page() -> Html<&'static str> {
-    Html(TRUST_PAGE)
+pub async fn trust_page() -> Response {
+    crate::pages::plain(StatusCode::OK, "Trust this chat on your iPhone", TRUST_BODY)
 }
 
-const TRUST_PAGE: &str = r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Trust this chat on your iPhone</title><link rel="stylesheet" href="/pkg/chat.css"></head>
-<body><main class="plain-page">
-<h1>Trust this chat on your iPhone</h1>
-<p>This chat made its own certificate authority so it can use HTTPS on your
+const TRUST_BODY: &str = r#"<p>This chat made its own certificate authority so it can use HTTPS on your
 home network. Trust it once and Safari and the home-screen app connect
 without warnings.</p>
 <ol>
@@ -56,5 +51,4 @@ switch on <b>Chat local CA</b>.</li>
 <li>Come back and <a href="/">open the chat</a>. To install it, tap Share →
 <b>Add to Home Screen</b>.</li>
 </ol>
-<p>Using your own certificate instead? Then none of this is needed.</p>
-</main></body></html>"#;
+<p>Using your own certificate instead? Then none of this is needed.</p>"#;

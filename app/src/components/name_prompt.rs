@@ -1,4 +1,4 @@
-use crate::api::SetName;
+use crate::api::{set_name, SetName};
 use crate::state::ChatState;
 use crate::validate::UserName;
 use leptos::ev::SubmitEvent;
@@ -9,47 +9,42 @@ use leptos::server_fn::ServerFn;
 ///
 /// It is a real form posting to the server function, so it also works
 /// without JavaScript or before the WASM has loaded: the server then
-/// redirects back to the chat (with the error in the URL if it refused).
-/// A new device sees it docked below the conversation, which stays
-/// readable and scrollable; renaming opens it as a dialog.
+/// redirects back to the chat, and a refusal comes back in the page's
+/// snapshot. A new device sees it docked below the conversation, which
+/// stays readable and scrollable; renaming opens it as a dialog.
 #[component]
 pub fn NamePrompt() -> impl IntoView {
     let state = expect_context::<ChatState>();
-    // Also picks up an error the server put in the URL after a plain post.
-    let action = ServerAction::<SetName>::new();
-    let local_error = RwSignal::new(None::<String>);
-    let joined_here = StoredValue::new(false);
-
-    Effect::new(move |_| {
-        if let Some(Ok(me)) = action.value().get() {
-            state.set_identity(me);
-            if joined_here.get_value() {
-                state.focus_composer();
-            }
-        }
-    });
-    let error = move || {
-        local_error.get().or_else(|| match action.value().get() {
-            Some(Err(e)) => Some(e.to_string()),
-            _ => None,
-        })
-    };
-    let current = move || state.me.get().map(|m| m.name).unwrap_or_default();
+    let pending = RwSignal::new(false);
     let input = NodeRef::<leptos::html::Input>::new();
+    let error = state.name_error;
+    let current = move || state.me.get().map(|m| m.name).unwrap_or_default();
+
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let Some(name) = input.get_untracked().map(|el| el.value()) else {
             return;
         };
         // The same rule the server applies, so nothing is sent to be refused.
-        match UserName::parse(&name) {
-            Ok(_) => {
-                local_error.set(None);
-                joined_here.set_value(!state.renaming.get_untracked());
-                action.dispatch(SetName { name });
-            }
-            Err(e) => local_error.set(Some(e.to_string())),
+        if let Err(e) = UserName::parse(&name) {
+            error.set(Some(e.to_string()));
+            return;
         }
+        error.set(None);
+        pending.set(true);
+        let joining = !state.renaming.get_untracked();
+        leptos::task::spawn_local(async move {
+            match set_name(name).await {
+                Ok(me) => {
+                    state.set_identity(me);
+                    if joining {
+                        state.focus_composer();
+                    }
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            pending.set(false);
+        });
     };
 
     view! {
@@ -84,7 +79,7 @@ pub fn NamePrompt() -> impl IntoView {
                         required
                         autofocus
                         prop:value=current
-                        on:input=move |_| local_error.set(None)
+                        on:input=move |_| error.set(None)
                     />
                     <div class="name-actions">
                         <Show when=move || state.renaming.get()>
@@ -92,12 +87,12 @@ pub fn NamePrompt() -> impl IntoView {
                                 "Cancel"
                             </button>
                         </Show>
-                        <button type="submit" class="join" disabled=move || action.pending().get()>
+                        <button type="submit" class="join" disabled=move || pending.get()>
                             {move || if state.renaming.get() { "Save" } else { "Join the chat" }}
                         </button>
                     </div>
-                    <p id="name-error" class="name-error" role="alert" hidden=move || error().is_none()>
-                        {error}
+                    <p id="name-error" class="name-error" role="alert" hidden=move || error.get().is_none()>
+                        {move || error.get()}
                     </p>
                 </form>
             </div>

@@ -1,4 +1,4 @@
-use crate::api::StartTransfer;
+use crate::api::{start_transfer, ApiError, TransferLink};
 use crate::state::ChatState;
 use leptos::prelude::*;
 
@@ -6,12 +6,14 @@ use leptos::prelude::*;
 #[component]
 pub fn TransferDialog() -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let action = ServerAction::<StartTransfer>::new();
+    let link = RwSignal::new(None::<Result<TransferLink, ApiError>>);
     // Every opening makes a new link; an old one may already be used.
     Effect::new(move |_| {
         if state.linking.get() {
-            action.value().set(None);
-            action.dispatch(StartTransfer {});
+            link.set(None);
+            leptos::task::spawn_local(async move {
+                link.set(Some(start_transfer().await));
+            });
         }
     });
     let name = move || state.me.get().map(|m| m.name).unwrap_or_default();
@@ -25,7 +27,7 @@ pub fn TransferDialog() -> impl IntoView {
                         "Scan the code or open the link on your phone, another browser or the "
                         "home-screen app to chat there as " <strong>{name}</strong> "."
                     </p>
-                    {move || match action.value().get() {
+                    {move || match link.get() {
                         None => view! { <p class="hint">"Creating a link…"</p> }.into_any(),
                         Some(Ok(link)) => {
                             let minutes = link.expires_in_secs.div_ceil(60);

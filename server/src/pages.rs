@@ -1,0 +1,37 @@
+//! Plain server-made pages (errors, expired links, instructions): one
+//! layout, the chat's stylesheet, a way back. Bodies are fixed text
+//! written here, never user input.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+pub fn plain(status: StatusCode, title: &str, body: &str) -> Response {
+    (
+        status,
+        Html(format!(
+            r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><link rel="stylesheet" href="/pkg/chat.css"></head>
+<body><main class="plain-page"><h1>{title}</h1>
+{body}
+</main></body></html>"#
+        )),
+    )
+        .into_response()
+}
+
+pub fn not_found() -> Response {
+    plain(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        r#"<p>There is nothing at this address.</p><p><a href="/">Open the chat</a></p>"#,
+    )
+}
+
+pub fn unavailable() -> Response {
+    plain(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The chat could not load",
+        r#"<p>The server could not read the conversation. Please try again in a moment.</p><p><a href="/">Try again</a></p>"#,
+    )
+}
