@@ -129,10 +129,18 @@ async fn run(
     // committed in between is missed; duplicates are skipped by id.
     let live = chat.hub().subscribe();
     let (out, replies) = mpsc::channel(REPLY_QUEUE);
-    let mut writer = tokio::spawn(
-        outbound::run(sink, live, replies, chat.clone(), device, params, deadline)
-            .instrument(tracing::Span::current()),
-    );
+    // Not instrumented: this task wakes for every broadcast, and entering a
+    // span on each poll costs more than the rest of its user-space work.
+    // Its few log lines carry the device themselves.
+    let mut writer = tokio::spawn(outbound::run(
+        sink,
+        live,
+        replies,
+        chat.clone(),
+        device,
+        params,
+        deadline,
+    ));
     tracing::debug!("session started");
 
     let mut gate = Gate::default();

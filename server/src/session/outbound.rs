@@ -52,7 +52,7 @@ pub async fn run(
     let mut delivered = match greet(&chat, device, &params, &mut writer).await {
         Ok(high_water) => high_water,
         Err(e) => {
-            tracing::warn!(error = %e, "session could not start");
+            tracing::warn!(?device, error = %e, "session could not start");
             let _ = writer.close(close_code::GOING_AWAY, "server error").await;
             return;
         }
@@ -74,7 +74,7 @@ pub async fn run(
                 item = live.recv() => match item {
                     Ok(b) => writer.forward(&chat, b, device, &mut delivered).await?,
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "client too slow, closing");
+                        tracing::warn!(?device, missed, "client too slow, closing");
                         chat.metrics().clients_too_slow.inc();
                         writer.close(close_code::TOO_SLOW, "too slow; reconnect to catch up").await?;
                         return Ok(());
@@ -100,7 +100,7 @@ pub async fn run(
     }
     .await;
     if let Err(Stop::Blocked) = result {
-        tracing::info!("client stopped reading, closing");
+        tracing::info!(?device, "client stopped reading, closing");
         chat.metrics().clients_write_timeout.inc();
     }
 }
