@@ -3,7 +3,8 @@
 # every run goes to bench/results/. Not a test: nothing here asserts.
 #
 #   scripts/bench.sh                      # this build, plus the seed if set up
-#   BASELINE=/path/to/older/server scripts/bench.sh   # and an older build, same run
+#   BASELINE=/path/to/older/server BASELINE_SITE=/its/site scripts/bench.sh
+#                                         # and an older build, same run
 #   SCENARIOS="a b f" scripts/bench.sh    # a subset
 #
 # Every server is started fresh on loopback with its limits raised by
@@ -13,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-SCENARIOS=${SCENARIOS:-"a b c d e f"}
+SCENARIOS=${SCENARIOS:-"a b c d e f h"}
 SEED_DIR=${SEED_DIR:-../shared/seed}
 SEED_WORK=${SEED_WORK:-/tmp/seed-work}
 SEED=${SEED:-1}
@@ -34,10 +35,10 @@ URL=https://127.0.0.1:$PORT
 FLAGS=(--message-burst 1000000 --message-refill-ms 1 --connect-burst 1000000
        --max-conns-per-ip 1000000 --max-conns-per-device 1000000)
 
-start_chat() { # binary
+start_chat() { # binary [site root]
   local data; data=$(mktemp -d)
   "$1" --addr "127.0.0.1:$PORT" --data-dir "$data" --cert "$data/cert.pem" --key "$data/key.pem" \
-    --site-root target/site "${FLAGS[@]}" >"$OUT/server.log" 2>&1 &
+    --site-root "${2:-target/site}" "${FLAGS[@]}" >"$OUT/server.log" 2>&1 &
   PID=$!
   for _ in $(seq 100); do curl -skf -o /dev/null "$URL/healthz" && return; sleep 0.1; done
   echo "server did not start" >&2; exit 1
@@ -93,6 +94,11 @@ run_all() { # who protocol pids
   if has f && [ "$proto" = chat ]; then
     scenario "$who" "$proto" "$pids" f run --clients 50 --senders 50 --in-flight 8 --duration 20
   fi
+  if has h && [ "$proto" = chat ]; then
+    echo "   $who h: phone, slow 4G, 4x CPU, cold cache" >&2
+    (cd end2end && node bench/hydration.mjs "$URL" 5) >"$OUT/$who-h.json" 2>>"$OUT/loadgen.log" \
+      || echo '{"error":"run failed"}' >"$OUT/$who-h.json"
+  fi
   return 0
 }
 
@@ -100,7 +106,7 @@ echo "== this build" >&2
 start_chat target/release/server; run_all chat chat "$PID"; stop "$PID"
 if [ -n "${BASELINE:-}" ]; then
   echo "== baseline $BASELINE" >&2
-  start_chat "$BASELINE"; run_all baseline chat "$PID"; stop "$PID"
+  start_chat "$BASELINE" "${BASELINE_SITE:-target/site}"; run_all baseline chat "$PID"; stop "$PID"
 fi
 if [ "$SEED" = 1 ] && [ -d "$SEED_DIR" ]; then
   echo "== seed (gevent)" >&2

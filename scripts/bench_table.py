@@ -69,6 +69,14 @@ def ramp_cell(run, who):
     return f"{rate} msgs/s held: " + run_cell(r)
 
 
+def hydration_cell(r):
+    if r is None:
+        return "—"
+    if "error" in r:
+        return "failed"
+    return f"median {r['median_ms'] / 1000:.2f} s (runs {', '.join(str(t) for t in r['runs'])} ms), {r['bytes_fetched_last_run'] / 1024:.0f} KB fetched"
+
+
 def table(run):
     whos = [w for w in ("chat", "baseline", "seed")
             if any(f.startswith(w + "-") for f in os.listdir(run))]
@@ -80,6 +88,7 @@ def table(run):
         ("(d) idle, 10,000 connections", lambda w: idle_cell(load(f"{run}/{w}-d10000.json"))),
         ("(e) one message to 10,000 clients", lambda w: fanout_cell(load(f"{run}/{w}-e.json"))),
         ("(f) 50 senders × 8 in flight, committed", lambda w: run_cell(load(f"{run}/{w}-f.json"))),
+        ("(h) phone, slow 4G, 4× CPU: navigation to usable message box", lambda w: hydration_cell(load(f"{run}/{w}-h.json"))),
     ]
     out = ["| scenario | " + " | ".join(whos) + " |", "|---|" + "---|" * len(whos)]
     merged = {}

@@ -27,6 +27,9 @@ scripts/build.sh
 wasm=target/site/pkg/chat.wasm
 echo "release WASM: $(stat -c %s "$wasm") bytes raw, $(stat -c %s "$wasm.br") brotli, $(stat -c %s "$wasm.gz") gzip"
 
+step "load generator smoke run"
+scripts/loadgen-smoke.sh
+
 step "browser tests (Playwright, Chromium)"
 (cd end2end && npx playwright test)
 

@@ -1,0 +1,52 @@
+// Time from navigation to a usable message box, as a phone on a slow
+// network sees it: 390×844 touch viewport, DevTools' "Slow 4G" profile,
+// CPU throttled 4×, a cold cache every run. A benchmark, not a test.
+//
+//   node bench/hydration.mjs https://127.0.0.1:8443 [runs]
+//
+// Prints JSON: each run's milliseconds, the median, and the bytes fetched.
+import { chromium } from '@playwright/test';
+
+const url = process.argv[2];
+const runs = Number(process.argv[3] ?? 5);
+if (!/^https?:\/\/(127\.0\.0\.1|localhost)(:\d+)?\/?$/.test(url ?? '')) {
+  console.error('usage: node bench/hydration.mjs https://127.0.0.1:PORT [runs]  (loopback only)');
+  process.exit(2);
+}
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const times = [];
+let bytes = 0;
+for (let i = 0; i < runs; i++) {
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true,
+    deviceScaleFactor: 3, ignoreHTTPSErrors: true,
+  });
+  // A device that already has a name, so the message box is the goal.
+  const named = await context.request.post(`${url}/api/set_name`, {
+    form: { name: `Phone ${i}` }, headers: { origin: url.replace(/\/$/, '') },
+  });
+  if (!named.ok() && named.status() !== 302) throw new Error(`set_name: ${named.status()}`);
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 562.5, downloadThroughput: (1.6 * 1024 * 1024 * 0.9) / 8,
+    uploadThroughput: (750 * 1024 * 0.9) / 8,
+  });
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+  let fetched = 0;
+  cdp.on('Network.loadingFinished', (e) => { fetched += e.encodedDataLength; });
+  const started = Date.now();
+  await page.goto(url, { waitUntil: 'commit' });
+  await page.locator('.composer-input:enabled').waitFor({ timeout: 120_000 });
+  times.push(Date.now() - started);
+  bytes = fetched;
+  await context.close();
+}
+await browser.close();
+const sorted = [...times].sort((a, b) => a - b);
+console.log(JSON.stringify({ runs: times, median_ms: sorted[Math.floor(sorted.length / 2)], bytes_fetched_last_run: bytes }));
