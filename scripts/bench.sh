@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-SCENARIOS=${SCENARIOS:-"a b c d e f h"}
+SCENARIOS=${SCENARIOS:-"d l a b c e f h"}
 SEED_DIR=${SEED_DIR:-../shared/seed}
 SEED_WORK=${SEED_WORK:-/tmp/seed-work}
 SEED=${SEED:-1}
@@ -22,12 +22,18 @@ OUT=bench/results/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-if [ ! -x target/release/server ] || [ ! -d target/site/pkg ]; then
+# SERVER and SITE name a build other than this tree's.
+SERVER=${SERVER:-target/release/server}
+SITE=${SITE:-target/site}
+if [ ! -x "$SERVER" ] || [ ! -d "$SITE/pkg" ]; then
   scripts/setup.sh
   cargo leptos build --release
 fi
-cargo build --release -p loadgen -q
-LOADGEN=target/release/loadgen
+# LOADGEN=path uses a load generator built earlier.
+if [ -z "${LOADGEN:-}" ]; then
+  cargo build --release -p loadgen -q
+  LOADGEN=target/release/loadgen
+fi
 PORT=$((20000 + RANDOM % 20000))
 URL=https://127.0.0.1:$PORT
 
@@ -38,7 +44,7 @@ FLAGS=(--message-burst 1000000 --message-refill-ms 1 --connect-burst 1000000
 start_chat() { # binary [site root]
   local data; data=$(mktemp -d)
   "$1" --addr "127.0.0.1:$PORT" --data-dir "$data" --cert "$data/cert.pem" --key "$data/key.pem" \
-    --site-root "${2:-target/site}" "${FLAGS[@]}" >"$OUT/server.log" 2>&1 &
+    --site-root "${2:-$SITE}" "${FLAGS[@]}" >"$OUT/server.log" 2>&1 &
   PID=$!
   for _ in $(seq 100); do curl -skf -o /dev/null "$URL/healthz" && return; sleep 0.1; done
   echo "server did not start" >&2; exit 1
@@ -76,6 +82,13 @@ has() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 run_all() { # who protocol pids
   local who=$1 proto=$2 pids=$3 echo=()
   [ "$proto" = seed ] && echo=(--complete-on-echo)
+  # Memory first, on the fresh server, before traffic has grown its heap.
+  if has d; then
+    scenario "$who" "$proto" "$pids" d1000 idle --clients 1000 --connect-concurrency 100
+    scenario "$who" "$proto" "$pids" d10000 idle --clients 10000 --connect-concurrency 200 --hold 8
+  fi
+  # One message at a time with nothing else going on: send to receipt.
+  has l && scenario "$who" "$proto" "$pids" l run --clients 1 --senders 1 --rate 2 --duration 10 --warmup 1
   has a && scenario "$who" "$proto" "$pids" a run --clients 100 --senders 10 --in-flight 1 --duration 20 "${echo[@]}"
   has b && scenario "$who" "$proto" "$pids" b run --clients 1000 --senders 10 --rate 100 --duration 20
   if has c; then
@@ -85,10 +98,6 @@ run_all() { # who protocol pids
       if python3 scripts/bench_table.py --step-ok "$OUT/$who-c$rate.json" "$rate"; then best=$rate; else break; fi
     done
     echo "{\"best_rate\": $best}" >"$OUT/$who-c.json"
-  fi
-  if has d; then
-    scenario "$who" "$proto" "$pids" d1000 idle --clients 1000 --connect-concurrency 100
-    scenario "$who" "$proto" "$pids" d10000 idle --clients 10000 --connect-concurrency 200 --hold 8
   fi
   has e && scenario "$who" "$proto" "$pids" e run --clients 10000 --senders 1 --rate 2 --duration 10 --connect-concurrency 200
   if has f && [ "$proto" = chat ]; then
@@ -103,10 +112,10 @@ run_all() { # who protocol pids
 }
 
 echo "== this build" >&2
-start_chat target/release/server; run_all chat chat "$PID"; stop "$PID"
+start_chat "$SERVER"; run_all chat chat "$PID"; stop "$PID"
 if [ -n "${BASELINE:-}" ]; then
   echo "== baseline $BASELINE" >&2
-  start_chat "$BASELINE" "${BASELINE_SITE:-target/site}"; run_all baseline chat "$PID"; stop "$PID"
+  start_chat "$BASELINE" "${BASELINE_SITE:-$SITE}"; run_all baseline chat "$PID"; stop "$PID"
 fi
 if [ "$SEED" = 1 ] && [ -d "$SEED_DIR" ]; then
   echo "== seed (gevent)" >&2

@@ -33,6 +33,8 @@ def run_cell(r):
         return "—"
     if "error" in r:
         return "failed"
+    if r.get("clients_closed_early"):
+        return f"{r['clients_closed_early']} of {r['connected']} clients closed by the server mid-run; {cores(r)}"
     lat = r["latency_ms"]
     return (f"{r['deliveries_per_sec'] / 1000:.1f}k deliveries/s, {r['accepted_per_sec']:.0f} msgs/s, "
             f"p50 {lat['p50']:.1f} / p99 {lat['p99']:.1f} ms, lost {r['lost']}, dup {r['duplicated']}, "
@@ -81,6 +83,7 @@ def table(run):
     whos = [w for w in ("chat", "baseline", "seed")
             if any(f.startswith(w + "-") for f in os.listdir(run))]
     rows = [
+        ("(l) one message at a time, no other load: send to receipt", lambda w: run_cell(load(f"{run}/{w}-l.json"))),
         ("(a) 100 clients, 10 senders, closed loop, 20 s", lambda w: run_cell(load(f"{run}/{w}-a.json"))),
         ("(b) 1,000 clients, 100 msgs/s", lambda w: run_cell(load(f"{run}/{w}-b.json"))),
         ("(c) 1,000 clients, highest rate with p99 < 250 ms, nothing lost", lambda w: ramp_cell(run, w)),
