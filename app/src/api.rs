@@ -3,7 +3,7 @@
 //! [`ChatBackend`] it puts in context, which keeps SQL and the hub out of the
 //! app crate.
 
-use crate::protocol::{ChatMessage, Identity, MessageId};
+use crate::protocol::{ChatMessage, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq};
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -15,7 +15,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatSnapshot {
     pub me: Option<Identity>,
+    /// The room the page shows.
+    pub room: Option<RoomInfo>,
+    /// Every room in the list, with this identity's unread figures.
+    pub rooms: Vec<RoomStatus>,
+    /// The room's latest messages, oldest first.
     pub messages: Vec<ChatMessage>,
+    /// The room's newest seq when the page was rendered: where the socket
+    /// resumes from.
+    pub seq: Seq,
+    /// How long an author may edit a message, in seconds.
+    pub edit_window_secs: u64,
     /// Why the name form, posted without JavaScript, was refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_error: Option<String>,
@@ -61,10 +71,36 @@ pub async fn set_name(name: String) -> Result<Identity, ApiError> {
 }
 
 #[server(endpoint = "older_messages")]
-pub async fn older_messages(before: MessageId, limit: u32) -> Result<Vec<ChatMessage>, ApiError> {
+pub async fn older_messages(
+    room: RoomId,
+    before: MessageId,
+    limit: u32,
+) -> Result<Vec<ChatMessage>, ApiError> {
     let (backend, _) = backend::current().await?;
     let limit = limit.clamp(1, crate::protocol::HISTORY_MAX_LIMIT);
-    backend.history(Some(before), limit).await
+    backend.history(room, Some(before), limit).await
+}
+
+#[server(endpoint = "create_room")]
+pub async fn create_room(name: String) -> Result<RoomInfo, ApiError> {
+    let name =
+        crate::validate::RoomName::parse(&name).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let (backend, device) = backend::current().await?;
+    backend.create_room(device, name).await
+}
+
+#[server(endpoint = "rename_room")]
+pub async fn rename_room(room: RoomId, name: String) -> Result<RoomInfo, ApiError> {
+    let name =
+        crate::validate::RoomName::parse(&name).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let (backend, device) = backend::current().await?;
+    backend.rename_room(device, room, name).await
+}
+
+#[server(endpoint = "archive_room")]
+pub async fn archive_room(room: RoomId) -> Result<RoomInfo, ApiError> {
+    let (backend, device) = backend::current().await?;
+    backend.archive_room(device, room).await
 }
 
 #[server(endpoint = "start_transfer")]
@@ -92,8 +128,8 @@ pub async fn start_transfer() -> Result<TransferLink, ApiError> {
 #[cfg(feature = "ssr")]
 pub mod backend {
     use super::{ApiError, TransferLink};
-    use crate::protocol::{ChatMessage, DeviceId, Identity, MessageId};
-    use crate::validate::UserName;
+    use crate::protocol::{ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo};
+    use crate::validate::{RoomName, UserName};
     use futures::future::BoxFuture;
     use std::sync::Arc;
 
@@ -106,9 +142,26 @@ pub mod backend {
         ) -> BoxFuture<'_, Result<Identity, ApiError>>;
         fn history(
             &self,
+            room: RoomId,
             before: Option<MessageId>,
             limit: u32,
         ) -> BoxFuture<'_, Result<Vec<ChatMessage>, ApiError>>;
+        fn create_room(
+            &self,
+            device: DeviceId,
+            name: RoomName,
+        ) -> BoxFuture<'_, Result<RoomInfo, ApiError>>;
+        fn rename_room(
+            &self,
+            device: DeviceId,
+            room: RoomId,
+            name: RoomName,
+        ) -> BoxFuture<'_, Result<RoomInfo, ApiError>>;
+        fn archive_room(
+            &self,
+            device: DeviceId,
+            room: RoomId,
+        ) -> BoxFuture<'_, Result<RoomInfo, ApiError>>;
         /// A one-time link to this device's identity, for `host`.
         fn start_transfer(
             &self,

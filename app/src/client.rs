@@ -2,7 +2,7 @@
 //! reconnected with backoff, with a heartbeat so a silently dead socket is
 //! noticed. Only compiled into the WASM.
 
-use crate::protocol::{ClientEvent, ConnectParams, ServerEvent};
+use crate::protocol::{ClientEvent, ConnectParams, RoomId, ServerEvent};
 use crate::state::{ChatState, Connection, OutgoingMessage, Snapshot};
 use futures::channel::mpsc;
 use futures::{FutureExt, SinkExt, StreamExt};
@@ -58,6 +58,41 @@ fn connect(state: ChatState) {
     Effect::new(move |_| {
         let snapshot = state.snapshot();
         save(SNAPSHOT_KEY, &snapshot);
+    });
+    // Read marks follow what the reader can see: new messages at the
+    // bottom of a visible page, or scrolling back down to them.
+    Effect::new(move |_| {
+        state.messages.track();
+        state.at_bottom.track();
+        state.hidden.track();
+        state.mark_read_if_seen();
+    });
+    // The server counts a tab in the background as present for a while
+    // only; tell it.
+    Effect::new(move |previous: Option<bool>| {
+        let hidden = state.hidden.get();
+        if previous.is_some_and(|p| p != hidden) {
+            state.send(ClientEvent::Visibility { visible: !hidden });
+        }
+        hidden
+    });
+    // Back and forward between rooms.
+    let _ = window_event_listener(leptos::ev::popstate, move |_| {
+        let path = window().location().pathname().unwrap_or_default();
+        let slug = path.strip_prefix("/r/").unwrap_or("general").to_owned();
+        let known = state.rooms.with_untracked(|list| {
+            list.iter()
+                .find(|s| s.room.slug == slug)
+                .map(|s| s.room.clone())
+        });
+        match known {
+            Some(room) => state.open_room(room),
+            // An archived room or one this tab never listed: let the
+            // server render it.
+            None => {
+                let _ = window().location().reload();
+            }
+        }
     });
     let (nudge_tx, nudge_rx) = mpsc::unbounded::<Nudge>();
     {
@@ -171,10 +206,10 @@ fn socket_url(params: &ConnectParams) -> Option<String> {
         "ws"
     };
     let host = location.host().ok()?;
-    let query = match params.last_seen {
-        Some(id) => format!("?last_seen={}", id.0),
-        None => String::new(),
-    };
+    let mut query = format!("?room={}", params.room.unwrap_or(RoomId::DEFAULT).0);
+    if let Some(seq) = params.last_seen {
+        query.push_str(&format!("&last_seen={}", seq.0));
+    }
     Some(format!("{scheme}://{host}/ws{query}"))
 }
 
@@ -182,6 +217,7 @@ fn socket_url(params: &ConnectParams) -> Option<String> {
 /// resets the backoff.
 async fn session(state: ChatState, nudges: &mut mpsc::UnboundedReceiver<Nudge>) -> bool {
     let params = ConnectParams {
+        room: Some(state.room_id()),
         last_seen: state.last_seen(),
     };
     let Some(url) = socket_url(&params) else {
@@ -200,7 +236,7 @@ async fn session(state: ChatState, nudges: &mut mpsc::UnboundedReceiver<Nudge>) 
     let Some(Ok(Message::Text(text))) = first else {
         return false;
     };
-    let Ok(event @ ServerEvent::Welcome { .. }) = serde_json::from_str::<ServerEvent>(&text) else {
+    let Ok(event @ ServerEvent::Welcome { .. }) = crate::wire::server_event(&text) else {
         return false;
     };
     state.apply(event);
@@ -208,7 +244,11 @@ async fn session(state: ChatState, nudges: &mut mpsc::UnboundedReceiver<Nudge>) 
     let (tx, mut outgoing) = mpsc::unbounded::<ClientEvent>();
     state.attach(Some(tx));
     state.connection.set(Connection::Online);
+    if state.hidden.get_untracked() {
+        state.send(ClientEvent::Visibility { visible: false });
+    }
     state.flush_outbox();
+    state.mark_read_if_seen();
 
     let mut last_heard = js_sys::Date::now();
     let mut nonce = 0u64;
@@ -237,7 +277,7 @@ async fn session(state: ChatState, nudges: &mut mpsc::UnboundedReceiver<Nudge>) 
             frame = stream.next().fuse() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     last_heard = js_sys::Date::now();
-                    match serde_json::from_str::<ServerEvent>(&text) {
+                    match crate::wire::server_event(&text) {
                         Ok(event) => state.apply(event),
                         Err(e) => leptos::logging::warn!("unreadable server event: {e}"),
                     }

@@ -12,7 +12,7 @@ const TITLE: &str = "Chat";
 pub fn start(state: ChatState) {
     register_service_worker();
     track_visibility(state);
-    Effect::new(move |_| show_unread(state.unread.get()));
+    Effect::new(move |_| show_unread(state.unread_total()));
     follow_visual_viewport();
 }
 
@@ -47,9 +47,6 @@ fn track_visibility(state: ChatState) {
     let update = move || {
         let hidden = document().visibility_state() != web_sys::VisibilityState::Visible;
         state.hidden.set(hidden);
-        if !hidden {
-            state.unread.set(0);
-        }
     };
     update();
     let listener = Closure::<dyn Fn()>::new(update);

@@ -12,7 +12,9 @@ mod device;
 pub mod fuzzing;
 pub mod protocol;
 pub mod state;
+mod time;
 pub mod validate;
+pub mod wire;
 
 use api::ChatSnapshot;
 use leptos::prelude::*;

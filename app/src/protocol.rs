@@ -7,14 +7,32 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
 
-/// Server-assigned message id. Strictly increasing in commit order, so it is
-/// both the total order every client shows and the catch-up cursor.
+/// Server-assigned message id. Strictly increasing in commit order, so it
+/// is the order every client shows a room's messages in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct MessageId(pub i64);
 
+/// A room. The default room (the seed's one) is `RoomId::DEFAULT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RoomId(pub i64);
+
+impl RoomId {
+    pub const DEFAULT: RoomId = RoomId(1);
+}
+
+/// A position in one room's log. Every change to the room's history (a
+/// message, an edit, a delete, a reaction) takes the room's next seq, in
+/// commit order; it is the catch-up cursor.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Seq(pub i64);
+
 /// Public id of a user. Safe to broadcast, unlike the device id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct UserId(pub i64);
 
@@ -83,17 +101,78 @@ pub struct ChatMessage {
     pub user_id: UserId,
     pub user_name: String,
     pub color: String,
+    /// The current text; empty once deleted.
     pub msg: String,
     /// Server time of the commit, milliseconds since the Unix epoch.
     pub ts: i64,
+    #[serde(default = "default_room")]
+    pub room: RoomId,
+    /// The seq of the latest change to this message: its creation, or a
+    /// later edit, delete or reaction.
+    #[serde(default)]
+    pub seq: Seq,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub edited: bool,
+    /// Deleted by its author: the text is gone from storage.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    /// Users this message mentions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
 }
 
-/// Query string of the WebSocket URL (`/ws?last_seen=42`).
+fn default_room() -> RoomId {
+    RoomId::DEFAULT
+}
+
+/// The reactions a message may get.
+pub const REACTIONS: [&str; 6] = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
+
+/// One emoji on a message and who reacted with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub users: Vec<Reactor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reactor {
+    pub user_id: UserId,
+    pub name: String,
+}
+
+/// A room as the room list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub id: RoomId,
+    /// In the URL: `/r/<slug>`.
+    pub slug: String,
+    pub name: String,
+    /// Read-only and hidden from the list, still reachable by URL.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
+}
+
+/// A room with this identity's unread figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomStatus {
+    pub room: RoomInfo,
+    /// The last seq this identity has read in the room.
+    pub read: Seq,
+    pub unread: u32,
+    pub mentions: u32,
+}
+
+/// Query string of the WebSocket URL (`/ws?room=2&last_seen=42`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectParams {
-    /// Newest message the client already has; the server replays what
-    /// came after it before any live traffic.
-    pub last_seen: Option<MessageId>,
+    /// The room the tab shows (the default room when absent).
+    pub room: Option<RoomId>,
+    /// The newest seq the client already has in that room; the server
+    /// replays every change after it before any live traffic.
+    pub last_seen: Option<Seq>,
 }
 
 /// Browser → server.
@@ -104,7 +183,46 @@ pub enum ClientEvent {
     Send {
         client_id: ClientMessageId,
         text: String,
+        /// The socket's room when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomId>,
+        /// Users picked from the mention list; kept only if the text
+        /// names them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<UserId>,
     },
+    /// Change the text of one of this identity's own messages.
+    Edit {
+        client_id: ClientMessageId,
+        message_id: MessageId,
+        text: String,
+    },
+    /// Delete one of this identity's own messages.
+    Delete {
+        client_id: ClientMessageId,
+        message_id: MessageId,
+    },
+    /// Add (`on`) or remove a reaction; the same request twice changes
+    /// nothing the second time.
+    React {
+        client_id: ClientMessageId,
+        message_id: MessageId,
+        emoji: String,
+        on: bool,
+    },
+    /// Show another room in this tab: the server replays it after
+    /// `last_seen` (or sends its latest page) and forwards its events.
+    Open {
+        room: RoomId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_seen: Option<Seq>,
+    },
+    /// This identity has read the socket's room up to `seq`.
+    Read { room: RoomId, seq: Seq },
+    /// The user is typing in the socket's room.
+    Typing,
+    /// The tab went to the background or came back.
+    Visibility { visible: bool },
     /// Application heartbeat; answered with `Pong`.
     Ping { nonce: u64 },
 }
@@ -113,24 +231,61 @@ pub enum ClientEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerEvent {
-    /// First event on every connection: who this device is, or `None` when
-    /// it must choose a name before it can post.
+    /// First event on every connection: who this device is (or `None` when
+    /// it must choose a name before it can post), and every room with its
+    /// unread figures.
     Welcome {
         me: Option<Identity>,
+        #[serde(default)]
+        rooms: Vec<RoomStatus>,
     },
     /// This device's identity changed (it picked or changed its name, maybe
     /// in another tab).
     Identity {
         me: Identity,
     },
-    /// A message, live or replayed during catch-up; always in id order.
+    /// A message of the open room, new or changed (edited, deleted,
+    /// reacted to), live or replayed: always in seq order.
     Message {
         message: ChatMessage,
     },
-    /// The gap since `last_seen` was too long to replay: here is the latest
-    /// page instead, replacing what the client holds.
+    /// The gap since `last_seen` was too long to replay, or the room was
+    /// just opened: its latest page, replacing what the client holds.
     Resync {
+        #[serde(default = "default_room")]
+        room: RoomId,
         messages: Vec<ChatMessage>,
+        /// The room's newest seq, the cursor to resume from.
+        #[serde(default)]
+        seq: Seq,
+    },
+    /// A new message in a room this socket does not show (no text): for
+    /// the room list's unread and mention counts.
+    Activity {
+        room: RoomId,
+        seq: Seq,
+        user_id: UserId,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<UserId>,
+    },
+    /// A room was created, renamed or archived.
+    Room {
+        room: RoomInfo,
+    },
+    /// Who has the room open now (each identity once).
+    Presence {
+        room: RoomId,
+        people: Vec<Identity>,
+    },
+    /// Someone (never this identity) is typing in the room.
+    Typing {
+        room: RoomId,
+        user: Identity,
+    },
+    /// This identity's read position and unread figures for a room
+    /// changed (maybe in another tab or linked device).
+    Read {
+        status: RoomStatus,
     },
     /// The message with this client id is durably stored as `message`.
     Ack {
@@ -138,7 +293,7 @@ pub enum ServerEvent {
         message: ChatMessage,
     },
     /// Something the client sent was refused. `client_id` names the
-    /// message concerned, when there is one.
+    /// request concerned, when there is one.
     Error {
         code: ErrorCode,
         message: String,
@@ -163,6 +318,16 @@ pub enum ErrorCode {
     InvalidEvent,
     /// Too many messages too fast; see `retry_after_ms`.
     RateLimited,
+    /// No such room or message (or not one this identity may see).
+    NotFound,
+    /// Only the author may edit or delete a message.
+    NotAuthor,
+    /// The edit window of the message has passed.
+    EditWindowClosed,
+    /// The room is archived: read-only.
+    Archived,
+    /// Not one of the reactions on offer.
+    InvalidReaction,
     Internal,
 }
 
@@ -184,6 +349,8 @@ pub const HISTORY_PAGE: u32 = 50;
 pub const HISTORY_MAX_LIMIT: u32 = 200;
 /// Longest gap the server replays message by message on reconnect.
 pub const MAX_REPLAY: u32 = 500;
+/// Default time an author may edit a message for.
+pub const EDIT_WINDOW_SECS: u64 = 15 * 60;
 
 #[cfg(test)]
 mod tests {
@@ -195,11 +362,29 @@ mod tests {
         let event = ClientEvent::Send {
             client_id: id,
             text: "hi".into(),
+            room: None,
+            mentions: Vec::new(),
         };
         let json = serde_json::to_string(&event).expect("serialises");
         assert!(json.contains(r#""type":"send""#), "{json}");
         let back: ClientEvent = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn a_send_without_room_or_mentions_still_parses() {
+        let id = ClientMessageId::new_random();
+        let json = format!(r#"{{"type":"send","client_id":"{}","text":"hi"}}"#, id.0);
+        let event: ClientEvent = serde_json::from_str(&json).expect("parses");
+        assert_eq!(
+            event,
+            ClientEvent::Send {
+                client_id: id,
+                text: "hi".into(),
+                room: None,
+                mentions: Vec::new()
+            }
+        );
     }
 
     #[test]
@@ -218,9 +403,19 @@ mod tests {
                 color: "rgb(200,100,100)".into(),
                 msg: "<b>x</b>".into(),
                 ts: 1,
+                room: RoomId::DEFAULT,
+                seq: Seq(7),
+                edited: false,
+                deleted: false,
+                reactions: Vec::new(),
+                mentions: Vec::new(),
             },
         };
         let value = serde_json::to_value(&event).expect("serialises");
+        assert!(
+            value["message"].get("deleted").is_none(),
+            "false flags are left out"
+        );
         assert_eq!(value["type"], "message");
         assert_eq!(value["message"]["user_name"], "Ann");
         assert_eq!(value["message"]["msg"], "<b>x</b>");

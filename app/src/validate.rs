@@ -10,6 +10,7 @@ use thiserror::Error;
 
 pub const NAME_MAX_CHARS: usize = 32;
 pub const MESSAGE_MAX_CHARS: usize = 2000;
+pub const ROOM_NAME_MAX_CHARS: usize = 48;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum NameError {
@@ -108,6 +109,75 @@ impl MessageText {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RoomNameError {
+    #[error("Please enter a room name.")]
+    Empty,
+    #[error("A room name can be at most {ROOM_NAME_MAX_CHARS} characters (this one has {0}).")]
+    TooLong(usize),
+    #[error("A room name cannot contain control characters.")]
+    ControlCharacter,
+    #[error("A room name needs at least one visible character.")]
+    Invisible,
+}
+
+/// A room's name: 1–48 characters after trimming, no control characters,
+/// at least one visible one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomName(String);
+
+impl RoomName {
+    pub fn parse(raw: &str) -> Result<Self, RoomNameError> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(RoomNameError::Empty);
+        }
+        let count = char_count(name);
+        if count > ROOM_NAME_MAX_CHARS {
+            return Err(RoomNameError::TooLong(count));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(RoomNameError::ControlCharacter);
+        }
+        if !has_visible(name) {
+            return Err(RoomNameError::Invisible);
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// What makes two names the same room: case and outer space ignored.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+
+    /// The URL form: lowercase ASCII letters and digits joined by dashes
+    /// (`Book club!` → `book-club`); `room` when nothing of that is left.
+    pub fn slug(&self) -> String {
+        let mut slug = String::new();
+        for c in self.0.chars() {
+            if c.is_ascii_alphanumeric() {
+                slug.push(c.to_ascii_lowercase());
+            } else if !slug.is_empty() && !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        let slug = slug.trim_end_matches('-');
+        if slug.is_empty() {
+            "room".to_owned()
+        } else {
+            slug.chars()
+                .take(40)
+                .collect::<String>()
+                .trim_end_matches('-')
+                .to_owned()
+        }
     }
 }
 
@@ -215,6 +285,30 @@ mod tests {
             );
             assert!(UserName::parse(text).is_ok(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn room_names_have_rules_and_slugs() {
+        let r = RoomName::parse("  Book Club! ").expect("valid");
+        assert_eq!(r.as_str(), "Book Club!");
+        assert_eq!(r.slug(), "book-club");
+        assert_eq!(r.key(), "book club!");
+        assert_eq!(RoomName::parse("🎲🎲").expect("valid").slug(), "room");
+        assert_eq!(
+            RoomName::parse("Ünïcode—chat").expect("valid").slug(),
+            "n-code-chat"
+        );
+        assert_eq!(RoomName::parse(""), Err(RoomNameError::Empty));
+        assert_eq!(
+            RoomName::parse(&"r".repeat(49)),
+            Err(RoomNameError::TooLong(49))
+        );
+        assert_eq!(RoomName::parse("\u{200B}"), Err(RoomNameError::Invisible));
+        assert_eq!(
+            RoomName::parse("a\nb"),
+            Err(RoomNameError::ControlCharacter)
+        );
+        assert!(RoomName::parse(&"é".repeat(48)).is_ok());
     }
 
     #[cfg(feature = "ssr")]

@@ -216,7 +216,7 @@ test('screen readers: landmarks, a named log, names that say what they do, focus
   await page.locator('.join').click();
   await expect(page.locator('.me')).toHaveText(`Ada ${t}`);
   await expect.poll(() => page.evaluate(() => document.activeElement?.classList.contains('composer-input'))).toBe(true);
-  await expect(page.getByRole('log', { name: 'Messages' })).toHaveCount(1);
+  await expect(page.getByRole('log', { name: 'Messages in General' })).toHaveCount(1);
   await expect(page.getByRole('button', { name: `Change your name (currently Ada ${t})` })).toBeVisible();
   await expect(page.getByRole('button', { name: 'Use on another device' })).toBeVisible();
 
@@ -228,7 +228,7 @@ test('screen readers: landmarks, a named log, names that say what they do, focus
   await expect(row).toHaveCount(1);
   // Name and text are read apart, not run together.
   expect(await row.textContent()).toContain(`Bo ${t}: hello ada ${t}`);
-  await expect(page.locator('[aria-live="polite"]')).toHaveText(`Bo ${t}: hello ada ${t}`);
+  await expect(page.locator('.announcer')).toHaveText(`Bo ${t}: hello ada ${t}`);
   await other.close();
 });
 
@@ -242,10 +242,10 @@ test('older history loads without being announced', async ({ page }, testInfo) =
     await expect(confirmed(page, `past 54 ${t}`)).toHaveCount(1);
     await page.reload();
     await expect(page.locator('.connection')).toHaveText('Live');
-    const before = await page.locator('[aria-live="polite"]').textContent();
+    const before = await page.locator('.announcer').textContent();
     await scrollToOldest(page);
     await expect(confirmed(page, `past 0 ${t}`)).toHaveCount(1);
-    await expect(page.locator('[aria-live="polite"]')).toHaveText(before ?? '');
+    await expect(page.locator('.announcer')).toHaveText(before ?? '');
   } finally {
     await server.kill();
   }

@@ -117,3 +117,34 @@ test('hostile names render as text everywhere', async ({ page, browser }, testIn
   expect(seen.dialogs + watcher.dialogs).toBe(0);
   await other.close();
 });
+
+test('hostile room names render as text in the list, the title and the URL', async ({ page, browser }, testInfo) => {
+  const t = tag(testInfo);
+  const seen = await watch(page);
+  const other = await newDevice(browser, testInfo);
+  const viewer = await other.newPage();
+  const watcher = await watch(viewer);
+  await join(page, `Namer ${t}`);
+  await join(viewer, `Looker ${t}`);
+  for (const [i, hostile] of NAMES.entries()) {
+    const name = `${hostile} ${i}${t}`.slice(0, 48);
+    if (await page.locator('.rooms-button').isVisible()) await page.locator('.rooms-button').click();
+    await page.locator('.new-room').click();
+    await page.locator('.new-room-name').fill(name);
+    await page.locator('.new-room-form .join').click();
+    await expect(page.locator('h1.room')).toHaveText(name);
+    expect(new URL(page.url()).pathname).toMatch(/^\/r\/[a-z0-9-]+$/);
+    const link = viewer.locator('.room-link .room-name', { hasText: name });
+    await expect(link).toHaveText(`# ${name}`);
+  }
+  // Server-rendered too.
+  await page.reload();
+  await expect(page.locator('h1.room')).toHaveText(`${NAMES[NAMES.length - 1]} ${NAMES.length - 1}${t}`.slice(0, 48));
+  for (const p of [page, viewer]) {
+    const tags = await p.locator('.room-list *').evaluateAll((els) => [...new Set(els.map((e) => e.tagName))]);
+    for (const tg of tags) expect(['NAV', 'H2', 'UL', 'LI', 'A', 'SPAN', 'BUTTON', 'FORM', 'INPUT', 'DIV', 'P']).toContain(tg);
+    expect(await p.evaluate(() => (window as any).__csp)).toEqual([]);
+  }
+  expect(seen.dialogs + watcher.dialogs).toBe(0);
+  await other.close();
+});

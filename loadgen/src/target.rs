@@ -211,6 +211,8 @@ impl Target {
             Protocol::Chat => serde_json::to_string(&ClientEvent::Send {
                 client_id: ClientMessageId::new_random(),
                 text,
+                room: None,
+                mentions: Vec::new(),
             })
             .unwrap_or_default(),
             Protocol::Seed => format!(r#"42["message",{{"msg":"{text}"}}]"#),

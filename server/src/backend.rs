@@ -4,10 +4,11 @@
 use crate::chat::{Chat, ChatError};
 use crate::config::Settings;
 use crate::qr;
+use crate::store::StoreError;
 use app::api::backend::ChatBackend;
 use app::api::{ApiError, TransferLink};
-use app::protocol::{ChatMessage, DeviceId, Identity, MessageId};
-use app::validate::UserName;
+use app::protocol::{ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo};
+use app::validate::{RoomName, UserName};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,12 +18,22 @@ pub struct ServerBackend {
     pub settings: Arc<Settings>,
 }
 
+/// The one place a chat error becomes what a server function reports:
+/// refusals in words for the user, anything else logged and generic.
 fn internal(e: ChatError) -> ApiError {
-    if let ChatError::RateLimited(wait) = e {
-        return ApiError::RateLimited(wait.as_secs().max(1));
+    let refused = |text: &str| ApiError::Invalid(text.to_owned());
+    match e {
+        ChatError::RateLimited(wait) => ApiError::RateLimited(wait.as_secs().max(1)),
+        ChatError::Store(StoreError::NoIdentity) => refused("Choose a name first."),
+        ChatError::Store(StoreError::NotFound) => refused("There is no such room."),
+        ChatError::Store(StoreError::NameTaken) => refused("A room with that name already exists."),
+        ChatError::Store(StoreError::Archived) => refused("This room is archived."),
+        ChatError::Store(StoreError::DefaultRoom) => refused("The main room cannot be archived."),
+        e => {
+            tracing::error!(error = %e, "server function failed");
+            ApiError::Internal
+        }
     }
-    tracing::error!(error = %e, "server function failed");
-    ApiError::Internal
 }
 
 impl ChatBackend for ServerBackend {
@@ -36,10 +47,46 @@ impl ChatBackend for ServerBackend {
 
     fn history(
         &self,
+        room: RoomId,
         before: Option<MessageId>,
         limit: u32,
     ) -> BoxFuture<'_, Result<Vec<ChatMessage>, ApiError>> {
-        Box::pin(async move { self.chat.page_before(before, limit).await.map_err(internal) })
+        Box::pin(async move {
+            self.chat
+                .page_before(room, before, limit)
+                .await
+                .map_err(internal)
+        })
+    }
+
+    fn create_room(
+        &self,
+        device: DeviceId,
+        name: RoomName,
+    ) -> BoxFuture<'_, Result<RoomInfo, ApiError>> {
+        Box::pin(async move { self.chat.create_room(device, name).await.map_err(internal) })
+    }
+
+    fn rename_room(
+        &self,
+        device: DeviceId,
+        room: RoomId,
+        name: RoomName,
+    ) -> BoxFuture<'_, Result<RoomInfo, ApiError>> {
+        Box::pin(async move {
+            self.chat
+                .rename_room(device, room, name)
+                .await
+                .map_err(internal)
+        })
+    }
+
+    fn archive_room(
+        &self,
+        device: DeviceId,
+        room: RoomId,
+    ) -> BoxFuture<'_, Result<RoomInfo, ApiError>> {
+        Box::pin(async move { self.chat.archive_room(device, room).await.map_err(internal) })
     }
 
     fn start_transfer(

@@ -1,20 +1,25 @@
-//! The chat's operations over the store and the hub, shared by the
-//! WebSocket sessions, the HTTP routes and the server functions.
+//! The chat's operations over the store, the hub and presence, shared by
+//! the WebSocket sessions, the HTTP routes and the server functions.
 
-use crate::hub::{Audience, Hub};
+use crate::hub::{Audience, Hub, Publish};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
-use crate::store::{NewPost, PostTicket, Store, StoreError};
-use app::protocol::{ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, ServerEvent};
-use app::validate::{random_color, MessageText, UserName};
+use crate::presence::Presence;
+use crate::store::{Change, NewPost, PostTicket, RoomKey, Store, StoreError};
+use app::protocol::{
+    ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq,
+    ServerEvent, UserId,
+};
+use app::validate::{random_color, MessageText, RoomName, UserName};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("rate limited for {0:?}")]
-    RateLimited(std::time::Duration),
+    RateLimited(Duration),
 }
 
 pub type Result<T> = std::result::Result<T, ChatError>;
@@ -23,8 +28,11 @@ pub type Result<T> = std::result::Result<T, ChatError>;
 pub struct Chat {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
+    presence: Arc<Presence>,
     limits: Arc<Limits>,
     metrics: Arc<Metrics>,
+    /// How long after sending an author may still edit, in ms.
+    edit_window_ms: i64,
 }
 
 impl Chat {
@@ -33,12 +41,17 @@ impl Chat {
         hub: Arc<Hub>,
         limits: Arc<Limits>,
         metrics: Arc<Metrics>,
+        edit_window: Duration,
+        presence_grace: Duration,
     ) -> Self {
+        let presence = Arc::new(Presence::new(hub.clone(), presence_grace));
         Self {
             store,
             hub,
+            presence,
             limits,
             metrics,
+            edit_window_ms: edit_window.as_millis() as i64,
         }
     }
 
@@ -54,6 +67,10 @@ impl Chat {
         &self.metrics
     }
 
+    pub fn presence(&self) -> &Presence {
+        &self.presence
+    }
+
     pub async fn identity(&self, device: DeviceId) -> Result<Option<Identity>> {
         Ok(self.store.identity(device).await?)
     }
@@ -66,51 +83,154 @@ impl Chat {
             .map_err(ChatError::RateLimited)?;
         let color = random_color(&mut rand::rng());
         let me = self.store.set_name(device, name, color).await?;
-        self.hub.publish(
-            Audience::Device(device),
-            &ServerEvent::Identity { me: me.clone() },
-        );
+        self.hub.publish(Publish::device(
+            device,
+            ServerEvent::Identity { me: me.clone() },
+        ));
+        self.presence.rename(&me);
         tracing::info!(user_id = me.user_id.0, "name set");
         Ok(me)
     }
 
     /// Queues a message (stored once per client id); the ticket resolves
-    /// after the commit, by which time the store has published it to
-    /// everyone in id order.
+    /// after the commit, by which time the store has published it.
     pub async fn submit(
         &self,
         device: DeviceId,
+        room: RoomId,
         client_id: ClientMessageId,
         text: MessageText,
+        mentions: Vec<UserId>,
     ) -> Result<PostTicket> {
         let post = NewPost {
             device,
+            room,
             client_id,
             text,
+            mentions,
             ts: now_ms(),
         };
         Ok(self.store.submit(post).await?)
     }
 
+    /// Changes the text of one of the device's own messages, within the
+    /// edit window.
+    pub async fn edit(
+        &self,
+        device: DeviceId,
+        id: MessageId,
+        text: MessageText,
+    ) -> Result<ChatMessage> {
+        let change = Change::Edit {
+            text,
+            window_ms: self.edit_window_ms,
+        };
+        Ok(self.store.change(device, id, change, now_ms()).await?)
+    }
+
+    /// Deletes one of the device's own messages, text and all.
+    pub async fn delete(&self, device: DeviceId, id: MessageId) -> Result<ChatMessage> {
+        Ok(self
+            .store
+            .change(device, id, Change::Delete, now_ms())
+            .await?)
+    }
+
+    pub async fn react(
+        &self,
+        device: DeviceId,
+        id: MessageId,
+        emoji: String,
+        on: bool,
+    ) -> Result<ChatMessage> {
+        self.limits
+            .reactions
+            .check(&device)
+            .map_err(ChatError::RateLimited)?;
+        let change = Change::React { emoji, on };
+        Ok(self.store.change(device, id, change, now_ms()).await?)
+    }
+
     pub async fn page_before(
         &self,
+        room: RoomId,
         before: Option<MessageId>,
         limit: u32,
     ) -> Result<Vec<ChatMessage>> {
-        Ok(self.store.page_before(before, limit).await?)
+        Ok(self.store.page_before(room, before, limit).await?)
     }
 
-    pub async fn page_after(&self, after: MessageId, limit: u32) -> Result<Vec<ChatMessage>> {
-        Ok(self.store.page_after(after, limit).await?)
+    pub async fn changed_after(
+        &self,
+        room: RoomId,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
+        Ok(self.store.changed_after(room, after, limit).await?)
+    }
+
+    pub async fn room_seq(&self, room: RoomId) -> Result<Seq> {
+        Ok(self.store.room_seq(room).await?)
+    }
+
+    pub async fn room(&self, key: RoomKey) -> Result<Option<RoomInfo>> {
+        Ok(self.store.room(key).await?)
+    }
+
+    /// The rooms with this device's unread figures.
+    pub async fn room_statuses(&self, device: DeviceId) -> Result<Vec<RoomStatus>> {
+        let me = self.store.identity(device).await?;
+        Ok(self.store.room_statuses(me.map(|m| m.user_id)).await?)
+    }
+
+    pub async fn create_room(&self, device: DeviceId, name: RoomName) -> Result<RoomInfo> {
+        self.room_change_allowed(device)?;
+        Ok(self.store.create_room(device, name, now_ms()).await?)
+    }
+
+    pub async fn rename_room(
+        &self,
+        device: DeviceId,
+        room: RoomId,
+        name: RoomName,
+    ) -> Result<RoomInfo> {
+        self.room_change_allowed(device)?;
+        Ok(self.store.rename_room(device, room, name).await?)
+    }
+
+    pub async fn archive_room(&self, device: DeviceId, room: RoomId) -> Result<RoomInfo> {
+        self.room_change_allowed(device)?;
+        Ok(self.store.archive_room(device, room).await?)
+    }
+
+    fn room_change_allowed(&self, device: DeviceId) -> Result<()> {
+        self.limits
+            .room_changes
+            .check(&device)
+            .map_err(ChatError::RateLimited)
+    }
+
+    pub async fn mark_read(&self, device: DeviceId, room: RoomId, seq: Seq) -> Result<RoomStatus> {
+        Ok(self.store.mark_read(device, room, seq).await?)
+    }
+
+    /// Tells everyone else in `room` that `who` is typing. Extra typing
+    /// events past the limit are dropped: they only repeat the news.
+    pub fn typing(&self, device: DeviceId, room: RoomId, who: Identity) {
+        if self.limits.typing.check(&device).is_err() {
+            return;
+        }
+        self.hub.publish(Publish {
+            audience: Audience::AllBut(device),
+            room: Some(room),
+            event: ServerEvent::Typing { room, user: who },
+            activity: None,
+        });
     }
 
     /// A one-time token that hands this device's identity to another
     /// browser until `ttl` passes.
-    pub async fn start_transfer(
-        &self,
-        device: DeviceId,
-        ttl: std::time::Duration,
-    ) -> Result<String> {
+    pub async fn start_transfer(&self, device: DeviceId, ttl: Duration) -> Result<String> {
         self.limits
             .transfers
             .check(&device)

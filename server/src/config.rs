@@ -91,6 +91,14 @@ pub struct Settings {
     #[arg(long, env = "CHAT_TRANSFER_TTL_SECS", default_value_t = 600)]
     pub transfer_ttl_secs: u64,
 
+    /// How long after sending a message its author may edit it.
+    #[arg(long, env = "CHAT_EDIT_WINDOW_SECS", default_value_t = app::protocol::EDIT_WINDOW_SECS)]
+    pub edit_window_secs: u64,
+
+    /// A tab in the background still counts as present this long.
+    #[arg(long, env = "CHAT_PRESENCE_GRACE_SECS", default_value_t = 60)]
+    pub presence_grace_secs: u64,
+
     /// A socket whose writes stay blocked this long (its client stopped
     /// reading) is closed.
     #[arg(long, env = "CHAT_WRITE_DEADLINE_MS", default_value_t = 10_000)]

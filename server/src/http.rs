@@ -10,14 +10,15 @@ use crate::origin;
 use crate::pwa;
 use crate::session;
 use crate::state::AppState;
+use crate::store::RoomKey;
 use crate::transfer;
 use crate::trust;
 use app::api::backend::Backend;
 use app::api::ChatSnapshot;
-use app::protocol::{ChatMessage, DeviceId, MessageId, HISTORY_MAX_LIMIT, HISTORY_PAGE};
+use app::protocol::{ChatMessage, DeviceId, MessageId, RoomId, HISTORY_MAX_LIMIT, HISTORY_PAGE};
 use app::shell;
 use axum::body::Body;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodFilter};
@@ -47,7 +48,8 @@ pub fn router(state: AppState) -> Router {
     let files = ServeDir::new(&state.settings.site_root)
         .not_found_service(axum::routing::any(|| async { crate::pages::not_found() }));
     let mut router = Router::new()
-        .route("/", get(page))
+        .route("/", get(home))
+        .route("/r/{slug}", get(room_page))
         .route("/ws", get(session::upgrade))
         .route("/get_messages", get(get_messages))
         .route("/healthz", get(|| async { "ok" }))
@@ -92,24 +94,57 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `GET /`: the chat, rendered with this device's identity and the latest
-/// messages, which are also embedded for hydration. Plain HTML that reads
-/// without JavaScript.
+/// `GET /`: the default room.
+async fn home(
+    state: State<AppState>,
+    device: Extension<DeviceId>,
+    form: Query<FormError>,
+    req: Request,
+) -> Response {
+    page(state, device, form, RoomKey::Id(RoomId::DEFAULT), req).await
+}
+
+/// `GET /r/{slug}`: a room, archived ones too.
+async fn room_page(
+    state: State<AppState>,
+    device: Extension<DeviceId>,
+    form: Query<FormError>,
+    Path(slug): Path<String>,
+    req: Request,
+) -> Response {
+    page(state, device, form, RoomKey::Slug(slug), req).await
+}
+
+/// The chat showing one room, rendered with this device's identity, the
+/// room list and the room's latest messages, which are also embedded for
+/// hydration. Plain HTML that reads without JavaScript.
 async fn page(
     State(state): State<AppState>,
     Extension(device): Extension<DeviceId>,
     Query(form): Query<FormError>,
+    key: RoomKey,
     req: Request,
 ) -> Response {
     let snapshot = async {
-        Ok::<_, crate::chat::ChatError>(ChatSnapshot {
+        let Some(room) = state.chat.room(key).await? else {
+            return Ok(None);
+        };
+        // The cursor is read before the page: anything committed in
+        // between is replayed, not skipped.
+        let seq = state.chat.room_seq(room.id).await?;
+        Ok::<_, crate::chat::ChatError>(Some(ChatSnapshot {
             me: state.chat.identity(device).await?,
-            messages: state.chat.page_before(None, HISTORY_PAGE).await?,
+            rooms: state.chat.room_statuses(device).await?,
+            messages: state.chat.page_before(room.id, None, HISTORY_PAGE).await?,
+            room: Some(room),
+            seq,
+            edit_window_secs: state.settings.edit_window_secs,
             name_error: form.name_error(),
-        })
+        }))
     };
     let snapshot = match snapshot.await {
-        Ok(snapshot) => snapshot,
+        Ok(Some(snapshot)) => snapshot,
+        Ok(None) => return crate::pages::not_found(),
         Err(e) => {
             tracing::error!(error = %e, "page could not be rendered");
             return crate::pages::unavailable();
@@ -154,15 +189,36 @@ impl FormError {
 
 #[derive(Debug, Deserialize)]
 pub struct HistoryQuery {
+    room: Option<String>,
     before: Option<i64>,
     limit: Option<u32>,
 }
 
-/// `GET /get_messages[?before=<id>][&limit=<n>]`: history as JSON, newest
-/// last, each item carrying the seed's `user_name`, `msg` and `color`.
+/// `GET /get_messages[?room=<slug>][&before=<id>][&limit=<n>]`: history as
+/// JSON, newest last, each item carrying the seed's `user_name`, `msg` and
+/// `color`. The default room when `room` is absent.
 async fn get_messages(State(state): State<AppState>, Query(q): Query<HistoryQuery>) -> Response {
     let limit = q.limit.unwrap_or(HISTORY_PAGE).clamp(1, HISTORY_MAX_LIMIT);
-    match state.chat.page_before(q.before.map(MessageId), limit).await {
+    let room = match q.room {
+        None => RoomId::DEFAULT,
+        Some(slug) => match state.chat.room(RoomKey::Slug(slug)).await {
+            Ok(Some(room)) => room.id,
+            Ok(None) => return (StatusCode::NOT_FOUND, "There is no such room.").into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "room lookup failed");
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Could not read the history.",
+                )
+                    .into_response();
+            }
+        },
+    };
+    match state
+        .chat
+        .page_before(room, q.before.map(MessageId), limit)
+        .await
+    {
         Ok(messages) => Json::<Vec<ChatMessage>>(messages).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "history query failed");

@@ -2,8 +2,12 @@
 //! and the same bytes are shared by all sockets. The broadcast channel's
 //! capacity bounds how far one connection may fall behind; a receiver that
 //! lags past it is closed by its session instead of slowing the others.
+//!
+//! Room events go to the sockets showing that room; a new message also
+//! carries a text-free `Activity` frame for the sockets showing another
+//! room, which keep their room list's unread counts from it.
 
-use app::protocol::{DeviceId, MessageId, ServerEvent};
+use app::protocol::{DeviceId, RoomId, Seq, ServerEvent};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
 
@@ -13,16 +17,71 @@ pub const BACKLOG: usize = 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Audience {
     Everyone,
-    /// Every tab of one device (identity changes).
+    /// Every tab of one device (identity changes, read marks).
     Device(DeviceId),
+    /// Everyone but this device (someone's typing is not shown to them).
+    AllBut(DeviceId),
+}
+
+impl Audience {
+    pub fn includes(&self, device: DeviceId) -> bool {
+        match self {
+            Audience::Everyone => true,
+            Audience::Device(d) => *d == device,
+            Audience::AllBut(d) => *d != device,
+        }
+    }
+}
+
+/// One event to publish.
+#[derive(Debug, Clone)]
+pub struct Publish {
+    pub audience: Audience,
+    /// The room it belongs to; `None` for events every socket gets.
+    pub room: Option<RoomId>,
+    pub event: ServerEvent,
+    /// What sockets showing another room get instead (nothing if `None`).
+    pub activity: Option<ServerEvent>,
+}
+
+impl Publish {
+    pub fn everyone(event: ServerEvent) -> Self {
+        Self {
+            audience: Audience::Everyone,
+            room: None,
+            event,
+            activity: None,
+        }
+    }
+
+    pub fn device(device: DeviceId, event: ServerEvent) -> Self {
+        Self {
+            audience: Audience::Device(device),
+            room: None,
+            event,
+            activity: None,
+        }
+    }
+
+    pub fn room(room: RoomId, event: ServerEvent) -> Self {
+        Self {
+            audience: Audience::Everyone,
+            room: Some(room),
+            event,
+            activity: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct Broadcast {
     pub audience: Audience,
-    /// Set for chat messages so a session can skip what catch-up already sent.
-    pub message_id: Option<MessageId>,
+    pub room: Option<RoomId>,
+    /// Set for message changes so a session can skip what catch-up already
+    /// sent (seqs only grow within a room).
+    pub seq: Option<Seq>,
     pub frame: Utf8Bytes,
+    pub activity: Option<Utf8Bytes>,
     /// When it was published, for the broadcast-lag metric.
     pub at: std::time::Instant,
 }
@@ -41,17 +100,18 @@ impl Hub {
         self.tx.subscribe()
     }
 
-    pub fn publish(&self, audience: Audience, event: &ServerEvent) {
-        let message_id = match event {
-            ServerEvent::Message { message } => Some(message.id),
+    pub fn publish(&self, p: Publish) {
+        let seq = match &p.event {
+            ServerEvent::Message { message } => Some(message.seq),
             _ => None,
         };
-        let frame = encode(event);
         // No receivers is fine: nobody is connected.
         let _ = self.tx.send(Broadcast {
-            audience,
-            message_id,
-            frame,
+            audience: p.audience,
+            room: p.room,
+            seq,
+            frame: encode(&p.event),
+            activity: p.activity.as_ref().map(encode),
             at: std::time::Instant::now(),
         });
     }

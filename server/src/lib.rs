@@ -14,6 +14,7 @@ pub mod limits;
 pub mod metrics;
 mod origin;
 mod pages;
+mod presence;
 mod pwa;
 pub mod qr;
 pub mod seed;
@@ -75,7 +76,26 @@ pub async fn run(
     let hub = Arc::new(Hub::new());
     let store = open_store(&settings, hub.clone(), metrics.clone())?;
     let limits = Arc::new(limits::Limits::new(&settings));
-    let chat = Chat::new(store, hub, limits, metrics.clone());
+    let chat = Chat::new(
+        store,
+        hub,
+        limits,
+        metrics.clone(),
+        Duration::from_secs(settings.edit_window_secs),
+        Duration::from_secs(settings.presence_grace_secs),
+    );
+    {
+        // Background tabs past their grace period leave the room lists.
+        let chat = chat.clone();
+        let every = Duration::from_secs(settings.presence_grace_secs.clamp(1, 10)) / 2;
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(every);
+            loop {
+                every.tick().await;
+                chat.presence().sweep();
+            }
+        });
+    }
     let assets = Arc::new(assets::Assets::load(&settings.site_root));
     let leptos = LeptosOptions::builder()
         .output_name(assets.output_name())

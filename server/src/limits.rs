@@ -15,6 +15,11 @@ pub struct Limits {
     pub messages: RateLimiter<DeviceId>,
     pub name_changes: RateLimiter<DeviceId>,
     pub transfers: RateLimiter<DeviceId>,
+    /// Creating, renaming and archiving rooms.
+    pub room_changes: RateLimiter<DeviceId>,
+    pub reactions: RateLimiter<DeviceId>,
+    /// "Typing" events: one every few seconds is all a page sends.
+    pub typing: RateLimiter<DeviceId>,
     pub connects: RateLimiter<IpAddr>,
     pub per_device: ConnectionCap<DeviceId>,
     pub per_ip: ConnectionCap<IpAddr>,
@@ -29,6 +34,9 @@ impl Limits {
             ),
             name_changes: RateLimiter::new(5, Duration::from_secs(60)),
             transfers: RateLimiter::new(5, Duration::from_secs(60)),
+            room_changes: RateLimiter::new(5, Duration::from_secs(60)),
+            reactions: RateLimiter::new(20, Duration::from_millis(500)),
+            typing: RateLimiter::new(3, Duration::from_secs(2)),
             connects: RateLimiter::new(settings.connect_burst, Duration::from_secs(1)),
             per_device: ConnectionCap::new(settings.max_conns_per_device),
             per_ip: ConnectionCap::new(settings.max_conns_per_ip),

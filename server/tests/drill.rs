@@ -218,7 +218,7 @@ async fn run_client(index: usize, device: String, shared: Arc<Shared>) -> Client
                             }
                             for (client_id, text) in outbox.clone() {
                                 log.attempts += 1;
-                                let event = ClientEvent::Send { client_id, text };
+                                let event = ClientEvent::Send { client_id, text, room: None, mentions: Vec::new() };
                                 let json = serde_json::to_string(&event).expect("json");
                                 if socket.send(Message::text(json)).await.is_err() {
                                     break;
@@ -226,15 +226,15 @@ async fn run_client(index: usize, device: String, shared: Arc<Shared>) -> Client
                             }
                         }
                         ServerEvent::Message { message } => {
-                            log.cursor = log.cursor.max(message.id.0);
+                            log.cursor = log.cursor.max(message.seq.0);
                             log.known.insert(message.id, message);
                         }
-                        ServerEvent::Resync { messages } => {
+                        ServerEvent::Resync { messages, seq, .. } => {
                             // Too far behind to replay: like a reader scrolling
                             // up, fetch the older pages over HTTP.
                             log.resyncs += 1;
                             log.known = messages.into_iter().map(|m| (m.id, m)).collect();
-                            log.cursor = log.known.keys().next_back().map_or(log.cursor, |id| id.0);
+                            log.cursor = seq.0;
                             for m in history_at(&shared.addr).await {
                                 log.known.insert(m.id, m);
                             }
@@ -254,7 +254,7 @@ async fn run_client(index: usize, device: String, shared: Arc<Shared>) -> Client
                     next_text += 1;
                     outbox.push((client_id, text.clone()));
                     log.attempts += 1;
-                    let json = serde_json::to_string(&ClientEvent::Send { client_id, text }).expect("json");
+                    let json = serde_json::to_string(&ClientEvent::Send { client_id, text, room: None, mentions: Vec::new() }).expect("json");
                     if socket.send(Message::text(json)).await.is_err() {
                         break;
                     }

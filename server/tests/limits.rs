@@ -137,14 +137,16 @@ async fn messages_held_back_by_the_rate_limit_keep_their_order() {
             c.send_event(&ClientEvent::Send {
                 client_id: *client_id,
                 text: by_id[client_id].clone(),
+                room: None,
+                mentions: Vec::new(),
             })
             .await;
         }
         let (mut refused, mut wait, mut answered) = (Vec::new(), 0, 0);
         while answered < round.len() {
             match c.next().await {
-                // Our own broadcasts are not answers.
-                ServerEvent::Message { .. } => continue,
+                // Our own broadcasts and who is here are not answers.
+                ServerEvent::Message { .. } | ServerEvent::Presence { .. } => continue,
                 ServerEvent::Ack { .. } => acked += 1,
                 ServerEvent::Error {
                     code: ErrorCode::RateLimited,
@@ -202,6 +204,8 @@ async fn order_holds_across_a_reconnect_under_the_rate_limit() {
             c.send_event(&ClientEvent::Send {
                 client_id: *client_id,
                 text: text.clone(),
+                room: None,
+                mentions: Vec::new(),
             })
             .await;
         }
@@ -222,6 +226,8 @@ async fn order_holds_across_a_reconnect_under_the_rate_limit() {
             c.send_event(&ClientEvent::Send {
                 client_id: *client_id,
                 text: text.clone(),
+                room: None,
+                mentions: Vec::new(),
             })
             .await;
         }

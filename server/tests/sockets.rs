@@ -47,6 +47,8 @@ async fn fifty_concurrent_senders_each_acked_once_every_client_sees_every_id_in_
                     c.send_event(&ClientEvent::Send {
                         client_id: *client_id,
                         text: format!("m{i}"),
+                        room: None,
+                        mentions: Vec::new(),
                     })
                     .await;
                 }
@@ -58,6 +60,7 @@ async fn fifty_concurrent_senders_each_acked_once_every_client_sees_every_id_in_
                             acks.entry(client_id).or_default().push(message.id)
                         }
                         ServerEvent::Message { message } => seen.push(message.id),
+                        ServerEvent::Presence { .. } => {}
                         other => panic!("unexpected {other:?}"),
                     }
                 }

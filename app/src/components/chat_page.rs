@@ -1,14 +1,18 @@
 use super::composer::Composer;
 use super::message_list::MessageList;
 use super::name_prompt::NamePrompt;
+use super::room_list::RoomList;
+use super::room_settings::RoomSettings;
 use super::status_bar::StatusBar;
 use super::transfer::TransferDialog;
+use super::typing::TypingLine;
 use crate::api::ChatSnapshot;
 use crate::protocol::HISTORY_PAGE;
-use crate::state::ChatState;
+use crate::state::{ChatState, Screen};
 use leptos::prelude::*;
 
-/// The one room: rendered from the snapshot the server put in the page
+/// The chat: the room list beside the room on a laptop (a screen of its
+/// own on a phone), rendered from the snapshot the server put in the page
 /// (so it reads as plain HTML without JavaScript), then live.
 #[component]
 pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
@@ -23,7 +27,12 @@ pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
         Some(me) => state.set_identity(me),
         None => state.needs_name.set(true),
     }
+    state.room.set(snapshot.room);
+    state.rooms.set(snapshot.rooms);
+    state.edit_window_secs.set(snapshot.edit_window_secs);
     state.merge_stream(snapshot.messages);
+    state.resume_from(snapshot.seq);
+    state.place_divider();
     state.name_error.set(snapshot.name_error);
     #[cfg(feature = "hydrate")]
     {
@@ -32,12 +41,17 @@ pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
     }
 
     view! {
-        <main class="chat">
-            <StatusBar/>
-            <MessageList/>
-            <Composer/>
-            <NamePrompt/>
+        <main class="chat" class:rooms-open=move || state.screen.get() == Screen::Rooms>
+            <RoomList/>
+            <section class="room-view" aria-label="Conversation">
+                <StatusBar/>
+                <MessageList/>
+                <TypingLine/>
+                <Composer/>
+                <NamePrompt/>
+            </section>
             <TransferDialog/>
+            <RoomSettings/>
         </main>
     }
 }

@@ -1,20 +1,30 @@
-use crate::state::ChatState;
+use crate::protocol::{ClientEvent, ClientMessageId, Identity, UserId};
+use crate::state::{fold, now, ChatState};
 use crate::validate::{char_count, MessageText, MESSAGE_MAX_CHARS};
 use leptos::ev::{KeyboardEvent, SubmitEvent};
 use leptos::prelude::*;
 
 /// The count appears once a message gets this close to the limit.
 const COUNT_FROM: usize = MESSAGE_MAX_CHARS - 200;
+/// "Typing" goes to the others at most this often.
+const TYPING_EVERY_MS: f64 = 3_000.0;
+/// Suggestions shown for an @mention.
+const MAX_SUGGESTIONS: usize = 6;
 
 /// The message box. Posting goes through the outbox, so it works offline
 /// too. Nothing typed or pasted is ever cut off: a message over the limit
-/// stays in the box with the count and the reason.
+/// stays in the box with the count and the reason. Typing `@` offers the
+/// room's people by name.
 #[component]
 pub fn Composer() -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let draft = RwSignal::new(String::new());
+    let draft = state.draft;
     let error = RwSignal::new(None::<String>);
     let count = Memo::new(move |_| draft.with(|d| char_count(d.trim())));
+    // The @word being typed and the people it may mean.
+    let suggestions = RwSignal::new(Vec::<Identity>::new());
+    let active = RwSignal::new(0usize);
+    let last_typing = StoredValue::new(0.0f64);
 
     let submit = move || {
         if !state.can_post() {
@@ -22,43 +32,191 @@ pub fn Composer() -> impl IntoView {
         }
         match MessageText::parse(&draft.get_untracked()) {
             Ok(text) => {
-                state.post(text.as_str().to_owned());
+                let text = text.as_str().to_owned();
+                match state.editing.get_untracked() {
+                    Some(message_id) => {
+                        state.send(ClientEvent::Edit {
+                            client_id: ClientMessageId::new_random(),
+                            message_id,
+                            text,
+                        });
+                        state.editing.set(None);
+                    }
+                    None => {
+                        let mentions = mentioned(&text, &state.members());
+                        state.post(text, mentions);
+                    }
+                }
                 draft.set(String::new());
                 error.set(None);
+                suggestions.set(Vec::new());
+                last_typing.set_value(0.0);
                 fit_height(state);
             }
             Err(e) => error.set(Some(e.to_string())),
         }
     };
+    let pick = move |who: Identity| {
+        let Some(el) = state.composer.get_untracked() else {
+            return;
+        };
+        let caret = el.selection_start().ok().flatten().unwrap_or(0) as usize;
+        let text = draft.get_untracked();
+        if let Some((start, end)) = mention_at(&text, caret) {
+            let inserted = format!("@{} ", who.name);
+            let next = format!("{}{}{}", &text[..start], inserted, &text[end..]);
+            let caret = (start + inserted.len()) as u32;
+            draft.set(next);
+            request_animation_frame(move || {
+                if let Some(el) = state.composer.get_untracked() {
+                    let _ = el.set_selection_range(caret, caret);
+                    let _ = el.focus();
+                }
+            });
+        }
+        suggestions.set(Vec::new());
+    };
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         submit();
     };
-    // Enter sends, Shift+Enter starts a new line; Enter that confirms an
-    // input method's composition (Japanese, Chinese…) does neither.
     let on_keydown = move |ev: KeyboardEvent| {
+        let open = suggestions.with_untracked(|s| s.len());
+        if open > 0 {
+            match ev.key().as_str() {
+                "ArrowDown" => {
+                    ev.prevent_default();
+                    active.update(|a| *a = (*a + 1) % open);
+                    return;
+                }
+                "ArrowUp" => {
+                    ev.prevent_default();
+                    active.update(|a| *a = (*a + open - 1) % open);
+                    return;
+                }
+                "Enter" | "Tab" => {
+                    ev.prevent_default();
+                    let who =
+                        suggestions.with_untracked(|s| s.get(active.get_untracked()).cloned());
+                    if let Some(who) = who {
+                        pick(who);
+                    }
+                    return;
+                }
+                "Escape" => {
+                    suggestions.set(Vec::new());
+                    return;
+                }
+                _ => {}
+            }
+        }
+        if ev.key() == "Escape" && state.editing.get_untracked().is_some() {
+            state.editing.set(None);
+            draft.set(String::new());
+            return;
+        }
+        // Enter sends, Shift+Enter starts a new line; Enter that confirms
+        // an input method's composition (Japanese, Chinese…) does neither.
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
             ev.prevent_default();
             submit();
         }
     };
     let on_input = move |ev| {
-        draft.set(event_target_value(&ev));
+        let text = event_target_value(&ev);
+        draft.set(text.clone());
         if error.get_untracked().is_some() && count.get_untracked() <= MESSAGE_MAX_CHARS {
             error.set(None);
         }
+        let caret = state
+            .composer
+            .get_untracked()
+            .and_then(|el| el.selection_start().ok().flatten())
+            .unwrap_or(text.len() as u32) as usize;
+        let found = match mention_at(&text, caret) {
+            Some((start, end)) => {
+                let query = fold(&text[start + 1..end]);
+                state
+                    .members()
+                    .into_iter()
+                    .filter(|p| fold(&p.name).starts_with(&query))
+                    .take(MAX_SUGGESTIONS)
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        active.set(0);
+        suggestions.set(found);
+        if !text.trim().is_empty()
+            && state.editing.get_untracked().is_none()
+            && now() - last_typing.get_value() > TYPING_EVERY_MS
+        {
+            last_typing.set_value(now());
+            state.send(ClientEvent::Typing);
+        }
         fit_height(state);
+    };
+    let placeholder = move || {
+        state.room.with(|r| {
+            r.as_ref()
+                .map_or_else(|| "Message".to_owned(), |r| format!("Message #{}", r.name))
+        })
     };
 
     view! {
+        <Show when=move || state.editing.get().is_some()>
+            <p class="editing-note">
+                "Editing a message · "
+                <button type="button" class="cancel-edit" on:click=move |_| {
+                    state.editing.set(None);
+                    draft.set(String::new());
+                }>"Cancel"</button>
+            </p>
+        </Show>
         <form class="composer" on:submit=on_submit>
+            <Show when=move || suggestions.with(|s| !s.is_empty())>
+                <ul id="mention-list" class="mention-list" role="listbox" aria-label="People to mention">
+                    {move || {
+                        suggestions
+                            .get()
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, who)| {
+                                let name = who.name.clone();
+                                let color = who.color.clone();
+                                view! {
+                                    <li
+                                        id=format!("mention-{i}")
+                                        role="option"
+                                        class="mention-option"
+                                        aria-selected=move || (active.get() == i).to_string()
+                                        on:mousedown=move |ev| {
+                                            // Keep the focus (and the caret) in the box.
+                                            ev.prevent_default();
+                                            pick(who.clone());
+                                        }
+                                    >
+                                        <span class="author" style:background-color=color>{name}</span>
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </ul>
+            </Show>
             <textarea
                 name="msg"
                 class="composer-input"
                 rows="1"
-                placeholder="Message"
+                placeholder=placeholder
                 aria-label="Message"
                 aria-describedby="composer-count composer-error"
+                aria-autocomplete="list"
+                aria-controls="mention-list"
+                aria-expanded=move || suggestions.with(|s| !s.is_empty()).to_string()
+                aria-activedescendant=move || {
+                    suggestions.with(|s| !s.is_empty()).then(|| format!("mention-{}", active.get()))
+                }
                 autocomplete="off"
                 enterkeyhint="send"
                 node_ref=state.composer
@@ -76,13 +234,33 @@ pub fn Composer() -> impl IntoView {
                 {move || format!("{} / {MESSAGE_MAX_CHARS}", count.get())}
             </span>
             <button type="submit" class="send" disabled=move || !state.can_post()>
-                "Send"
+                {move || if state.editing.get().is_some() { "Save" } else { "Send" }}
             </button>
         </form>
         <p id="composer-error" class="composer-error" role="alert" hidden=move || error.get().is_none()>
             {move || error.get()}
         </p>
     }
+}
+
+/// The `@word` the caret is in or just after: its byte range, `@`
+/// included. An `@` counts only at the start or after a space.
+fn mention_at(text: &str, caret: usize) -> Option<(usize, usize)> {
+    let caret = caret.min(text.len());
+    let before = text.get(..caret)?;
+    let start = before.rfind('@')?;
+    let word = &before[start + 1..];
+    let starts_word = start == 0 || before[..start].ends_with(char::is_whitespace);
+    (starts_word && !word.contains(char::is_whitespace)).then_some((start, caret))
+}
+
+/// The people the text names as `@Name`.
+fn mentioned(text: &str, people: &[Identity]) -> Vec<UserId> {
+    people
+        .iter()
+        .filter(|p| text.contains(&format!("@{}", p.name)))
+        .map(|p| p.user_id)
+        .collect()
 }
 
 /// Grows the box with its text, up to the height the stylesheet allows.
@@ -96,4 +274,37 @@ fn fit_height(state: ChatState) {
         }
     });
     let _ = state;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mention_being_typed_is_found() {
+        assert_eq!(mention_at("hi @An", 6), Some((3, 6)));
+        assert_eq!(mention_at("@", 1), Some((0, 1)));
+        assert_eq!(mention_at("mail a@b", 8), None, "not after a letter");
+        assert_eq!(mention_at("hi @Ann and", 11), None, "a space ended it");
+        assert_eq!(mention_at("no at here", 5), None);
+    }
+
+    #[test]
+    fn mentions_come_from_the_text() {
+        let ann = Identity {
+            user_id: UserId(1),
+            name: "Ann".into(),
+            color: String::new(),
+        };
+        let bo = Identity {
+            user_id: UserId(2),
+            name: "Bo".into(),
+            color: String::new(),
+        };
+        assert_eq!(
+            mentioned("hey @Ann!", &[ann.clone(), bo.clone()]),
+            vec![UserId(1)]
+        );
+        assert!(mentioned("hey Ann", &[ann, bo]).is_empty());
+    }
 }

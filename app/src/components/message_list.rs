@@ -1,6 +1,8 @@
+use super::message_row::{MessageRow, OutboxRow, RowPlace};
 use crate::api::older_messages;
-use crate::protocol::{ChatMessage, ClientMessageId, HISTORY_PAGE};
-use crate::state::{ChatState, Delivery};
+use crate::protocol::{ChatMessage, MessageId, HISTORY_PAGE};
+use crate::state::ChatState;
+use crate::time;
 use leptos::html;
 use leptos::prelude::*;
 
@@ -8,6 +10,8 @@ use leptos::prelude::*;
 const STICK_PX: i32 = 80;
 /// Within this many pixels of the top, older history is fetched.
 const LOAD_OLDER_PX: i32 = 40;
+/// Messages from one sender closer together than this share one name line.
+const GROUP_MS: i64 = 5 * 60 * 1000;
 
 /// The conversation. The scroller is a reversed flex column, so the
 /// browser itself opens it at the newest message (with or without
@@ -18,10 +22,12 @@ const LOAD_OLDER_PX: i32 = 40;
 pub fn MessageList() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let scroller = NodeRef::<html::Div>::new();
-    let stick = StoredValue::new(true);
     let loading = RwSignal::new(false);
     // New messages arrived below while the reader was scrolled up.
     let unseen = RwSignal::new(false);
+    // The message whose actions menu is open.
+    let menu = RwSignal::new(None::<MessageId>);
+    provide_context(MenuOpen(menu));
 
     Effect::new(move |previous: Option<(usize, Option<i64>)>| {
         let newest = state
@@ -31,10 +37,10 @@ pub fn MessageList() -> impl IntoView {
         if let Some((sent_before, seen_before)) = previous {
             if outgoing > sent_before {
                 // Writing a message brings the reader back to the end.
-                stick.set_value(true);
+                state.at_bottom.set(true);
                 unseen.set(false);
                 scroll_to_bottom(scroller);
-            } else if !stick.get_value() && seen_before < newest {
+            } else if !state.at_bottom.get_untracked() && seen_before < newest {
                 unseen.set(true);
             }
         }
@@ -47,8 +53,9 @@ pub fn MessageList() -> impl IntoView {
             return;
         }
         loading.set(true);
+        let room = state.room_id();
         leptos::task::spawn_local(async move {
-            match older_messages(before, HISTORY_PAGE).await {
+            match older_messages(room, before, HISTORY_PAGE).await {
                 Ok(batch) => {
                     state.more_history.set(batch.len() as u32 >= HISTORY_PAGE);
                     state.merge(batch);
@@ -65,8 +72,11 @@ pub fn MessageList() -> impl IntoView {
         };
         let from_bottom = (-el.scroll_top()).max(0);
         let from_top = el.scroll_height() - el.client_height() - from_bottom;
-        stick.set_value(from_bottom < STICK_PX);
-        if from_bottom < STICK_PX {
+        let stuck = from_bottom < STICK_PX;
+        if state.at_bottom.get_untracked() != stuck {
+            state.at_bottom.set(stuck);
+        }
+        if stuck {
             unseen.set(false);
         }
         if from_top < LOAD_OLDER_PX {
@@ -74,12 +84,26 @@ pub fn MessageList() -> impl IntoView {
         }
     };
 
+    // Each row with what it needs to know of its neighbours. Before
+    // hydration (and on the server) days are UTC days; once live, the
+    // reader's own.
+    let rows = move || {
+        let local = state.hydrated.get();
+        let divider = state.divider.get();
+        state.messages.with(|m| places(m.values(), local, divider))
+    };
+    let room_name = move || {
+        state
+            .room
+            .with(|r| r.as_ref().map(|r| r.name.clone()).unwrap_or_default())
+    };
+
     view! {
         <div class="list-wrap">
             <div class="messages" node_ref=scroller on:scroll=on_scroll>
                 // Screen readers get new messages from the announcer below,
                 // one at a time, not whole pages of history as they load.
-                <ol class="message-log" role="log" aria-label="Messages" aria-live="off">
+                <ol class="message-log" role="log" aria-label=move || format!("Messages in {}", room_name()) aria-live="off">
                     <Show when=move || state.more_history.get()>
                         <li class="older">
                             <button
@@ -93,12 +117,15 @@ pub fn MessageList() -> impl IntoView {
                         </li>
                     </Show>
                     <For
-                        each=move || state.messages.get().into_values()
-                        key=|m| m.id
-                        children=move |m| view! { <MessageRow message=m/> }
+                        each=rows
+                        key=|p| (p.message.id, p.message.seq, p.head, p.day.clone(), p.divider)
+                        children=move |p| view! { <MessageRow place=p/> }
                     />
                     <For
-                        each=move || state.outbox.get()
+                        each=move || {
+                            let room = state.room_id();
+                            state.outbox.with(|o| o.iter().filter(|i| i.room == room).cloned().collect::<Vec<_>>())
+                        }
                         key=|o| o.client_id
                         children=move |o| view! { <OutboxRow client_id=o.client_id text=o.text/> }
                     />
@@ -109,7 +136,7 @@ pub fn MessageList() -> impl IntoView {
                     type="button"
                     class="new-pill"
                     on:click=move |_| {
-                        stick.set_value(true);
+                        state.at_bottom.set(true);
                         unseen.set(false);
                         scroll_to_bottom(scroller);
                     }
@@ -117,11 +144,43 @@ pub fn MessageList() -> impl IntoView {
                     "New messages ↓"
                 </button>
             </Show>
-            <div class="sr-only" aria-live="polite" aria-atomic="true">
+            <div class="sr-only announcer" aria-live="polite" aria-atomic="true">
                 {move || state.announcement.get()}
             </div>
         </div>
     }
+}
+
+/// Which message has its actions menu open, shared by the rows.
+#[derive(Clone, Copy)]
+pub struct MenuOpen(pub RwSignal<Option<MessageId>>);
+
+fn places<'a>(
+    messages: impl Iterator<Item = &'a ChatMessage>,
+    local: bool,
+    divider: Option<MessageId>,
+) -> Vec<RowPlace> {
+    let mut out: Vec<RowPlace> = Vec::new();
+    let mut previous: Option<&ChatMessage> = None;
+    for m in messages {
+        let day = time::day(m.ts, local);
+        let new_day = previous.is_none_or(|p| time::day(p.ts, local) != day);
+        let divided = divider == Some(m.id);
+        let continues = previous.is_some_and(|p| {
+            p.user_id == m.user_id
+                && p.user_name == m.user_name
+                && m.ts - p.ts < GROUP_MS
+                && !p.deleted
+        });
+        out.push(RowPlace {
+            message: m.clone(),
+            head: new_day || divided || !continues,
+            day: new_day.then(|| time::day_label(m.ts, local)),
+            divider: divided,
+        });
+        previous = Some(m);
+    }
+    out
 }
 
 fn scroll_to_bottom(scroller: NodeRef<html::Div>) {
@@ -133,75 +192,4 @@ fn scroll_to_bottom(scroller: NodeRef<html::Div>) {
         el.scroll_to_with_scroll_to_options(&options);
     }
     let _ = scroller;
-}
-
-#[component]
-fn MessageRow(message: ChatMessage) -> impl IntoView {
-    let state = expect_context::<ChatState>();
-    let ts = message.ts;
-    let time = move || clock(ts, state.hydrated.get());
-    view! {
-        <li class="message" data-id=message.id.0>
-            <span class="author" style:background-color=message.color>
-                {message.user_name}
-            </span>
-            // Screen readers would otherwise run the name into the text.
-            <span class="sr-only">": "</span>
-            <span class="text">{message.msg}</span>
-            <span class="sr-only">", at "</span>
-            <time class="ts">{time}</time>
-        </li>
-    }
-}
-
-/// One of this device's messages that the server has not acknowledged.
-#[component]
-fn OutboxRow(client_id: ClientMessageId, text: String) -> impl IntoView {
-    let state = expect_context::<ChatState>();
-    let delivery = move || {
-        state.outbox.with(|o| {
-            o.iter()
-                .find(|i| i.client_id == client_id)
-                .map(|i| i.delivery.clone())
-        })
-    };
-    let me = move || state.me.get();
-    view! {
-        <li class="message outgoing" class:failed=move || matches!(delivery(), Some(Delivery::Failed(_)))>
-            <span class="author" style:background-color=move || me().map(|m| m.color).unwrap_or_default()>
-                {move || me().map(|m| m.name)}
-            </span>
-            <span class="sr-only">": "</span>
-            <span class="text">{text}</span>
-            <span class="delivery">
-                {move || match delivery() {
-                    Some(Delivery::Failed(reason)) => view! {
-                        <span class="failed-reason">{reason}</span>
-                        <button type="button" class="retry" on:click=move |_| state.retry(client_id)>
-                            "Retry"
-                        </button>
-                    }
-                    .into_any(),
-                    _ => view! { <span class="pending">"sending…"</span> }.into_any(),
-                }}
-            </span>
-        </li>
-    }
-}
-
-/// "HH:MM": UTC while server-rendered (the server cannot know the reader's
-/// zone), local time once the page is live.
-fn clock(ts: i64, local: bool) -> String {
-    #[cfg(feature = "hydrate")]
-    if local {
-        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ts as f64));
-        return format!("{:02}:{:02}", d.get_hours(), d.get_minutes());
-    }
-    let _ = local;
-    let minutes = ts.div_euclid(60_000);
-    format!(
-        "{:02}:{:02}",
-        minutes.div_euclid(60).rem_euclid(24),
-        minutes.rem_euclid(60)
-    )
 }

@@ -3,8 +3,12 @@
 mod chat_page;
 mod composer;
 mod message_list;
+mod message_row;
 mod name_prompt;
+mod room_list;
+mod room_settings;
 mod status_bar;
 mod transfer;
+mod typing;
 
 pub use chat_page::ChatPage;

@@ -1,11 +1,11 @@
-use crate::state::{ChatState, Connection};
+use crate::state::{ChatState, Connection, Screen};
 use leptos::prelude::*;
 
-/// Connection state, who you are, and any notice from the server. The chat
-/// never goes silently dead: a lost connection is always shown here. Every
-/// state fits one line of a 320 px screen: the title never shrinks, the
-/// status has a short form on narrow screens, the name is cut with an
-/// ellipsis.
+/// The room's name, the connection, who you are; below it, who is here
+/// and the room's settings. The chat never goes silently dead: a lost
+/// connection is always shown here. Every state fits one line of a 320 px
+/// screen: the status has a short form on narrow screens, the title and
+/// the name are cut with an ellipsis when long.
 #[component]
 pub fn StatusBar() -> impl IntoView {
     let state = expect_context::<ChatState>();
@@ -30,10 +30,33 @@ pub fn StatusBar() -> impl IntoView {
         }
     };
     let state_name = move || status().0;
+    let title = move || {
+        state.room.with(|r| {
+            r.as_ref()
+                .map_or_else(|| "Chat".to_owned(), |r| r.name.clone())
+        })
+    };
+    let unread = move || state.unread_total();
+    let rooms_label = move || match unread() {
+        0 => "Rooms".to_owned(),
+        n => format!("Rooms, {n} unread"),
+    };
 
     view! {
         <header class="status-bar">
-            <h1 class="room">"Chat"</h1>
+            <button
+                type="button"
+                class="rooms-button"
+                aria-label=rooms_label
+                disabled=move || !state.hydrated.get()
+                on:click=move |_| state.screen.set(Screen::Rooms)
+            >
+                <span class="icon" aria-hidden="true"></span>
+                <Show when=move || { unread() > 0 }>
+                    <span class="badge" aria-hidden="true">{unread}</span>
+                </Show>
+            </button>
+            <h1 class="room">{title}</h1>
             <span class="connection" data-state=state_name role="status">
                 {move || status().1}
             </span>
@@ -55,27 +78,94 @@ pub fn StatusBar() -> impl IntoView {
                             >
                                 {me.name}
                             </button>
-                            <button
-                                type="button"
-                                class="link-device"
-                                title="Use on another device"
-                                aria-label="Use on another device"
-                                disabled=move || !state.hydrated.get()
-                                on:click=move |_| state.linking.set(true)
-                            >
-                                <span class="icon" aria-hidden="true"></span>
-                                <span class="label">"Link device"</span>
-                            </button>
                         }
                     })
             }}
         </header>
+        <RoomBar/>
         <p class="noscript-note">
             "JavaScript is off: this is the chat as it was when the page loaded. "
             "Reload to see new messages."
         </p>
+        <Show when=move || state.room.with(|r| r.as_ref().is_some_and(|r| r.archived))>
+            <p class="archived-note">"This room is archived: you can read it, not write in it."</p>
+        </Show>
         <Show when=move || state.notice.get().is_some()>
             <p class="notice" role="alert">{move || state.notice.get()}</p>
+        </Show>
+    }
+}
+
+/// Who is here (a compact count, the full list on tap), the room's
+/// settings, and linking another device.
+#[component]
+fn RoomBar() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let open = RwSignal::new(false);
+    let count = move || state.presence.with(Vec::len);
+    let label = move || match count() {
+        1 => "1 person here".to_owned(),
+        n => format!("{n} people here"),
+    };
+    view! {
+        <div class="room-bar">
+            <button
+                type="button"
+                class="presence-button"
+                aria-expanded=move || open.get().to_string()
+                aria-controls="presence-list"
+                disabled=move || !state.hydrated.get()
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                <span class="avatars" aria-hidden="true">
+                    {move || {
+                        state
+                            .presence
+                            .get()
+                            .into_iter()
+                            .take(4)
+                            .map(|p| {
+                                let initial = p.name.chars().next().map(String::from).unwrap_or_default();
+                                view! { <span class="avatar" style:background-color=p.color>{initial}</span> }
+                            })
+                            .collect_view()
+                    }}
+                </span>
+                <span class="presence-count">{label}</span>
+            </button>
+            <span class="spacer"></span>
+            <button
+                type="button"
+                class="room-settings-button"
+                aria-label="Room settings"
+                title="Room settings"
+                disabled=move || !state.hydrated.get() || state.me.get().is_none()
+                on:click=move |_| state.room_settings.set(true)
+            >
+                "⋯"
+            </button>
+            <button
+                type="button"
+                class="link-device"
+                title="Use on another device"
+                aria-label="Use on another device"
+                disabled=move || !state.hydrated.get() || state.me.get().is_none()
+                on:click=move |_| state.linking.set(true)
+            >
+                <span class="icon" aria-hidden="true"></span>
+                <span class="label">"Link device"</span>
+            </button>
+        </div>
+        <Show when=move || open.get()>
+            <ul id="presence-list" class="presence-list" aria-label="People here">
+                <For
+                    each=move || state.presence.get()
+                    key=|p| (p.user_id, p.name.clone())
+                    children=move |p| view! {
+                        <li><span class="author" style:background-color=p.color>{p.name}</span></li>
+                    }
+                />
+            </ul>
         </Show>
     }
 }

@@ -2,15 +2,20 @@
 //! Applying server events is plain logic here so it behaves the same during
 //! server rendering, hydration and live traffic.
 
+mod outbox;
+mod rooms;
+
+pub use outbox::{Delivery, OutgoingMessage};
+
 use crate::protocol::{
-    ChatMessage, ClientEvent, ClientMessageId, ErrorCode, Identity, MessageId, ServerEvent,
-    HISTORY_PAGE,
+    ChatMessage, ClientEvent, ErrorCode, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq,
+    ServerEvent, UserId, HISTORY_PAGE,
 };
 use futures::channel::mpsc::UnboundedSender;
 use leptos::html;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connection {
@@ -20,23 +25,11 @@ pub enum Connection {
     Offline(u32),
 }
 
-/// Where one of this device's own messages stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Delivery {
-    /// Sent (or waiting to be sent) and not yet acknowledged.
-    Pending,
-    /// Refused by the server, with its reason.
-    Failed(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutgoingMessage {
-    pub client_id: ClientMessageId,
-    pub text: String,
-    pub delivery: Delivery,
-    /// When it last went out on a socket (ms since the epoch); 0 = not yet.
-    #[serde(default)]
-    pub sent_at: f64,
+/// What the phone shows: the room list is a screen of its own there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Room,
+    Rooms,
 }
 
 /// What the page last knew, kept in browser storage so that the offline
@@ -45,23 +38,48 @@ pub struct OutgoingMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub me: Option<Identity>,
+    #[serde(default)]
+    pub room: Option<RoomId>,
     /// The newest messages up to `cursor`, with none missing between them.
     pub messages: Vec<ChatMessage>,
-    pub cursor: Option<MessageId>,
+    pub cursor: Option<Seq>,
+}
+
+/// A room shown earlier in this tab, kept so that going back is instant.
+#[derive(Clone)]
+struct Cached {
+    messages: BTreeMap<MessageId, ChatMessage>,
+    cursor: Option<Seq>,
+    more_history: bool,
+}
+
+/// Someone typing, until `until` (ms since the epoch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Typist {
+    pub who: Identity,
+    pub until: f64,
 }
 
 #[derive(Clone, Copy)]
 pub struct ChatState {
-    /// Confirmed messages keyed by server id: the map gives id order and
-    /// makes a message delivered twice (SSR + catch-up) show once.
+    /// The room shown.
+    pub room: RwSignal<Option<RoomInfo>>,
+    /// Every room in the list, with this identity's unread figures.
+    pub rooms: RwSignal<Vec<RoomStatus>>,
+    /// The shown room's messages keyed by id: id order, and a message
+    /// delivered twice (page + catch-up, or changed later) shows once.
     pub messages: RwSignal<BTreeMap<MessageId, ChatMessage>>,
     pub me: RwSignal<Option<Identity>>,
     /// The server said this device has no name yet.
     pub needs_name: RwSignal<bool>,
     /// The user asked to change their name.
     pub renaming: RwSignal<bool>,
+    /// Why the name form was refused, shown under it.
+    pub name_error: RwSignal<Option<String>>,
     /// The "use on another device" dialog is open.
     pub linking: RwSignal<bool>,
+    /// The room settings dialog is open.
+    pub room_settings: RwSignal<bool>,
     pub outbox: RwSignal<Vec<OutgoingMessage>>,
     pub connection: RwSignal<Connection>,
     /// A problem not tied to one message, shown in the status bar.
@@ -73,84 +91,126 @@ pub struct ChatState {
     pub hydrated: RwSignal<bool>,
     /// The page is in the background (another tab, app switched away).
     pub hidden: RwSignal<bool>,
-    /// Messages from others that arrived while the page was hidden.
-    pub unread: RwSignal<u32>,
+    /// The reader is at the end of the list, seeing the newest messages.
+    pub at_bottom: RwSignal<bool>,
+    /// Who has the room open now.
+    pub presence: RwSignal<Vec<Identity>>,
+    pub typing: RwSignal<Vec<Typist>>,
+    /// The first message the reader had not read when the room opened:
+    /// the "new messages" divider goes above it.
+    pub divider: RwSignal<Option<MessageId>>,
+    /// The message being edited in the composer.
+    pub editing: RwSignal<Option<MessageId>>,
+    /// What is in the message box.
+    pub draft: RwSignal<String>,
+    pub edit_window_secs: RwSignal<u64>,
+    pub screen: RwSignal<Screen>,
     /// The latest live message from someone else, for screen readers
     /// (history loading in bulk is not announced).
     pub announcement: RwSignal<String>,
-    /// Why the name form was refused, shown under it.
-    pub name_error: RwSignal<Option<String>>,
     /// The message box, focused after joining.
     pub composer: NodeRef<html::Textarea>,
-    /// Newest id received through the ordered stream (snapshot, catch-up,
-    /// live). Acks do not move it: an ack can overtake broadcasts still in
-    /// flight, and resuming after it would skip them.
-    cursor: StoredValue<Option<MessageId>>,
+    /// Newest seq received for the shown room through the ordered stream
+    /// (page, catch-up, live). Acks do not move it: an ack can overtake
+    /// broadcasts still in flight, and resuming after it would skip them.
+    cursor: StoredValue<Option<Seq>>,
+    cache: StoredValue<HashMap<RoomId, Cached>>,
     sender: StoredValue<Option<UnboundedSender<ClientEvent>>>,
-    /// The one message on the wire and not yet answered. One at a time, so
-    /// the server stores a device's messages in the order they were
-    /// written, even when some are held back by the rate limit.
-    in_flight: StoredValue<Option<ClientMessageId>>,
-    /// Waiting out a rate limit: nothing goes out until it ends.
-    paused: StoredValue<bool>,
+    outbox_flow: StoredValue<outbox::Flow>,
+    /// The read mark last sent, so the same one is not sent again.
+    read_sent: StoredValue<Option<(RoomId, Seq)>>,
 }
 
 impl ChatState {
     pub fn new() -> Self {
         Self {
+            room: RwSignal::new(None),
+            rooms: RwSignal::new(Vec::new()),
             messages: RwSignal::new(BTreeMap::new()),
             me: RwSignal::new(None),
             needs_name: RwSignal::new(false),
             renaming: RwSignal::new(false),
+            name_error: RwSignal::new(None),
             linking: RwSignal::new(false),
+            room_settings: RwSignal::new(false),
             outbox: RwSignal::new(Vec::new()),
             connection: RwSignal::new(Connection::Connecting),
             notice: RwSignal::new(None),
             more_history: RwSignal::new(false),
             hydrated: RwSignal::new(false),
             hidden: RwSignal::new(false),
-            unread: RwSignal::new(0),
+            at_bottom: RwSignal::new(true),
+            presence: RwSignal::new(Vec::new()),
+            typing: RwSignal::new(Vec::new()),
+            divider: RwSignal::new(None),
+            editing: RwSignal::new(None),
+            draft: RwSignal::new(String::new()),
+            edit_window_secs: RwSignal::new(crate::protocol::EDIT_WINDOW_SECS),
+            screen: RwSignal::new(Screen::Room),
             announcement: RwSignal::new(String::new()),
-            name_error: RwSignal::new(None),
             composer: NodeRef::new(),
             cursor: StoredValue::new(None),
+            cache: StoredValue::new(HashMap::new()),
             sender: StoredValue::new(None),
-            in_flight: StoredValue::new(None),
-            paused: StoredValue::new(false),
+            outbox_flow: StoredValue::new(outbox::Flow::default()),
+            read_sent: StoredValue::new(None),
         }
     }
 
+    pub fn room_id(&self) -> RoomId {
+        self.room
+            .with_untracked(|r| r.as_ref().map_or(RoomId::DEFAULT, |r| r.id))
+    }
+
+    pub fn my_id(&self) -> Option<UserId> {
+        self.me.with_untracked(|me| me.as_ref().map(|m| m.user_id))
+    }
+
     /// Adds messages for display (older pages, acks) without moving the
-    /// catch-up cursor.
+    /// catch-up cursor. A message of another room is ignored.
     pub fn merge(&self, batch: impl IntoIterator<Item = ChatMessage>) {
+        let room = self.room_id();
         self.messages.update(|map| {
-            for m in batch {
-                map.insert(m.id, m);
+            for m in batch.into_iter().filter(|m| m.room == room) {
+                // A later state of a message replaces an earlier one, never
+                // the other way round.
+                if map.get(&m.id).is_none_or(|old| old.seq <= m.seq) {
+                    map.insert(m.id, m);
+                }
             }
         });
     }
 
-    /// Adds messages that arrived in order with nothing missing before
-    /// them: the latest page of history, catch-up or live traffic.
+    /// Adds changes that arrived in seq order with nothing missing before
+    /// them: the page, catch-up or live traffic.
     pub fn merge_stream(&self, batch: Vec<ChatMessage>) {
-        if let Some(newest) = batch.iter().map(|m| m.id).max() {
-            self.cursor
-                .update_value(|c| *c = Some(c.map_or(newest, |c| c.max(newest))));
+        let room = self.room_id();
+        if let Some(newest) = batch.iter().filter(|m| m.room == room).map(|m| m.seq).max() {
+            self.advance(newest);
         }
         self.merge(batch);
     }
 
-    /// Replaces everything shown with the latest page, as after a gap too
-    /// long to replay.
-    fn replace_with(&self, messages: Vec<ChatMessage>) {
+    fn advance(&self, seq: Seq) {
+        self.cursor
+            .update_value(|c| *c = Some(c.map_or(seq, |c| c.max(seq))));
+    }
+
+    /// Replaces everything shown with the room's latest page.
+    fn replace_with(&self, messages: Vec<ChatMessage>, seq: Seq) {
         self.more_history.set(messages.len() as u32 >= HISTORY_PAGE);
-        self.cursor.set_value(messages.iter().map(|m| m.id).max());
+        self.cursor.set_value(Some(seq));
         self.messages
             .set(messages.into_iter().map(|m| (m.id, m)).collect());
     }
 
-    /// Where the server should resume the stream after a reconnect.
-    pub fn last_seen(&self) -> Option<MessageId> {
+    /// The page was rendered at `seq`: changes up to it are in it.
+    pub fn resume_from(&self, seq: Seq) {
+        self.advance(seq);
+    }
+
+    /// Where the server should resume the shown room after a reconnect.
+    pub fn last_seen(&self) -> Option<Seq> {
         self.cursor.get_value()
     }
 
@@ -166,9 +226,11 @@ impl ChatState {
     }
 
     /// Can the composer take a message? Offline is fine: the outbox keeps
-    /// it until the connection returns.
+    /// it until the connection returns. An archived room cannot.
     pub fn can_post(&self) -> bool {
-        self.hydrated.get() && self.me.get().is_some()
+        self.hydrated.get()
+            && self.me.get().is_some()
+            && !self.room.with(|r| r.as_ref().is_some_and(|r| r.archived))
     }
 
     /// What to keep in browser storage for the offline shell.
@@ -178,7 +240,7 @@ impl ChatState {
             let mut upto: Vec<ChatMessage> = map
                 .values()
                 .rev()
-                .filter(|m| cursor.is_some_and(|c| m.id <= c))
+                .filter(|m| cursor.is_some_and(|c| m.seq <= c))
                 .take(HISTORY_PAGE as usize)
                 .cloned()
                 .collect();
@@ -187,15 +249,19 @@ impl ChatState {
         });
         Snapshot {
             me: self.me.get(),
+            room: self.room.with(|r| r.as_ref().map(|r| r.id)),
             messages,
             cursor,
         }
     }
 
-    /// Brings in a stored snapshot that is newer than what the page was
-    /// rendered with (an app shell cached earlier, opened offline).
+    /// Brings in a stored snapshot of the same room that is newer than
+    /// what the page was rendered with (an app shell cached earlier,
+    /// opened offline).
     pub fn restore(&self, saved: Snapshot) {
-        if saved.cursor > self.cursor.get_value() {
+        if saved.room.unwrap_or(RoomId::DEFAULT) == self.room_id()
+            && saved.cursor > self.cursor.get_value()
+        {
             let newest_here = self
                 .messages
                 .with_untracked(|m| m.last_key_value().map(|(id, _)| *id));
@@ -203,12 +269,14 @@ impl ChatState {
                 .messages
                 .first()
                 .is_some_and(|m| newest_here.is_some_and(|n| m.id <= n));
+            let cursor = saved.cursor.unwrap_or_default();
             if overlaps {
                 self.merge_stream(saved.messages);
+                self.advance(cursor);
             } else {
                 // A gap between the two: show the newer page alone, as a
                 // resync would; older history loads on scroll.
-                self.replace_with(saved.messages);
+                self.replace_with(saved.messages, cursor);
                 self.more_history.set(true);
             }
         }
@@ -219,109 +287,26 @@ impl ChatState {
         }
     }
 
-    /// Queues a message; it goes out when the ones before it are answered,
-    /// and again on every reconnect until the server acknowledges it.
-    pub fn post(&self, text: String) {
-        self.outbox.update(|o| {
-            o.push(OutgoingMessage {
-                client_id: ClientMessageId::new_random(),
-                text,
-                delivery: Delivery::Pending,
-                sent_at: 0.0,
-            })
-        });
-        self.pump();
-    }
-
-    /// Sends a failed message again under its original client id.
-    pub fn retry(&self, client_id: ClientMessageId) {
-        self.outbox.update(|o| {
-            if let Some(item) = o.iter_mut().find(|i| i.client_id == client_id) {
-                item.delivery = Delivery::Pending;
-                item.sent_at = 0.0;
-            }
-        });
-        self.pump();
-    }
-
-    /// Sends the oldest pending message if the socket is free.
-    fn pump(&self) {
-        if self.in_flight.get_value().is_some() || self.paused.get_value() {
-            return;
-        }
-        let Some(item) = self
-            .outbox
-            .with_untracked(|o| o.iter().find(|i| i.delivery == Delivery::Pending).cloned())
-        else {
-            return;
-        };
-        let event = ClientEvent::Send {
-            client_id: item.client_id,
-            text: item.text,
-        };
-        let sent = self.sender.with_value(|s| {
-            // A closed channel means the socket just died; the outbox
-            // keeps the message for the next connection.
+    /// Sends an event if connected; otherwise it is dropped (what matters
+    /// is re-sent on the next connection).
+    pub fn send(&self, event: ClientEvent) -> bool {
+        self.sender.with_value(|s| {
             s.as_ref()
                 .is_some_and(|tx| tx.unbounded_send(event).is_ok())
-        });
-        if sent {
-            self.in_flight.set_value(Some(item.client_id));
-        }
+        })
     }
 
-    /// The server answered `client_id`: the next one may go.
-    fn answered(&self, client_id: ClientMessageId) {
-        if self.in_flight.get_value() == Some(client_id) {
-            self.in_flight.set_value(None);
-        }
-        self.pump();
-    }
-
-    /// A socket was opened (`Some`) or lost (`None`). Whatever was in
-    /// flight on a lost socket goes again on the next one; the client id
-    /// makes that safe.
+    /// A socket was opened (`Some`) or lost (`None`).
     pub fn attach(&self, tx: Option<UnboundedSender<ClientEvent>>) {
         self.sender.set_value(tx);
-        self.in_flight.set_value(None);
-    }
-
-    /// Starts sending what is pending, oldest first.
-    pub fn flush_outbox(&self) {
-        self.pump();
-    }
-
-    /// Records that a message went out on the socket at `now`.
-    pub fn mark_sent(&self, client_id: ClientMessageId, now: f64) {
-        self.outbox.update(|o| {
-            if let Some(item) = o.iter_mut().find(|i| i.client_id == client_id) {
-                item.sent_at = now;
-            }
-        });
-    }
-
-    /// Marks as failed what went out before `deadline` and is still not
-    /// acknowledged, so the user sees it and can retry.
-    pub fn expire_unacked(&self, deadline: f64) {
-        let stale = |i: &OutgoingMessage| {
-            i.delivery == Delivery::Pending && i.sent_at > 0.0 && i.sent_at < deadline
-        };
-        if !self.outbox.with_untracked(|o| o.iter().any(stale)) {
-            return;
-        }
-        self.outbox.update(|o| {
-            for item in o.iter_mut().filter(|i| stale(i)) {
-                item.delivery = Delivery::Failed("Not confirmed by the server. Retry?".to_owned());
-            }
-        });
-        self.in_flight.set_value(None);
-        self.pump();
+        self.outbox_flow.update_value(|f| f.in_flight = None);
+        self.read_sent.set_value(None);
     }
 
     /// Applies one event from the server.
     pub fn apply(&self, event: ServerEvent) {
         match event {
-            ServerEvent::Welcome { me } => {
+            ServerEvent::Welcome { me, rooms } => {
                 match me {
                     Some(me) => self.set_identity(me),
                     None => {
@@ -329,70 +314,60 @@ impl ChatState {
                         self.needs_name.set(true);
                     }
                 }
+                if !rooms.is_empty() {
+                    self.rooms.set(rooms);
+                }
                 self.notice.set(None);
             }
             ServerEvent::Identity { me } => self.set_identity(me),
-            ServerEvent::Message { message } => {
-                let fresh = !self
-                    .messages
-                    .with_untracked(|m| m.contains_key(&message.id));
-                let mine = self.me.with_untracked(|me| {
-                    me.as_ref().is_some_and(|me| me.user_id == message.user_id)
-                });
-                if fresh && !mine {
-                    if self.hidden.get_untracked() {
-                        self.unread.update(|n| *n += 1);
-                    }
-                    self.announcement
-                        .set(format!("{}: {}", message.user_name, message.msg));
+            ServerEvent::Message { message } => self.receive(message),
+            ServerEvent::Resync {
+                room,
+                messages,
+                seq,
+            } => {
+                if room == self.room_id() {
+                    self.replace_with(messages, seq);
+                    self.place_divider();
                 }
-                self.merge_stream(vec![message]);
             }
-            ServerEvent::Resync { messages } => self.replace_with(messages),
+            ServerEvent::Activity {
+                room,
+                user_id,
+                mentions,
+                ..
+            } => self.activity(room, user_id, &mentions),
+            ServerEvent::Room { room } => self.room_changed(room),
+            ServerEvent::Presence { room, people } => {
+                if room == self.room_id() {
+                    self.presence.set(people);
+                }
+            }
+            ServerEvent::Typing { room, user } => {
+                if room == self.room_id() {
+                    let until = now() + TYPING_SHOWN_MS;
+                    self.typing.update(|t| {
+                        t.retain(|x| x.who.user_id != user.user_id);
+                        t.push(Typist { who: user, until });
+                    });
+                }
+            }
+            ServerEvent::Read { status } => self.read_changed(status),
             ServerEvent::Ack { client_id, message } => {
                 self.merge([message]);
-                self.outbox
-                    .update(|o| o.retain(|i| i.client_id != client_id));
-                self.answered(client_id);
+                self.acked(client_id);
             }
             ServerEvent::Error {
                 code: ErrorCode::RateLimited,
                 message,
                 client_id,
                 retry_after_ms,
-            } => {
-                // Not a failure: the message stays first in line and goes
-                // again, before any later one, when the server allows.
-                self.notice.set(Some(message));
-                if let Some(client_id) = client_id {
-                    if self.in_flight.get_value() == Some(client_id) {
-                        self.in_flight.set_value(None);
-                    }
-                    self.paused.set_value(true);
-                    let state = *self;
-                    let wait = std::time::Duration::from_millis(retry_after_ms.unwrap_or(1000));
-                    set_timeout(
-                        move || {
-                            state.notice.set(None);
-                            state.paused.set_value(false);
-                            state.pump();
-                        },
-                        wait,
-                    );
-                }
-            }
+            } => self.rate_limited(message, client_id, retry_after_ms),
             ServerEvent::Error {
                 message,
                 client_id: Some(client_id),
                 ..
-            } => {
-                self.outbox.update(|o| {
-                    if let Some(item) = o.iter_mut().find(|i| i.client_id == client_id) {
-                        item.delivery = Delivery::Failed(message);
-                    }
-                });
-                self.answered(client_id);
-            }
+            } => self.refused(client_id, message),
             ServerEvent::Error {
                 code: ErrorCode::NameRequired,
                 message,
@@ -404,6 +379,68 @@ impl ChatState {
             ServerEvent::Error { message, .. } => self.notice.set(Some(message)),
             ServerEvent::Pong { .. } => {}
         }
+    }
+
+    /// A message of the shown room, new or changed.
+    fn receive(&self, message: ChatMessage) {
+        if message.room != self.room_id() {
+            return;
+        }
+        let fresh = !self
+            .messages
+            .with_untracked(|m| m.contains_key(&message.id));
+        let mine = self.my_id() == Some(message.user_id);
+        if fresh && !mine {
+            if self.hidden.get_untracked() || !self.at_bottom.get_untracked() {
+                self.count_unread(message.room, self.mentions_me(&message));
+            }
+            self.announcement
+                .set(format!("{}: {}", message.user_name, message.msg));
+            // Their message is what they were typing.
+            self.typing
+                .update(|t| t.retain(|x| x.who.user_id != message.user_id));
+        }
+        self.merge_stream(vec![message]);
+    }
+
+    /// Whether a message mentions this identity.
+    pub fn mentions_me(&self, message: &ChatMessage) -> bool {
+        self.my_id()
+            .is_some_and(|me| message.mentions.contains(&me))
+    }
+
+    /// Puts one of this identity's messages in the box to edit.
+    pub fn start_editing(&self, id: MessageId, text: String) {
+        self.editing.set(Some(id));
+        self.draft.set(text);
+        self.focus_composer();
+    }
+
+    /// People the shown room knows of, for mentions: who is here and who
+    /// wrote the loaded messages, each once, never this identity.
+    pub fn members(&self) -> Vec<Identity> {
+        let me = self.my_id();
+        let mut seen = std::collections::BTreeMap::new();
+        self.presence.with_untracked(|p| {
+            for who in p {
+                seen.insert(who.user_id, who.clone());
+            }
+        });
+        self.messages.with_untracked(|m| {
+            for msg in m.values().rev() {
+                seen.entry(msg.user_id).or_insert_with(|| Identity {
+                    user_id: msg.user_id,
+                    name: msg.user_name.clone(),
+                    color: msg.color.clone(),
+                });
+            }
+        });
+        let mut list: Vec<Identity> = seen
+            .into_values()
+            .filter(|p| Some(p.user_id) != me)
+            .collect();
+        list.sort_by_key(|p| fold(&p.name));
+        list
     }
 
     /// Puts the cursor in the message box, once it is enabled.
@@ -420,5 +457,33 @@ impl ChatState {
 impl Default for ChatState {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// How long "… is typing" shows after the last typing event.
+const TYPING_SHOWN_MS: f64 = 5_000.0;
+
+/// Text for matching regardless of case. In the browser, its own
+/// lowercasing: Rust's Unicode case tables would add to the WASM.
+pub fn fold(s: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        String::from(js_sys::JsString::from(s).to_lower_case())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        s.to_lowercase()
+    }
+}
+
+/// Milliseconds since the epoch (0 on the server, where nothing expires).
+pub fn now() -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        0.0
     }
 }

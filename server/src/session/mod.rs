@@ -9,10 +9,12 @@ mod outbound;
 use crate::chat::{Chat, ChatError};
 use crate::limits;
 use crate::origin;
+use crate::presence::TabId;
 use crate::state::AppState;
-use crate::store::{PostTicket, StoreError};
+use crate::store::{PostTicket, RoomKey, StoreError};
 use app::protocol::{
-    close_code, ClientEvent, ClientMessageId, ConnectParams, DeviceId, ErrorCode, ServerEvent,
+    close_code, ClientEvent, ClientMessageId, ConnectParams, DeviceId, ErrorCode, RoomId,
+    ServerEvent,
 };
 use app::validate::{MessageError, MessageText};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -47,6 +49,9 @@ const IDLE_LIMIT: Duration = Duration::from_secs(60);
 const MAX_IN_FLIGHT: usize = 64;
 /// Replies queued for the writing side.
 const REPLY_QUEUE: usize = 128;
+
+/// Gives every session its own tab id for presence.
+static NEXT_TAB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 pub async fn upgrade(
     ws: WebSocketUpgrade,
@@ -114,6 +119,19 @@ enum Handled {
     Reply(ServerEvent),
     /// A message queued for commit: its ack (or error) comes later.
     Pending(ClientMessageId, PostTicket),
+    /// Show another room: the writing side replays it.
+    Open(Out),
+    Nothing,
+}
+
+/// What the reading side knows about its tab.
+struct Tab {
+    id: TabId,
+    device: DeviceId,
+    /// The room the tab shows.
+    room: RoomId,
+    visible: bool,
+    gate: Gate,
 }
 
 async fn run(
@@ -126,8 +144,24 @@ async fn run(
 ) {
     let (sink, mut stream) = socket.split();
     // Subscribe before the writer reads the store for catch-up, so nothing
-    // committed in between is missed; duplicates are skipped by id.
+    // committed in between is missed; duplicates are skipped by seq.
     let live = chat.hub().subscribe();
+    let room = match params.room {
+        Some(id) => match chat.room(RoomKey::Id(id)).await {
+            Ok(Some(room)) => room.id,
+            _ => RoomId::DEFAULT,
+        },
+        None => RoomId::DEFAULT,
+    };
+    let mut tab = Tab {
+        id: NEXT_TAB.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        device,
+        room,
+        visible: true,
+        gate: Gate::default(),
+    };
+    enter_room(&chat, &tab).await;
+    let opening = (room, params.last_seen);
     let (out, replies) = mpsc::channel(REPLY_QUEUE);
     // Not instrumented: this task wakes for every broadcast, and entering a
     // span on each poll costs more than the rest of its user-space work.
@@ -138,12 +172,11 @@ async fn run(
         replies,
         chat.clone(),
         device,
-        params,
+        opening,
         deadline,
     ));
     tracing::debug!("session started");
 
-    let mut gate = Gate::default();
     let mut in_flight = FuturesOrdered::new();
     let mut idle_check = tokio::time::interval(IDLE_LIMIT / 4);
     let mut last_heard = Instant::now();
@@ -153,7 +186,7 @@ async fn run(
             frame = stream.next(), if in_flight.len() < MAX_IN_FLIGHT => {
                 last_heard = Instant::now();
                 let handled = match frame {
-                    Some(Ok(Message::Text(text))) => handle_text(&chat, device, &mut gate, text.as_str()).await,
+                    Some(Ok(Message::Text(text))) => handle_text(&chat, &mut tab, text.as_str()).await,
                     Some(Ok(Message::Binary(_))) => Handled::Reply(error_event(
                         ErrorCode::InvalidEvent,
                         "Binary frames are not supported; send JSON text.",
@@ -173,6 +206,10 @@ async fn run(
                     Handled::Pending(client_id, ticket) => {
                         in_flight.push_back(async move { answer(client_id, ticket.await) });
                     }
+                    Handled::Open(open) => {
+                        if out.send(open).await.is_err() { break None; }
+                    }
+                    Handled::Nothing => {}
                 }
             }
             Some(event) = in_flight.next() => {
@@ -204,6 +241,7 @@ async fn run(
     if !writer_done {
         let _ = writer.await;
     }
+    chat.presence().leave(tab.id);
     tracing::debug!("session ended");
 }
 
@@ -217,19 +255,52 @@ fn answer(
             client_id,
             message: posted.message,
         },
-        Err(StoreError::NoIdentity) => error_event(
+        Err(e) => refusal(ChatError::Store(e), client_id),
+    }
+}
+
+/// The error event for a refused request, in words for the user.
+fn refusal(e: ChatError, client_id: ClientMessageId) -> ServerEvent {
+    let (code, text) = match &e {
+        ChatError::RateLimited(wait) => return slow_down(client_id, *wait),
+        ChatError::Store(StoreError::NoIdentity) => (
             ErrorCode::NameRequired,
             "Choose a name before sending messages.",
-            Some(client_id),
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "could not store a message");
-            error_event(
+        ChatError::Store(StoreError::NotFound) => (
+            ErrorCode::NotFound,
+            "That message or room does not exist (any more).",
+        ),
+        ChatError::Store(StoreError::NotAuthor) => (
+            ErrorCode::NotAuthor,
+            "Only its author can change a message.",
+        ),
+        ChatError::Store(StoreError::EditWindowClosed) => (
+            ErrorCode::EditWindowClosed,
+            "This message can no longer be edited.",
+        ),
+        ChatError::Store(StoreError::Archived) => (
+            ErrorCode::Archived,
+            "This room is archived: it is read-only.",
+        ),
+        ChatError::Store(StoreError::InvalidReaction) => {
+            (ErrorCode::InvalidReaction, "That reaction is not on offer.")
+        }
+        _ => {
+            tracing::error!(error = %e, "a request failed");
+            (
                 ErrorCode::Internal,
-                "The message could not be saved. Please retry.",
-                Some(client_id),
+                "The server could not save that. Please retry.",
             )
         }
+    };
+    error_event(code, text, Some(client_id))
+}
+
+/// Shows the tab in its room's presence list (named identities only).
+async fn enter_room(chat: &Chat, tab: &Tab) {
+    if let Ok(Some(me)) = chat.identity(tab.device).await {
+        chat.presence().enter(tab.id, tab.room, me, tab.visible);
     }
 }
 
@@ -242,7 +313,7 @@ fn too_big(e: axum::Error) -> bool {
 }
 
 /// Parses and carries out one client event.
-async fn handle_text(chat: &Chat, device: DeviceId, gate: &mut Gate, text: &str) -> Handled {
+async fn handle_text(chat: &Chat, tab: &mut Tab, text: &str) -> Handled {
     let event = match serde_json::from_str::<ClientEvent>(text) {
         Ok(event) => event,
         Err(e) => {
@@ -253,47 +324,122 @@ async fn handle_text(chat: &Chat, device: DeviceId, gate: &mut Gate, text: &str)
             ))
         }
     };
+    let device = tab.device;
+    let refused = |e, client_id| Handled::Reply(refusal(e, client_id));
     match event {
         ClientEvent::Ping { nonce } => Handled::Reply(ServerEvent::Pong { nonce }),
-        ClientEvent::Send { client_id, text } => {
+        ClientEvent::Send {
+            client_id,
+            text,
+            room,
+            mentions,
+        } => {
             let text = match MessageText::parse(&text) {
                 Ok(text) => text,
-                Err(e) => {
-                    let code = match e {
-                        MessageError::Empty | MessageError::Invisible => ErrorCode::EmptyMessage,
-                        MessageError::TooLong(_) => ErrorCode::MessageTooLong,
-                    };
-                    return Handled::Reply(error_event(code, &e.to_string(), Some(client_id)));
-                }
+                Err(e) => return text_refused(e, client_id),
             };
             let limiter = &chat.limits().messages;
-            if gate.blocks(client_id) {
-                gate.refuse(client_id);
+            if tab.gate.blocks(client_id) {
+                tab.gate.refuse(client_id);
                 chat.metrics().rate_limited.inc();
                 let wait = limiter.wait(&device).max(GATED_RETRY);
                 return Handled::Reply(slow_down(client_id, wait));
             }
             // Only valid messages spend tokens.
             if let Err(wait) = limiter.check(&device) {
-                gate.refuse(client_id);
+                tab.gate.refuse(client_id);
                 chat.metrics().rate_limited.inc();
                 return Handled::Reply(slow_down(client_id, wait));
             }
-            gate.take(client_id);
-            match chat.submit(device, client_id, text).await {
+            tab.gate.take(client_id);
+            let room = room.unwrap_or(tab.room);
+            match chat.submit(device, room, client_id, text, mentions).await {
                 Ok(ticket) => Handled::Pending(client_id, ticket),
-                Err(ChatError::Store(e)) => Handled::Reply(answer(client_id, Err(e))),
-                Err(e) => {
-                    tracing::error!(error = %e, "could not queue a message");
-                    Handled::Reply(error_event(
-                        ErrorCode::Internal,
-                        "The message could not be saved. Please retry.",
-                        Some(client_id),
-                    ))
-                }
+                Err(e) => refused(e, client_id),
             }
         }
+        ClientEvent::Edit {
+            client_id,
+            message_id,
+            text,
+        } => {
+            let text = match MessageText::parse(&text) {
+                Ok(text) => text,
+                Err(e) => return text_refused(e, client_id),
+            };
+            if let Err(wait) = chat.limits().messages.check(&device) {
+                return Handled::Reply(slow_down(client_id, wait));
+            }
+            match chat.edit(device, message_id, text).await {
+                Ok(_) => Handled::Nothing,
+                Err(e) => refused(e, client_id),
+            }
+        }
+        ClientEvent::Delete {
+            client_id,
+            message_id,
+        } => match chat.delete(device, message_id).await {
+            Ok(_) => Handled::Nothing,
+            Err(e) => refused(e, client_id),
+        },
+        ClientEvent::React {
+            client_id,
+            message_id,
+            emoji,
+            on,
+        } => match chat.react(device, message_id, emoji, on).await {
+            Ok(_) => Handled::Nothing,
+            Err(e) => refused(e, client_id),
+        },
+        ClientEvent::Open { room, last_seen } => match chat.room(RoomKey::Id(room)).await {
+            Ok(Some(info)) => {
+                tab.room = info.id;
+                enter_room(chat, tab).await;
+                Handled::Open(Out::Open(info.id, last_seen))
+            }
+            Ok(None) => Handled::Reply(error_event(
+                ErrorCode::NotFound,
+                "There is no such room.",
+                None,
+            )),
+            Err(e) => {
+                tracing::error!(error = %e, "could not open a room");
+                Handled::Reply(error_event(
+                    ErrorCode::Internal,
+                    "The room could not be opened.",
+                    None,
+                ))
+            }
+        },
+        ClientEvent::Read { room, seq } => {
+            // A device without a name has nothing to mark; any other
+            // failure only leaves the count as it was.
+            if let Err(e) = chat.mark_read(device, room, seq).await {
+                tracing::debug!(error = %e, "read mark not stored");
+            }
+            Handled::Nothing
+        }
+        ClientEvent::Typing => {
+            if let Ok(Some(me)) = chat.identity(device).await {
+                chat.typing(device, tab.room, me);
+            }
+            Handled::Nothing
+        }
+        ClientEvent::Visibility { visible } => {
+            tab.visible = visible;
+            chat.presence().set_visible(tab.id, visible);
+            Handled::Nothing
+        }
     }
+}
+
+/// The refusal of text that breaks the shared rules.
+fn text_refused(e: MessageError, client_id: ClientMessageId) -> Handled {
+    let code = match e {
+        MessageError::Empty | MessageError::Invisible => ErrorCode::EmptyMessage,
+        MessageError::TooLong(_) => ErrorCode::MessageTooLong,
+    };
+    Handled::Reply(error_event(code, &e.to_string(), Some(client_id)))
 }
 
 /// The soonest a message held behind another one is worth resending.

@@ -4,10 +4,8 @@
 //! stops reading frees its slot instead of holding the session forever.
 
 use crate::chat::Chat;
-use crate::hub::{self, Audience, Broadcast};
-use app::protocol::{
-    close_code, ConnectParams, DeviceId, MessageId, ServerEvent, HISTORY_PAGE, MAX_REPLAY,
-};
+use crate::hub::{self, Broadcast};
+use app::protocol::{close_code, DeviceId, RoomId, Seq, ServerEvent, HISTORY_PAGE, MAX_REPLAY};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::SplitSink;
 use futures::SinkExt;
@@ -21,8 +19,17 @@ const MAX_GATHER: usize = 64;
 /// What the reading side asks the writing side to send.
 pub enum Out {
     Event(ServerEvent),
+    /// Show this room from now on: replay it after the seq (or send its
+    /// latest page), then forward its events.
+    Open(RoomId, Option<Seq>),
     /// Say goodbye with this code and reason, then stop.
     Close(u16, &'static str),
+}
+
+/// The room the socket shows and how far it has been sent.
+struct Showing {
+    room: RoomId,
+    delivered: Seq,
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -42,15 +49,15 @@ pub async fn run(
     mut replies: mpsc::Receiver<Out>,
     chat: Chat,
     device: DeviceId,
-    params: ConnectParams,
+    (room, last_seen): (RoomId, Option<Seq>),
     deadline: Duration,
 ) {
     let mut writer = Writer {
         sink: &mut sink,
         deadline,
     };
-    let mut delivered = match greet(&chat, device, &params, &mut writer).await {
-        Ok(high_water) => high_water,
+    let mut showing = match greet(&chat, device, room, last_seen, &mut writer).await {
+        Ok(showing) => showing,
         Err(e) => {
             tracing::warn!(?device, error = %e, "session could not start");
             let _ = writer.close(close_code::GOING_AWAY, "server error").await;
@@ -65,6 +72,17 @@ pub async fn run(
                 biased;
                 reply = replies.recv() => match reply {
                     Some(Out::Event(event)) => writer.put(Message::Text(hub::encode(&event))).await?,
+                    Some(Out::Open(room, last_seen)) => {
+                        showing = match open(&chat, room, last_seen, &mut writer).await {
+                            Ok(showing) => showing,
+                            Err(GreetError::Socket) => return Err(Stop::Gone),
+                            Err(GreetError::Chat(e)) => {
+                                tracing::warn!(?device, error = %e, "room could not be opened");
+                                writer.close(close_code::GOING_AWAY, "server error").await?;
+                                return Ok(());
+                            }
+                        };
+                    }
                     Some(Out::Close(code, reason)) => {
                         writer.close(code, reason).await?;
                         return Ok(());
@@ -72,7 +90,7 @@ pub async fn run(
                     None => return Err(Stop::Gone),
                 },
                 item = live.recv() => match item {
-                    Ok(b) => writer.forward(&chat, b, device, &mut delivered).await?,
+                    Ok(b) => writer.forward(&chat, b, device, &mut showing).await?,
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(?device, missed, "client too slow, closing");
                         chat.metrics().clients_too_slow.inc();
@@ -89,7 +107,7 @@ pub async fn run(
             // Gather whatever else is ready, then flush once.
             for _ in 0..MAX_GATHER {
                 match live.try_recv() {
-                    Ok(b) => writer.forward(&chat, b, device, &mut delivered).await?,
+                    Ok(b) => writer.forward(&chat, b, device, &mut showing).await?,
                     Err(broadcast::error::TryRecvError::Empty) => break,
                     // Lag and close are handled by the next recv() above.
                     Err(_) => break,
@@ -140,29 +158,39 @@ impl Writer<'_> {
         self.flush().await
     }
 
-    /// Sends a broadcast if it is for this device and not already sent by
-    /// catch-up.
+    /// Sends what of a broadcast concerns this socket: everything for its
+    /// device, the events of the room it shows (minus what catch-up
+    /// already sent), the activity summary of other rooms.
     async fn forward(
         &mut self,
         chat: &Chat,
         b: Broadcast,
         device: DeviceId,
-        delivered: &mut MessageId,
+        showing: &mut Showing,
     ) -> Result<(), Stop> {
-        let for_us = match b.audience {
-            Audience::Everyone => true,
-            Audience::Device(d) => d == device,
-        };
-        if !for_us || b.message_id.is_some_and(|id| id <= *delivered) {
+        if !b.audience.includes(device) {
             return Ok(());
         }
-        if let Some(id) = b.message_id {
-            *delivered = id;
-        }
+        let frame = match b.room {
+            None => b.frame,
+            Some(room) if room == showing.room => {
+                if let Some(seq) = b.seq {
+                    if seq <= showing.delivered {
+                        return Ok(());
+                    }
+                    showing.delivered = seq;
+                }
+                b.frame
+            }
+            Some(_) => match b.activity {
+                Some(activity) => activity,
+                None => return Ok(()),
+            },
+        };
         chat.metrics()
             .broadcast_lag_seconds
             .observe(b.at.elapsed().as_secs_f64());
-        self.put(Message::Text(b.frame)).await
+        self.put(Message::Text(frame)).await
     }
 }
 
@@ -180,42 +208,74 @@ impl From<Stop> for GreetError {
     }
 }
 
-/// Sends `Welcome` and the catch-up; returns the newest message id sent.
+/// Sends `Welcome` (who this is, the rooms with unread figures) and the
+/// room's catch-up.
 async fn greet(
     chat: &Chat,
     device: DeviceId,
-    params: &ConnectParams,
+    room: RoomId,
+    last_seen: Option<Seq>,
     writer: &mut Writer<'_>,
-) -> Result<MessageId, GreetError> {
+) -> Result<Showing, GreetError> {
     let me = chat.identity(device).await?;
+    let rooms = chat.room_statuses(device).await?;
     writer
-        .put(Message::Text(hub::encode(&ServerEvent::Welcome { me })))
+        .put(Message::Text(hub::encode(&ServerEvent::Welcome {
+            me,
+            rooms,
+        })))
         .await?;
-    let mut high_water = params.last_seen.unwrap_or(MessageId(0));
-    let missed = match params.last_seen {
-        Some(last) => chat.page_after(last, MAX_REPLAY + 1).await?,
-        None => Vec::new(),
+    open(chat, room, last_seen, writer).await
+}
+
+/// Replays `room` after `last_seen`, change by change, or sends its latest
+/// page when there is no cursor or the gap is too long; then who is here.
+async fn open(
+    chat: &Chat,
+    room: RoomId,
+    last_seen: Option<Seq>,
+    writer: &mut Writer<'_>,
+) -> Result<Showing, GreetError> {
+    let missed = match last_seen {
+        Some(last) => Some(chat.changed_after(room, last, MAX_REPLAY + 1).await?),
+        None => None,
     };
-    if params.last_seen.is_none() || missed.len() > MAX_REPLAY as usize {
-        let latest = chat.page_before(None, HISTORY_PAGE).await?;
-        if let Some(last) = latest.last() {
-            high_water = high_water.max(last.id);
+    let delivered = match (last_seen, missed) {
+        (Some(last), Some(missed)) if missed.len() <= MAX_REPLAY as usize => {
+            let mut delivered = last;
+            for message in missed {
+                delivered = delivered.max(message.seq);
+                writer
+                    .put(Message::Text(hub::encode(&ServerEvent::Message {
+                        message,
+                    })))
+                    .await?;
+            }
+            delivered
         }
-        writer
-            .put(Message::Text(hub::encode(&ServerEvent::Resync {
-                messages: latest,
-            })))
-            .await?;
-    } else {
-        for message in missed {
-            high_water = message.id;
+        _ => {
+            // The cursor is read first: a change committed meanwhile is in
+            // the page or comes live, maybe both (the client keys by id).
+            let seq = chat.room_seq(room).await?;
+            let messages = chat.page_before(room, None, HISTORY_PAGE).await?;
+            let delivered = messages.iter().map(|m| m.seq).max().unwrap_or(seq).max(seq);
             writer
-                .put(Message::Text(hub::encode(&ServerEvent::Message {
-                    message,
+                .put(Message::Text(hub::encode(&ServerEvent::Resync {
+                    room,
+                    messages,
+                    seq: delivered,
                 })))
                 .await?;
+            delivered
         }
-    }
+    };
+    let people = chat.presence().people(room);
+    writer
+        .put(Message::Text(hub::encode(&ServerEvent::Presence {
+            room,
+            people,
+        })))
+        .await?;
     writer.flush().await?;
-    Ok(high_water)
+    Ok(Showing { room, delivered })
 }

@@ -4,17 +4,22 @@
 //! The contract every store keeps:
 //! - an acknowledged write is durable (committed to disk) before the
 //!   future resolves;
-//! - message ids increase in commit order, so the id is both the total
-//!   order every client shows and the catch-up cursor;
+//! - message ids increase in commit order (the order a room is shown in);
+//! - every change to a room's history (message, edit, delete, reaction)
+//!   takes the room's next seq, and seqs increase in commit order within
+//!   a room: the seq is the catch-up cursor;
 //! - a post is stored once per (user, client id): a resend resolves to the
 //!   stored row, marked not fresh;
-//! - fresh messages are published to the hub in id order, after their
-//!   commit and before the poster's future resolves.
+//! - what changed is published to the hub in seq order, after its commit
+//!   and before the caller's future resolves.
 
 pub mod sqlite;
 
-use app::protocol::{ChatMessage, ClientMessageId, DeviceId, Identity, MessageId};
-use app::validate::{MessageText, UserName};
+use app::protocol::{
+    ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq,
+    UserId,
+};
+use app::validate::{MessageText, RoomName, UserName};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -22,6 +27,20 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("this device has not chosen a name")]
     NoIdentity,
+    #[error("no such room or message")]
+    NotFound,
+    #[error("only the author may change a message")]
+    NotAuthor,
+    #[error("the edit window has passed")]
+    EditWindowClosed,
+    #[error("the room is archived")]
+    Archived,
+    #[error("not a reaction on offer")]
+    InvalidReaction,
+    #[error("a room with that name exists")]
+    NameTaken,
+    #[error("the default room cannot be archived")]
+    DefaultRoom,
     #[error("database is newer than this server (schema {found}, known {known})")]
     TooNew { found: i64, known: i64 },
     #[error("the storage writer has stopped")]
@@ -40,10 +59,29 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Debug, Clone)]
 pub struct NewPost {
     pub device: DeviceId,
+    pub room: RoomId,
     pub client_id: ClientMessageId,
     pub text: MessageText,
+    /// Users the client says it mentions; only those the text names are kept.
+    pub mentions: Vec<UserId>,
     /// Server time, ms since the epoch.
     pub ts: i64,
+}
+
+/// A change to an existing message, by its author (or anyone, for
+/// reactions).
+#[derive(Debug, Clone)]
+pub enum Change {
+    Edit {
+        text: MessageText,
+        /// Edits are refused this long after the message was sent.
+        window_ms: i64,
+    },
+    Delete,
+    React {
+        emoji: String,
+        on: bool,
+    },
 }
 
 /// The outcome of storing a message.
@@ -52,6 +90,13 @@ pub struct Posted {
     pub message: ChatMessage,
     /// False when the client id was already stored: a resend.
     pub fresh: bool,
+}
+
+/// How a room is looked up.
+#[derive(Debug, Clone)]
+pub enum RoomKey {
+    Id(RoomId),
+    Slug(String),
 }
 
 /// A submitted message's outcome, to be awaited.
@@ -77,10 +122,43 @@ pub trait Store: Send + Sync + 'static {
     async fn post(&self, post: NewPost) -> Result<Posted> {
         self.submit(post).await?.await
     }
-    /// Up to `limit` messages before `before` (or the newest), oldest first.
-    async fn page_before(&self, before: Option<MessageId>, limit: u32) -> Result<Vec<ChatMessage>>;
-    /// Up to `limit` messages after `after`, oldest first.
-    async fn page_after(&self, after: MessageId, limit: u32) -> Result<Vec<ChatMessage>>;
+    /// Applies a change to message `id` for `device`; the message's new
+    /// state (published if anything changed).
+    async fn change(
+        &self,
+        device: DeviceId,
+        id: MessageId,
+        change: Change,
+        now: i64,
+    ) -> Result<ChatMessage>;
+    /// Up to `limit` messages of `room` before `before` (or the newest),
+    /// oldest first.
+    async fn page_before(
+        &self,
+        room: RoomId,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>>;
+    /// Up to `limit` messages of `room` changed after `after`, in seq order,
+    /// each in its current state.
+    async fn changed_after(&self, room: RoomId, after: Seq, limit: u32)
+        -> Result<Vec<ChatMessage>>;
+    /// A room by id or slug (archived ones too).
+    async fn room(&self, key: RoomKey) -> Result<Option<RoomInfo>>;
+    /// The room's newest seq.
+    async fn room_seq(&self, room: RoomId) -> Result<Seq>;
+    /// The rooms not archived, with `user`'s unread figures (zeros for a
+    /// device without a name).
+    async fn room_statuses(&self, user: Option<UserId>) -> Result<Vec<RoomStatus>>;
+    /// Creates a room (published to everyone).
+    async fn create_room(&self, device: DeviceId, name: RoomName, now: i64) -> Result<RoomInfo>;
+    async fn rename_room(&self, device: DeviceId, room: RoomId, name: RoomName)
+        -> Result<RoomInfo>;
+    /// Makes a room read-only and hidden from the list.
+    async fn archive_room(&self, device: DeviceId, room: RoomId) -> Result<RoomInfo>;
+    /// Moves `device`'s read mark in `room` forward to `seq`; the new
+    /// status (published to the device's tabs).
+    async fn mark_read(&self, device: DeviceId, room: RoomId, seq: Seq) -> Result<RoomStatus>;
     /// Inserts or renames a user imported from the seed, keeping its colour.
     async fn import_user(&self, device: DeviceId, name: UserName, color: String) -> Result<()>;
     /// Records a one-time transfer token for `device`.

@@ -193,16 +193,21 @@ impl Client {
         Client { socket }
     }
 
-    /// Connects and consumes the `Welcome` and the catch-up `Resync`.
+    /// Connects and consumes the `Welcome`, the room's `Resync` and who is
+    /// here.
     pub async fn joined(server: &Server, device: &str) -> (Client, Option<Identity>) {
         let mut client = Client::connect(server, Some(device), "").await;
         let me = match client.next().await {
-            ServerEvent::Welcome { me } => me,
+            ServerEvent::Welcome { me, .. } => me,
             other => panic!("expected welcome, got {other:?}"),
         };
         match client.next().await {
             ServerEvent::Resync { .. } => {}
             other => panic!("expected resync, got {other:?}"),
+        }
+        match client.next().await {
+            ServerEvent::Presence { .. } => {}
+            other => panic!("expected presence, got {other:?}"),
         }
         (client, me)
     }
@@ -221,6 +226,8 @@ impl Client {
         self.send_event(&ClientEvent::Send {
             client_id,
             text: text.to_owned(),
+            room: None,
+            mentions: Vec::new(),
         })
         .await;
         client_id

@@ -1,24 +1,29 @@
 //! The embedded store: one SQLite file in WAL mode, written by one
 //! group-committing thread (`writer`) and read through a small pool
-//! (`readers`). Ids are assigned by the single writer, so they increase
-//! in commit order by construction.
+//! (`readers`). The single writer assigns ids and seqs, so both follow
+//! commit order by construction.
 
+mod messages;
 mod readers;
+mod rooms;
 mod schema;
+mod users;
 mod writer;
 
-use super::{NewPost, PostTicket, Result, Store, StoreError};
+use super::{Change, NewPost, PostTicket, Result, RoomKey, Store, StoreError};
 use crate::chat::now_ms;
-use crate::hub::Hub;
+use crate::hub::{Hub, Publish};
 use crate::metrics::Metrics;
-use app::protocol::{ChatMessage, DeviceId, Identity, MessageId};
-use app::validate::UserName;
+use app::protocol::{
+    ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq, UserId,
+};
+use app::validate::{RoomName, UserName};
 use readers::Readers;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
-use writer::{Job, Reply, Replying};
+use writer::Job;
 
 /// Read connections: enough that one slow history read does not hold up
 /// the page and catch-up, few enough to stay small.
@@ -31,7 +36,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) `chat.db` in `dir`, migrates it and
-    /// starts the writer. Fresh messages are published to `hub`.
+    /// starts the writer, which publishes committed changes to `hub`.
     pub fn open(dir: &Path, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Result<Self> {
         let path = dir.join("chat.db");
         let mut conn = Connection::open(&path)?;
@@ -45,21 +50,24 @@ impl SqliteStore {
         })
     }
 
-    async fn write<T: Send + 'static>(
+    /// Queues a write; the receiver resolves after its batch commits.
+    async fn enqueue<T: Send + 'static>(
         &self,
-        write: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let (to, answer) = oneshot::channel();
-        let job = Job::Write(Box::new(move |db: &Connection| {
-            Box::new(Replying {
-                result: write(db),
-                to,
-            }) as Box<dyn Reply>
-        }));
+        write: impl FnOnce(&Connection, &mut Vec<Publish>) -> Result<T> + Send + 'static,
+    ) -> Result<oneshot::Receiver<Result<T>>> {
+        let (job, answer) = writer::job(write);
         self.writer
             .send(job)
             .await
             .map_err(|_| StoreError::WriterGone)?;
+        Ok(answer)
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&Connection, &mut Vec<Publish>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let answer = self.enqueue(write).await?;
         answer
             .await
             .map_err(|_| StoreError::Commit("its batch failed before it ran".into()))?
@@ -70,7 +78,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn identity(&self, device: DeviceId) -> Result<Option<Identity>> {
         self.readers
-            .run(move |db| schema::identity(db, &device))
+            .run(move |db| users::identity(db, &device))
             .await
     }
 
@@ -80,35 +88,91 @@ impl Store for SqliteStore {
         name: UserName,
         new_color: String,
     ) -> Result<Identity> {
-        self.write(move |db| schema::set_name(db, &device, name.as_str(), &new_color, now_ms()))
+        self.write(move |db, _| users::set_name(db, &device, name.as_str(), &new_color, now_ms()))
             .await
     }
 
     async fn submit(&self, post: NewPost) -> Result<PostTicket> {
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(Job::Post { post, reply })
-            .await
-            .map_err(|_| StoreError::WriterGone)?;
+        let answer = self
+            .enqueue(move |db, out| messages::post(db, &post, out))
+            .await?;
         Ok(Box::pin(async move {
             answer.await.map_err(|_| StoreError::WriterGone)?
         }))
     }
 
-    async fn page_before(&self, before: Option<MessageId>, limit: u32) -> Result<Vec<ChatMessage>> {
-        self.readers
-            .run(move |db| schema::page_before(db, before, limit))
+    async fn change(
+        &self,
+        device: DeviceId,
+        id: MessageId,
+        change: Change,
+        now: i64,
+    ) -> Result<ChatMessage> {
+        self.write(move |db, out| messages::change(db, &device, id, &change, now, out))
             .await
     }
 
-    async fn page_after(&self, after: MessageId, limit: u32) -> Result<Vec<ChatMessage>> {
+    async fn page_before(
+        &self,
+        room: RoomId,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
         self.readers
-            .run(move |db| schema::page_after(db, after, limit))
+            .run(move |db| messages::page_before(db, room, before, limit))
+            .await
+    }
+
+    async fn changed_after(
+        &self,
+        room: RoomId,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
+        self.readers
+            .run(move |db| messages::changed_after(db, room, after, limit))
+            .await
+    }
+
+    async fn room(&self, key: RoomKey) -> Result<Option<RoomInfo>> {
+        self.readers.run(move |db| rooms::room(db, &key)).await
+    }
+
+    async fn room_seq(&self, room: RoomId) -> Result<Seq> {
+        self.readers.run(move |db| rooms::last_seq(db, room)).await
+    }
+
+    async fn room_statuses(&self, user: Option<UserId>) -> Result<Vec<RoomStatus>> {
+        self.readers.run(move |db| rooms::statuses(db, user)).await
+    }
+
+    async fn create_room(&self, device: DeviceId, name: RoomName, now: i64) -> Result<RoomInfo> {
+        self.write(move |db, out| rooms::create(db, &device, &name, now, out))
+            .await
+    }
+
+    async fn rename_room(
+        &self,
+        device: DeviceId,
+        room: RoomId,
+        name: RoomName,
+    ) -> Result<RoomInfo> {
+        self.write(move |db, out| rooms::rename(db, &device, room, &name, out))
+            .await
+    }
+
+    async fn archive_room(&self, device: DeviceId, room: RoomId) -> Result<RoomInfo> {
+        self.write(move |db, out| rooms::archive(db, &device, room, out))
+            .await
+    }
+
+    async fn mark_read(&self, device: DeviceId, room: RoomId, seq: Seq) -> Result<RoomStatus> {
+        self.write(move |db, out| rooms::mark_read(db, &device, room, seq, out))
             .await
     }
 
     async fn import_user(&self, device: DeviceId, name: UserName, color: String) -> Result<()> {
-        self.write(move |db| schema::import_user(db, &device, name.as_str(), &color, now_ms()))
+        self.write(move |db, _| users::import_user(db, &device, name.as_str(), &color, now_ms()))
             .await
     }
 
@@ -118,12 +182,12 @@ impl Store for SqliteStore {
         token: String,
         expires_at: i64,
     ) -> Result<()> {
-        self.write(move |db| schema::create_transfer(db, &device, &token, expires_at))
+        self.write(move |db, _| users::create_transfer(db, &device, &token, expires_at))
             .await
     }
 
     async fn claim_transfer(&self, token: String, now: i64) -> Result<Option<DeviceId>> {
-        self.write(move |db| schema::claim_transfer(db, &token, now))
+        self.write(move |db, _| users::claim_transfer(db, &token, now))
             .await
     }
 

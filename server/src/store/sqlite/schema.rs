@@ -1,17 +1,20 @@
-//! The SQLite schema, its migrations, connection settings and the queries
-//! both the writer and the readers run.
+//! The SQLite schema, its migrations, connection settings, and reading a
+//! message row with its reactions and mentions.
 
-use super::super::{NewPost, Posted, Result, StoreError};
-use app::protocol::{ChatMessage, DeviceId, Identity, MessageId, UserId};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use super::super::{Result, StoreError};
+use app::protocol::{ChatMessage, MessageId, Reaction, Reactor, RoomId, Seq, UserId, REACTIONS};
+use rusqlite::{Connection, Row};
+use std::collections::HashMap;
 
 /// Schema steps, applied in order; `PRAGMA user_version` records progress.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_init.sql"),
     include_str!("../../../migrations/0002_transfer.sql"),
+    include_str!("../../../migrations/0003_rooms.sql"),
 ];
 
-const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts FROM messages";
+pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts, room_id, seq, \
+     edited_at IS NOT NULL, deleted FROM messages";
 
 pub fn configure(db: &Connection) -> Result<()> {
     // FULL: a message is acknowledged only once it would survive power
@@ -40,15 +43,7 @@ pub fn migrate(db: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-fn identity_from_row(row: &Row<'_>) -> rusqlite::Result<Identity> {
-    Ok(Identity {
-        user_id: UserId(row.get(0)?),
-        name: row.get(1)?,
-        color: row.get(2)?,
-    })
-}
-
-fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
+pub fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
     Ok(ChatMessage {
         id: MessageId(row.get(0)?),
         user_id: UserId(row.get(1)?),
@@ -56,131 +51,92 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
         color: row.get(3)?,
         msg: row.get(4)?,
         ts: row.get(5)?,
+        room: RoomId(row.get(6)?),
+        seq: Seq(row.get(7)?),
+        edited: row.get(8)?,
+        deleted: row.get(9)?,
+        reactions: Vec::new(),
+        mentions: Vec::new(),
     })
 }
 
-pub fn identity(db: &Connection, device: &DeviceId) -> Result<Option<Identity>> {
-    let mut stmt = db.prepare_cached("SELECT id, name, color FROM users WHERE device_id = ?1")?;
-    Ok(stmt
-        .query_row([device.to_string()], identity_from_row)
-        .optional()?)
-}
-
-pub fn set_name(
+/// Messages by a query, with their reactions and mentions filled in.
+pub fn messages(
     db: &Connection,
-    device: &DeviceId,
-    name: &str,
-    new_color: &str,
-    now: i64,
-) -> Result<Identity> {
-    Ok(db.query_row(
-        "INSERT INTO users (device_id, name, color, created_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (device_id) DO UPDATE SET name = excluded.name
-         RETURNING id, name, color",
-        params![device.to_string(), name, new_color, now],
-        identity_from_row,
-    )?)
-}
-
-/// Stores a message unless this user already stored this client id (a
-/// resend, perhaps earlier in the same transaction).
-pub fn post(db: &Connection, post: &NewPost) -> Result<Posted> {
-    let me = identity(db, &post.device)?.ok_or(StoreError::NoIdentity)?;
-    let client = post.client_id.0.to_string();
-    let existing = db
-        .prepare_cached(&format!(
-            "{SELECT_MESSAGE} WHERE user_id = ?1 AND client_id = ?2"
-        ))?
-        .query_row(params![me.user_id.0, client], message_from_row)
-        .optional()?;
-    if let Some(message) = existing {
-        return Ok(Posted {
-            message,
-            fresh: false,
-        });
-    }
-    let message = db
-        .prepare_cached(
-            "INSERT INTO messages (user_id, client_id, user_name, color, body, ts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             RETURNING id, user_id, user_name, color, body, ts",
-        )?
-        .query_row(
-            params![
-                me.user_id.0,
-                client,
-                me.name,
-                me.color,
-                post.text.as_str(),
-                post.ts
-            ],
-            message_from_row,
-        )?;
-    Ok(Posted {
-        message,
-        fresh: true,
-    })
-}
-
-pub fn page_before(
-    db: &Connection,
-    before: Option<MessageId>,
-    limit: u32,
+    sql: &str,
+    params: impl rusqlite::Params,
 ) -> Result<Vec<ChatMessage>> {
-    let mut stmt = db.prepare_cached(&format!(
-        "SELECT * FROM ({SELECT_MESSAGE} WHERE id < ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id"
+    let mut stmt = db.prepare_cached(sql)?;
+    let mut list: Vec<ChatMessage> = stmt
+        .query_map(params, message_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    fill_extras(db, &mut list)?;
+    Ok(list)
+}
+
+/// One message, current state.
+pub fn message(db: &Connection, id: MessageId) -> Result<ChatMessage> {
+    messages(db, &format!("{SELECT_MESSAGE} WHERE id = ?1"), [id.0])?
+        .pop()
+        .ok_or(StoreError::NotFound)
+}
+
+/// Adds reactions (in the order they are offered) and mentions.
+fn fill_extras(db: &Connection, list: &mut [ChatMessage]) -> Result<()> {
+    if list.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = list.iter().map(|m| m.id.0).collect();
+    let marks = vec!["?"; ids.len()].join(",");
+    let mut reactions: HashMap<i64, Vec<Reaction>> = HashMap::new();
+    let mut stmt = db.prepare(&format!(
+        "SELECT r.message_id, r.emoji, r.user_id, u.name FROM reactions r
+         JOIN users u ON u.id = r.user_id WHERE r.message_id IN ({marks})
+         ORDER BY r.message_id, u.id"
     ))?;
-    let before = before.map_or(i64::MAX, |id| id.0);
-    let rows = stmt.query_map(params![before, limit], message_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-pub fn page_after(db: &Connection, after: MessageId, limit: u32) -> Result<Vec<ChatMessage>> {
-    let mut stmt = db.prepare_cached(&format!(
-        "{SELECT_MESSAGE} WHERE id > ?1 ORDER BY id LIMIT ?2"
+    let rows = stmt.query_map(rusqlite::params_from_iter(&ids), |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            UserId(r.get(2)?),
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (message, emoji, user_id, name) = row?;
+        let list = reactions.entry(message).or_default();
+        let reactor = Reactor { user_id, name };
+        match list.iter_mut().find(|r| r.emoji == emoji) {
+            Some(r) => r.users.push(reactor),
+            None => list.push(Reaction {
+                emoji,
+                users: vec![reactor],
+            }),
+        }
+    }
+    let mut mentions: HashMap<i64, Vec<UserId>> = HashMap::new();
+    let mut stmt = db.prepare(&format!(
+        "SELECT message_id, user_id FROM mentions WHERE message_id IN ({marks}) ORDER BY user_id"
     ))?;
-    let rows = stmt.query_map(params![after.0, limit], message_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-pub fn import_user(
-    db: &Connection,
-    device: &DeviceId,
-    name: &str,
-    color: &str,
-    now: i64,
-) -> Result<()> {
-    db.execute(
-        "INSERT INTO users (device_id, name, color, created_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (device_id) DO UPDATE SET name = excluded.name, color = excluded.color",
-        params![device.to_string(), name, color, now],
-    )?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(&ids), |r| {
+        Ok((r.get::<_, i64>(0)?, UserId(r.get(1)?)))
+    })?;
+    for row in rows {
+        let (message, user) = row?;
+        mentions.entry(message).or_default().push(user);
+    }
+    let rank = |emoji: &str| {
+        REACTIONS
+            .iter()
+            .position(|e| *e == emoji)
+            .unwrap_or(REACTIONS.len())
+    };
+    for m in list.iter_mut() {
+        if let Some(mut r) = reactions.remove(&m.id.0) {
+            r.sort_by_key(|r| rank(&r.emoji));
+            m.reactions = r;
+        }
+        m.mentions = mentions.remove(&m.id.0).unwrap_or_default();
+    }
     Ok(())
-}
-
-pub fn create_transfer(
-    db: &Connection,
-    device: &DeviceId,
-    token: &str,
-    expires_at: i64,
-) -> Result<()> {
-    db.execute(
-        "INSERT INTO transfer_tokens (token, device_id, expires_at) VALUES (?1, ?2, ?3)",
-        params![token, device.to_string(), expires_at],
-    )?;
-    Ok(())
-}
-
-/// Deletes the token (so it works once) and returns its device; expired
-/// tokens are swept on the way.
-pub fn claim_transfer(db: &Connection, token: &str, now: i64) -> Result<Option<DeviceId>> {
-    db.execute("DELETE FROM transfer_tokens WHERE expires_at <= ?1", [now])?;
-    let device: Option<String> = db
-        .query_row(
-            "DELETE FROM transfer_tokens WHERE token = ?1 RETURNING device_id",
-            [token],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(device.as_deref().and_then(DeviceId::parse))
 }

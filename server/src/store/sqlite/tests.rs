@@ -1,5 +1,5 @@
 use super::*;
-use app::protocol::ClientMessageId;
+use app::protocol::{ClientMessageId, REACTIONS};
 use app::validate::MessageText;
 
 fn store() -> (tempfile::TempDir, SqliteStore, Arc<Hub>) {
@@ -15,12 +15,26 @@ fn name(s: &str) -> UserName {
 }
 
 fn post(device: DeviceId, client_id: ClientMessageId, text: &str) -> NewPost {
+    post_in(RoomId::DEFAULT, device, client_id, text)
+}
+
+fn post_in(room: RoomId, device: DeviceId, client_id: ClientMessageId, text: &str) -> NewPost {
     NewPost {
         device,
+        room,
         client_id,
         text: MessageText::parse(text).expect("valid text"),
+        mentions: Vec::new(),
         ts: 1,
     }
+}
+
+fn text(s: &str) -> MessageText {
+    MessageText::parse(s).expect("valid text")
+}
+
+fn room_name(s: &str) -> RoomName {
+    RoomName::parse(s).expect("valid room name")
 }
 
 async fn named(store: &SqliteStore, s: &str) -> DeviceId {
@@ -79,7 +93,14 @@ async fn resend_with_same_client_id_is_stored_once() {
         .expect("stored");
     assert!(a.fresh && !b.fresh);
     assert_eq!(a.message, b.message);
-    assert_eq!(store.page_before(None, 10).await.expect("reads").len(), 1);
+    assert_eq!(
+        store
+            .page_before(RoomId::DEFAULT, None, 10)
+            .await
+            .expect("reads")
+            .len(),
+        1
+    );
     assert!(live.try_recv().is_ok(), "the first is published");
     assert!(live.try_recv().is_err(), "the resend is not");
 }
@@ -113,11 +134,19 @@ async fn many_concurrent_posts_are_all_stored_in_one_id_order() {
     acked.sort();
     let mut published = Vec::new();
     while let Ok(b) = live.try_recv() {
-        published.push(b.message_id.expect("a message"));
+        published.push(b.seq.expect("a message"));
     }
-    assert_eq!(published, acked, "published once each, in id order");
+    let acked_seqs: Vec<Seq> = {
+        let stored = store
+            .page_before(RoomId::DEFAULT, None, 400)
+            .await
+            .expect("reads");
+        stored.iter().map(|m| m.seq).collect()
+    };
+    assert_eq!(published, acked_seqs, "published once each, in seq order");
+    assert!(acked_seqs.windows(2).all(|w| w[0] < w[1]));
     let stored: Vec<MessageId> = store
-        .page_before(None, 400)
+        .page_before(RoomId::DEFAULT, None, 400)
         .await
         .expect("reads")
         .iter()
@@ -144,15 +173,35 @@ async fn pages_are_oldest_first_and_bounded() {
     }
     let ids_of = |v: Vec<ChatMessage>| v.iter().map(|m| m.id).collect::<Vec<_>>();
     assert_eq!(
-        ids_of(store.page_before(None, 3).await.expect("reads")),
+        ids_of(
+            store
+                .page_before(RoomId::DEFAULT, None, 3)
+                .await
+                .expect("reads")
+        ),
         ids[7..]
     );
     assert_eq!(
-        ids_of(store.page_before(Some(ids[7]), 3).await.expect("reads")),
+        ids_of(
+            store
+                .page_before(RoomId::DEFAULT, Some(ids[7]), 3)
+                .await
+                .expect("reads")
+        ),
         ids[4..7]
     );
+    let seq5 = store
+        .page_before(RoomId::DEFAULT, Some(ids[6]), 1)
+        .await
+        .expect("reads")[0]
+        .seq;
     assert_eq!(
-        ids_of(store.page_after(ids[5], 100).await.expect("reads")),
+        ids_of(
+            store
+                .changed_after(RoomId::DEFAULT, seq5, 100)
+                .await
+                .expect("reads")
+        ),
         ids[6..]
     );
 }
@@ -213,7 +262,309 @@ async fn reopening_keeps_users_and_messages() {
         Some("Ann".into())
     );
     assert_eq!(
-        store.page_before(None, 5).await.expect("reads")[0].msg,
+        store
+            .page_before(RoomId::DEFAULT, None, 5)
+            .await
+            .expect("reads")[0]
+            .msg,
         "kept"
     );
+}
+
+#[tokio::test]
+async fn every_change_takes_the_rooms_next_seq_and_catch_up_replays_current_state() {
+    let (_dir, store, _) = store();
+    let ann = named(&store, "Ann").await;
+    let a = store
+        .post(post(ann, ClientMessageId::new_random(), "first"))
+        .await
+        .expect("stored")
+        .message;
+    let b = store
+        .post(post(ann, ClientMessageId::new_random(), "second"))
+        .await
+        .expect("stored")
+        .message;
+    assert_eq!(b.seq.0, a.seq.0 + 1);
+    let mark = b.seq;
+    let edit = Change::Edit {
+        text: text("first, edited"),
+        window_ms: 60_000,
+    };
+    let edited = store.change(ann, a.id, edit, 2).await.expect("edited");
+    assert_eq!(edited.seq.0, mark.0 + 1);
+    assert!(edited.edited);
+    let deleted = store
+        .change(ann, b.id, Change::Delete, 3)
+        .await
+        .expect("deleted");
+    assert_eq!(deleted.seq.0, mark.0 + 2);
+    // A client that stopped at `mark` gets both changes, current state, in seq order.
+    let missed = store
+        .changed_after(RoomId::DEFAULT, mark, 100)
+        .await
+        .expect("reads");
+    assert_eq!(
+        missed.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![a.id, b.id]
+    );
+    assert_eq!(missed[0].msg, "first, edited");
+    assert!(missed[1].deleted && missed[1].msg.is_empty());
+    assert_eq!(
+        store.room_seq(RoomId::DEFAULT).await.expect("reads"),
+        deleted.seq
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_messages_text_is_gone_from_the_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(
+        dir.path(),
+        Arc::new(Hub::new()),
+        Arc::new(Metrics::default()),
+    )
+    .expect("opens");
+    let ann = named(&store, "Ann").await;
+    let m = store
+        .post(post(ann, ClientMessageId::new_random(), "secret plans"))
+        .await
+        .expect("stored")
+        .message;
+    store
+        .change(ann, m.id, Change::Delete, 2)
+        .await
+        .expect("deleted");
+    store.checkpoint().await.expect("checkpoint");
+    let raw = rusqlite::Connection::open(dir.path().join("chat.db")).expect("opens");
+    let body: String = raw
+        .query_row("SELECT body FROM messages WHERE id = ?1", [m.id.0], |r| {
+            r.get(0)
+        })
+        .expect("row");
+    assert_eq!(body, "");
+    let file = std::fs::read(dir.path().join("chat.db")).expect("reads");
+    assert!(
+        !file.windows(12).any(|w| w == b"secret plans"),
+        "not in the file either"
+    );
+}
+
+#[tokio::test]
+async fn only_the_author_edits_or_deletes_and_only_within_the_window() {
+    let (_dir, store, _) = store();
+    let ann = named(&store, "Ann").await;
+    let bob = named(&store, "Bob").await;
+    let m = store
+        .post(post(ann, ClientMessageId::new_random(), "mine"))
+        .await
+        .expect("stored")
+        .message;
+    let forged = Change::Edit {
+        text: text("not yours"),
+        window_ms: 60_000,
+    };
+    assert!(matches!(
+        store.change(bob, m.id, forged, 2).await,
+        Err(StoreError::NotAuthor)
+    ));
+    assert!(matches!(
+        store.change(bob, m.id, Change::Delete, 2).await,
+        Err(StoreError::NotAuthor)
+    ));
+    let late = Change::Edit {
+        text: text("too late"),
+        window_ms: 1000,
+    };
+    assert!(matches!(
+        store.change(ann, m.id, late, m.ts + 1001).await,
+        Err(StoreError::EditWindowClosed)
+    ));
+    assert!(matches!(
+        store.change(ann, MessageId(9999), Change::Delete, 2).await,
+        Err(StoreError::NotFound)
+    ));
+    let kept = store
+        .page_before(RoomId::DEFAULT, None, 1)
+        .await
+        .expect("reads");
+    assert_eq!(kept[0].msg, "mine");
+    // Deletes have no window.
+    store
+        .change(ann, m.id, Change::Delete, m.ts + 10_000_000)
+        .await
+        .expect("deleted");
+}
+
+#[tokio::test]
+async fn reactions_are_idempotent_under_resend() {
+    let (_dir, store, hub) = store();
+    let ann = named(&store, "Ann").await;
+    let bob = named(&store, "Bob").await;
+    let m = store
+        .post(post(ann, ClientMessageId::new_random(), "react"))
+        .await
+        .expect("stored")
+        .message;
+    let mut live = hub.subscribe();
+    let on = || Change::React {
+        emoji: REACTIONS[0].into(),
+        on: true,
+    };
+    let first = store.change(bob, m.id, on(), 2).await.expect("reacted");
+    let again = store.change(bob, m.id, on(), 3).await.expect("resent");
+    assert_eq!(first, again, "the resend changes nothing");
+    assert_eq!(first.reactions.len(), 1);
+    assert_eq!(first.reactions[0].users[0].name, "Bob");
+    assert!(live.try_recv().is_ok());
+    assert!(live.try_recv().is_err(), "published once");
+    let off = store
+        .change(
+            bob,
+            m.id,
+            Change::React {
+                emoji: REACTIONS[0].into(),
+                on: false,
+            },
+            4,
+        )
+        .await
+        .expect("removed");
+    assert!(off.reactions.is_empty());
+    assert!(matches!(
+        store
+            .change(
+                bob,
+                m.id,
+                Change::React {
+                    emoji: "💩".into(),
+                    on: true
+                },
+                5
+            )
+            .await,
+        Err(StoreError::InvalidReaction)
+    ));
+}
+
+#[tokio::test]
+async fn rooms_have_unique_names_unique_slugs_and_archive_to_read_only() {
+    let (_dir, store, _) = store();
+    let ann = named(&store, "Ann").await;
+    let club = store
+        .create_room(ann, room_name("Book Club"), 1)
+        .await
+        .expect("created");
+    assert_eq!(club.slug, "book-club");
+    assert!(matches!(
+        store.create_room(ann, room_name("book club"), 1).await,
+        Err(StoreError::NameTaken)
+    ));
+    let other = store
+        .create_room(ann, room_name("Book-Club!"), 1)
+        .await
+        .expect("created");
+    assert_eq!(other.slug, "book-club-2");
+    let renamed = store
+        .rename_room(ann, club.id, room_name("Readers"))
+        .await
+        .expect("renamed");
+    assert_eq!(
+        (renamed.slug.as_str(), renamed.name.as_str()),
+        ("book-club", "Readers")
+    );
+    store.archive_room(ann, club.id).await.expect("archived");
+    assert!(matches!(
+        store
+            .post(post_in(club.id, ann, ClientMessageId::new_random(), "hi"))
+            .await,
+        Err(StoreError::Archived)
+    ));
+    assert!(matches!(
+        store.archive_room(ann, RoomId::DEFAULT).await,
+        Err(StoreError::DefaultRoom)
+    ));
+    let listed: Vec<RoomId> = store
+        .room_statuses(None)
+        .await
+        .expect("reads")
+        .iter()
+        .map(|s| s.room.id)
+        .collect();
+    assert!(
+        listed.contains(&other.id) && !listed.contains(&club.id),
+        "archived rooms are hidden"
+    );
+    let by_slug = store
+        .room(RoomKey::Slug("book-club".into()))
+        .await
+        .expect("reads");
+    assert!(by_slug.is_some_and(|r| r.archived), "still reachable");
+}
+
+#[tokio::test]
+async fn unread_counts_follow_read_marks_and_mentions() {
+    let (_dir, store, _) = store();
+    let ann = named(&store, "Ann").await;
+    let bob = named(&store, "Bob").await;
+    let ann_id = store
+        .identity(ann)
+        .await
+        .expect("reads")
+        .expect("named")
+        .user_id;
+    let bob_id = store
+        .identity(bob)
+        .await
+        .expect("reads")
+        .expect("named")
+        .user_id;
+    let mut seqs = Vec::new();
+    for i in 0..3 {
+        let mut p = post(bob, ClientMessageId::new_random(), &format!("hi @Ann {i}"));
+        p.ts = now_ms() + 1000;
+        p.mentions = if i == 0 { vec![ann_id] } else { Vec::new() };
+        seqs.push(store.post(p).await.expect("stored").message.seq);
+    }
+    let mine = store
+        .post(post(ann, ClientMessageId::new_random(), "my own"))
+        .await
+        .expect("stored");
+    let status = |statuses: Vec<RoomStatus>| {
+        statuses
+            .into_iter()
+            .find(|s| s.room.id == RoomId::DEFAULT)
+            .expect("room")
+    };
+    let s = status(store.room_statuses(Some(ann_id)).await.expect("reads"));
+    assert_eq!(
+        (s.unread, s.mentions),
+        (3, 1),
+        "own messages are not unread"
+    );
+    let s = store
+        .mark_read(ann, RoomId::DEFAULT, seqs[0])
+        .await
+        .expect("marked");
+    assert_eq!((s.unread, s.mentions), (2, 0));
+    let s = store
+        .mark_read(ann, RoomId::DEFAULT, Seq(0))
+        .await
+        .expect("never backwards");
+    assert_eq!(s.read, seqs[0]);
+    let s = store
+        .mark_read(ann, RoomId::DEFAULT, Seq(1_000_000))
+        .await
+        .expect("capped");
+    assert_eq!((s.unread, s.mentions, s.read), (0, 0, mine.message.seq));
+    // A mention the text does not hold is dropped.
+    let mut p = post(ann, ClientMessageId::new_random(), "no names here");
+    p.mentions = vec![bob_id];
+    assert!(store
+        .post(p)
+        .await
+        .expect("stored")
+        .message
+        .mentions
+        .is_empty());
 }

@@ -5,9 +5,8 @@
 //! and under load batches grow by themselves while the previous commit is
 //! on the disk.
 
-use super::super::{NewPost, Posted, Result, StoreError};
-use super::schema;
-use crate::hub::{Audience, Hub};
+use super::super::{Result, StoreError};
+use crate::hub::{Hub, Publish};
 use crate::metrics::Metrics;
 use app::protocol::ServerEvent;
 use rusqlite::Connection;
@@ -22,19 +21,16 @@ const QUEUE: usize = 8192;
 const MAX_BATCH: usize = 1024;
 
 pub enum Job {
-    Post {
-        post: NewPost,
-        reply: oneshot::Sender<Result<Posted>>,
-    },
-    /// Any other write; it runs in the batch's transaction.
+    /// A write; it runs in the batch's transaction.
     Write(WriteFn),
     /// Runs after the batch's commit, outside any transaction.
     Checkpoint(oneshot::Sender<Result<()>>),
 }
 
-/// A write to run in a batch; it returns its result, to be sent once the
-/// batch has committed.
-pub type WriteFn = Box<dyn FnOnce(&Connection) -> Box<dyn Reply> + Send>;
+/// A write to run in a batch. It returns its result, sent once the batch
+/// has committed, and adds what to publish then to the list it is given
+/// (discarded if the write or the commit fails).
+pub type WriteFn = Box<dyn FnOnce(&Connection, &mut Vec<Publish>) -> Box<dyn Reply> + Send>;
 
 /// A write's result, waiting for its batch to commit before it is sent.
 pub trait Reply: Send {
@@ -64,6 +60,21 @@ impl<T: Send> Reply for Replying<T> {
     }
 }
 
+/// A job that runs `write` in a batch, and where its result arrives once
+/// the batch has committed.
+pub fn job<T: Send + 'static>(
+    write: impl FnOnce(&Connection, &mut Vec<Publish>) -> Result<T> + Send + 'static,
+) -> (Job, oneshot::Receiver<Result<T>>) {
+    let (to, answer) = oneshot::channel();
+    let job = Job::Write(Box::new(move |db: &Connection, out: &mut Vec<Publish>| {
+        Box::new(Replying {
+            result: write(db, out),
+            to,
+        }) as Box<dyn Reply>
+    }));
+    (job, answer)
+}
+
 pub fn spawn(
     conn: Connection,
     hub: Arc<Hub>,
@@ -91,8 +102,7 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, hub: &Hub, metrics: 
 }
 
 enum Done {
-    Post(oneshot::Sender<Result<Posted>>, Result<Posted>),
-    Write(Box<dyn Reply>),
+    Write(Box<dyn Reply>, Vec<Publish>),
     Checkpoint(oneshot::Sender<Result<()>>),
 }
 
@@ -107,43 +117,31 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, hub: &Hub, metrics:
     // Jobs never reached because the transaction itself failed. Dropping
     // a write's reply tells its caller it failed.
     for job in pending {
-        match job {
-            Job::Post { reply, .. } => done.push(Done::Post(reply, Err(StoreError::WriterGone))),
-            Job::Write(_) => {}
-            Job::Checkpoint(reply) => done.push(Done::Checkpoint(reply)),
+        if let Job::Checkpoint(reply) = job {
+            done.push(Done::Checkpoint(reply));
         }
     }
     metrics.observe_commit(size, started.elapsed(), failure.is_none());
     if let Some(e) = &failure {
         tracing::error!(error = %e, writes = size, "a batch failed to commit");
     }
-    // Publish in id order (the order of the batch), before any ack, so a
-    // client never sees an ack for a message the others cannot see yet.
+    // Publish in commit order (the order of the batch), before any reply,
+    // so a client never sees an ack for a message the others cannot see yet.
     if failure.is_none() {
-        for d in &done {
-            if let Done::Post(_, Ok(posted)) = d {
-                if posted.fresh {
-                    metrics.messages_committed.inc();
-                    hub.publish(
-                        Audience::Everyone,
-                        &ServerEvent::Message {
-                            message: posted.message.clone(),
-                        },
-                    );
+        for d in &mut done {
+            if let Done::Write(_, published) = d {
+                for p in published.drain(..) {
+                    if matches!(p.activity, Some(ServerEvent::Activity { .. })) {
+                        metrics.messages_committed.inc();
+                    }
+                    hub.publish(p);
                 }
             }
         }
     }
     for d in done {
         match d {
-            Done::Post(reply, result) => {
-                let result = match (&failure, result) {
-                    (Some(e), Ok(_)) => Err(StoreError::Commit(e.clone())),
-                    (_, result) => result,
-                };
-                let _ = reply.send(result);
-            }
-            Done::Write(reply) => reply.send(failure.as_deref()),
+            Done::Write(reply, _) => reply.send(failure.as_deref()),
             Done::Checkpoint(reply) => {
                 let result = conn
                     .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
@@ -163,18 +161,18 @@ fn run_batch(
     let mut tx = conn.transaction()?;
     while let Some(job) = pending.pop_front() {
         done.push(match job {
-            Job::Post { post, reply } => {
-                Done::Post(reply, isolated(&mut tx, |db| schema::post(db, &post)))
-            }
             Job::Write(write) => {
-                // A failed write rolls back to its savepoint; the rest of
-                // the batch still commits.
+                // A failed write rolls back to its savepoint, with what it
+                // meant to publish; the rest of the batch still commits.
                 let sp = tx.savepoint()?;
-                let reply = write(&sp);
+                let mut published = Vec::new();
+                let reply = write(&sp, &mut published);
                 if reply.succeeded() {
                     sp.commit()?;
+                } else {
+                    published.clear();
                 }
-                Done::Write(reply)
+                Done::Write(reply, published)
             }
             Job::Checkpoint(reply) => Done::Checkpoint(reply),
         });
@@ -183,21 +181,12 @@ fn run_batch(
     Ok(())
 }
 
-/// Runs one write in a savepoint, so its failure undoes only its own work.
-fn isolated<T>(
-    tx: &mut rusqlite::Transaction<'_>,
-    write: impl FnOnce(&Connection) -> Result<T>,
-) -> Result<T> {
-    let sp = tx.savepoint()?;
-    let out = write(&sp)?;
-    sp.commit()?;
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::super::{NewPost, Posted};
+    use super::super::{messages, schema, users};
     use super::*;
-    use app::protocol::{ClientMessageId, DeviceId, MessageId};
+    use app::protocol::{ClientMessageId, DeviceId, RoomId, Seq};
     use app::validate::MessageText;
 
     /// A connection with one named user, and the hub it publishes to.
@@ -207,7 +196,7 @@ mod tests {
         schema::configure(&conn).expect("configured");
         schema::migrate(&mut conn).expect("migrated");
         let device = DeviceId::new_random();
-        schema::set_name(&conn, &device, "Ann", "rgb(200,100,100)", 1).expect("named");
+        users::set_name(&conn, &device, "Ann", "rgb(200,100,100)", 1).expect("named");
         (dir, conn, device, Hub::new())
     }
 
@@ -216,14 +205,15 @@ mod tests {
         client_id: ClientMessageId,
         text: &str,
     ) -> (Job, oneshot::Receiver<Result<Posted>>) {
-        let (reply, answer) = oneshot::channel();
         let post = NewPost {
             device,
+            room: RoomId::DEFAULT,
             client_id,
             text: MessageText::parse(text).expect("valid"),
+            mentions: Vec::new(),
             ts: 1,
         };
-        (Job::Post { post, reply }, answer)
+        job(move |db, out| messages::post(db, &post, out))
     }
 
     fn answer<T>(mut rx: oneshot::Receiver<Result<T>>) -> Result<T> {
@@ -242,7 +232,9 @@ mod tests {
         assert!(a.fresh && !b.fresh);
         assert_eq!(a.message, b.message);
         assert_eq!(
-            schema::page_before(&conn, None, 10).expect("reads").len(),
+            messages::page_before(&conn, RoomId::DEFAULT, None, 10)
+                .expect("reads")
+                .len(),
             1
         );
         assert!(live.try_recv().is_ok());
@@ -260,12 +252,12 @@ mod tests {
             answers.push(rx);
         }
         commit_batch(&mut conn, &mut jobs, &hub, &Metrics::default());
-        let acked: Vec<MessageId> = answers
+        let acked: Vec<Seq> = answers
             .into_iter()
-            .map(|rx| answer(rx).expect("stored").message.id)
+            .map(|rx| answer(rx).expect("stored").message.seq)
             .collect();
-        let published: Vec<MessageId> = std::iter::from_fn(|| live.try_recv().ok())
-            .filter_map(|b| b.message_id)
+        let published: Vec<Seq> = std::iter::from_fn(|| live.try_recv().ok())
+            .filter_map(|b| b.seq)
             .collect();
         assert!(
             acked.windows(2).all(|w| w[0] < w[1]),
@@ -286,17 +278,11 @@ mod tests {
         .expect("tables");
         let mut live = hub.subscribe();
         let (a, ra) = post_job(device, ClientMessageId::new_random(), "first");
-        let (violation, rv) = oneshot::channel::<Result<()>>();
-        let poison = Job::Write(Box::new(move |db: &Connection| {
-            let result = db
-                .execute("INSERT INTO child (parent) VALUES (42)", [])
+        let (poison, rv) = job(|db, _| {
+            db.execute("INSERT INTO child (parent) VALUES (42)", [])
                 .map(|_| ())
-                .map_err(StoreError::from);
-            Box::new(Replying {
-                result,
-                to: violation,
-            }) as Box<dyn Reply>
-        }));
+                .map_err(StoreError::from)
+        });
         let (b, rb) = post_job(device, ClientMessageId::new_random(), "second");
         commit_batch(
             &mut conn,
@@ -308,7 +294,7 @@ mod tests {
         assert!(matches!(answer(rb), Err(StoreError::Commit(_))));
         assert!(answer(rv).is_err());
         assert!(live.try_recv().is_err(), "nothing published");
-        assert!(schema::page_before(&conn, None, 10)
+        assert!(messages::page_before(&conn, RoomId::DEFAULT, None, 10)
             .expect("reads")
             .is_empty());
     }
@@ -325,7 +311,9 @@ mod tests {
         assert!(matches!(answer(rb), Err(StoreError::NoIdentity)));
         assert!(answer(rc).is_ok());
         assert_eq!(
-            schema::page_before(&conn, None, 10).expect("reads").len(),
+            messages::page_before(&conn, RoomId::DEFAULT, None, 10)
+                .expect("reads")
+                .len(),
             2
         );
     }

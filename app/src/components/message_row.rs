@@ -1,0 +1,201 @@
+use super::message_list::MenuOpen;
+use crate::protocol::{ChatMessage, ClientEvent, ClientMessageId, REACTIONS};
+use crate::state::{now, ChatState, Delivery};
+use crate::time;
+use leptos::prelude::*;
+
+/// A message with what it needs of its neighbours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowPlace {
+    pub message: ChatMessage,
+    /// Starts a group: shows the sender's name line.
+    pub head: bool,
+    /// The label of the day divider above it, if the day changed.
+    pub day: Option<String>,
+    /// The "new messages" divider goes above it.
+    pub divider: bool,
+}
+
+#[component]
+pub fn MessageRow(place: RowPlace) -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let MenuOpen(menu) = expect_context::<MenuOpen>();
+    let m = place.message;
+    let id = m.id;
+    let ts = m.ts;
+    let time = move || time::clock(ts, state.hydrated.get());
+    let mine = move || state.my_id() == Some(m.user_id);
+    let mentioned = state.mentions_me(&m);
+    let editable = move || {
+        mine() && !m.deleted && now() - (ts as f64) < (state.edit_window_secs.get() as f64) * 1000.0
+    };
+    let day = place
+        .day
+        .map(|label| view! { <li class="day-divider" role="separator"><span>{label}</span></li> });
+    let divider = place.divider.then(
+        || view! { <li class="new-divider" role="separator"><span>"New messages"</span></li> },
+    );
+    let text = if m.deleted {
+        view! { <span class="text deleted-text">"message deleted"</span> }.into_any()
+    } else {
+        view! { <span class="text">{m.msg.clone()}</span> }.into_any()
+    };
+    let reactions = m.reactions.clone();
+    let body = m.msg.clone();
+    view! {
+        {day}
+        {divider}
+        <li
+            class="message"
+            class:grouped=!place.head
+            class:mentioned=mentioned
+            class:deleted=m.deleted
+            data-id=m.id.0
+        >
+            <span class="author" style:background-color=m.color.clone()>{m.user_name.clone()}</span>
+            // Screen readers would otherwise run the name into the text.
+            <span class="sr-only">": "</span>
+            {text}
+            {m.edited.then(|| view! { <span class="edited">"(edited)"</span> })}
+            <span class="sr-only">", at "</span>
+            <time class="ts">{time}</time>
+            <Show when=move || !m.deleted && state.hydrated.get()>
+                <button
+                    type="button"
+                    class="row-menu"
+                    aria-label="Message actions"
+                    aria-expanded=move || (menu.get() == Some(id)).to_string()
+                    on:click=move |_| menu.update(|open| *open = if *open == Some(id) { None } else { Some(id) })
+                >
+                    "⋯"
+                </button>
+            </Show>
+            {(!reactions.is_empty()).then(|| {
+                let chips = reactions
+                    .into_iter()
+                    .map(|r| {
+                        let names = r.users.iter().map(|u| u.name.clone()).collect::<Vec<_>>().join(", ");
+                        let count = r.users.len();
+                        let ids: Vec<_> = r.users.iter().map(|u| u.user_id).collect();
+                        let pressed = Memo::new(move |_| state.me.with(|me| me.as_ref().is_some_and(|me| ids.contains(&me.user_id))));
+                        let emoji = r.emoji.clone();
+                        let label = format!("{} {count}: {names}", r.emoji);
+                        view! {
+                            <button
+                                type="button"
+                                class="chip"
+                                title=names.clone()
+                                aria-label=label
+                                aria-pressed=move || pressed.get().to_string()
+                                disabled=move || !state.hydrated.get() || state.me.get().is_none()
+                                on:click=move |_| react(state, id, emoji.clone(), !pressed.get_untracked())
+                            >
+                                {r.emoji.clone()} " " {count}
+                            </button>
+                        }
+                    })
+                    .collect_view();
+                view! { <span class="reactions">{chips}</span> }
+            })}
+            <Show when=move || menu.get() == Some(id)>
+                <RowActions id=id editable=Signal::derive(editable) mine=Signal::derive(mine) text=body.clone()/>
+            </Show>
+        </li>
+    }
+}
+
+/// What can be done to a message: react, and for its author edit and
+/// delete.
+#[component]
+fn RowActions(
+    id: crate::protocol::MessageId,
+    editable: Signal<bool>,
+    mine: Signal<bool>,
+    text: String,
+) -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let MenuOpen(menu) = expect_context::<MenuOpen>();
+    let confirming = RwSignal::new(false);
+    let picks = REACTIONS
+        .iter()
+        .map(|emoji| {
+            let emoji = emoji.to_string();
+            let label = format!("React with {emoji}");
+            let e = emoji.clone();
+            view! {
+                <button type="button" class="pick" aria-label=label on:click=move |_| {
+                    react(state, id, e.clone(), true);
+                    menu.set(None);
+                }>{emoji}</button>
+            }
+        })
+        .collect_view();
+    view! {
+        <span class="row-actions" role="group" aria-label="Message actions">
+            <span class="picks">{picks}</span>
+            <Show when=move || editable.get()>
+                <button type="button" class="edit" on:click={
+                    let text = text.clone();
+                    move |_| {
+                        state.start_editing(id, text.clone());
+                        menu.set(None);
+                    }
+                }>"Edit"</button>
+            </Show>
+            <Show when=move || mine.get()>
+                <button type="button" class="delete danger" on:click=move |_| {
+                    if !confirming.get_untracked() {
+                        confirming.set(true);
+                        return;
+                    }
+                    state.send(ClientEvent::Delete { client_id: ClientMessageId::new_random(), message_id: id });
+                    menu.set(None);
+                }>{move || if confirming.get() { "Delete for everyone?" } else { "Delete" }}</button>
+            </Show>
+        </span>
+    }
+}
+
+fn react(state: ChatState, id: crate::protocol::MessageId, emoji: String, on: bool) {
+    state.send(ClientEvent::React {
+        client_id: ClientMessageId::new_random(),
+        message_id: id,
+        emoji,
+        on,
+    });
+}
+
+/// One of this device's messages that the server has not acknowledged.
+#[component]
+pub fn OutboxRow(client_id: ClientMessageId, text: String) -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let delivery = move || {
+        state.outbox.with(|o| {
+            o.iter()
+                .find(|i| i.client_id == client_id)
+                .map(|i| i.delivery.clone())
+        })
+    };
+    let me = move || state.me.get();
+    view! {
+        <li class="message outgoing" class:failed=move || matches!(delivery(), Some(Delivery::Failed(_)))>
+            <span class="author" style:background-color=move || me().map(|m| m.color).unwrap_or_default()>
+                {move || me().map(|m| m.name)}
+            </span>
+            <span class="sr-only">": "</span>
+            <span class="text">{text}</span>
+            <span class="delivery">
+                {move || match delivery() {
+                    Some(Delivery::Failed(reason)) => view! {
+                        <span class="failed-reason">{reason}</span>
+                        <button type="button" class="retry" on:click=move |_| state.retry(client_id)>
+                            "Retry"
+                        </button>
+                    }
+                    .into_any(),
+                    _ => view! { <span class="pending">"sending…"</span> }.into_any(),
+                }}
+            </span>
+        </li>
+    }
+}

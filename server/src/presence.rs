@@ -1,0 +1,218 @@
+//! Who has each room open now, and who is typing. Ephemeral on purpose:
+//! never stored, never replayed. An identity with several tabs counts
+//! once; a tab in the background still counts for a grace period, so a
+//! phone switching apps does not flicker in and out.
+
+use crate::hub::{Audience, Hub, Publish};
+use app::protocol::{Identity, RoomId, ServerEvent, UserId};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One open tab (WebSocket session).
+pub type TabId = u64;
+
+struct Tab {
+    room: RoomId,
+    who: Identity,
+    /// `None` while visible; when it went to the background otherwise.
+    hidden_since: Option<Instant>,
+}
+
+pub struct Presence {
+    tabs: Mutex<HashMap<TabId, Tab>>,
+    /// What each room's list was when last published, to publish changes only.
+    shown: Mutex<HashMap<RoomId, Vec<Identity>>>,
+    hub: Arc<Hub>,
+    grace: Duration,
+}
+
+impl Presence {
+    pub fn new(hub: Arc<Hub>, grace: Duration) -> Self {
+        Self {
+            tabs: Mutex::new(HashMap::new()),
+            shown: Mutex::new(HashMap::new()),
+            hub,
+            grace,
+        }
+    }
+
+    /// A named tab shows `room` (replacing whatever it showed before).
+    pub fn enter(&self, tab: TabId, room: RoomId, who: Identity, visible: bool) {
+        let left = self.with_tabs(|tabs| {
+            let hidden_since = (!visible).then(Instant::now);
+            tabs.insert(
+                tab,
+                Tab {
+                    room,
+                    who,
+                    hidden_since,
+                },
+            )
+            .map(|old| old.room)
+        });
+        if let Some(old) = left.filter(|old| *old != room) {
+            self.publish_if_changed(old);
+        }
+        self.publish_if_changed(room);
+    }
+
+    pub fn leave(&self, tab: TabId) {
+        if let Some(old) = self.with_tabs(|tabs| tabs.remove(&tab)) {
+            self.publish_if_changed(old.room);
+        }
+    }
+
+    pub fn set_visible(&self, tab: TabId, visible: bool) {
+        let room = self.with_tabs(|tabs| {
+            let t = tabs.get_mut(&tab)?;
+            t.hidden_since = match (visible, t.hidden_since) {
+                (true, _) => None,
+                (false, Some(since)) => Some(since),
+                (false, None) => Some(Instant::now()),
+            };
+            Some(t.room)
+        });
+        if let Some(room) = room {
+            self.publish_if_changed(room);
+        }
+    }
+
+    /// A name change shows in every room the identity is in.
+    pub fn rename(&self, who: &Identity) {
+        let rooms: Vec<RoomId> = self.with_tabs(|tabs| {
+            tabs.values_mut()
+                .filter(|t| t.who.user_id == who.user_id)
+                .map(|t| {
+                    t.who = who.clone();
+                    t.room
+                })
+                .collect()
+        });
+        for room in rooms {
+            self.publish_if_changed(room);
+        }
+    }
+
+    /// Everyone present in `room` now, each identity once, by name.
+    pub fn people(&self, room: RoomId) -> Vec<Identity> {
+        self.people_at(room, Instant::now())
+    }
+
+    fn people_at(&self, room: RoomId, now: Instant) -> Vec<Identity> {
+        self.with_tabs(|tabs| {
+            let mut people: BTreeMap<UserId, Identity> = BTreeMap::new();
+            for t in tabs.values().filter(|t| t.room == room) {
+                let here = t
+                    .hidden_since
+                    .is_none_or(|since| now.duration_since(since) < self.grace);
+                if here {
+                    people.insert(t.who.user_id, t.who.clone());
+                }
+            }
+            let mut list: Vec<Identity> = people.into_values().collect();
+            list.sort_by_key(|p| p.name.to_lowercase());
+            list
+        })
+    }
+
+    /// Re-checks every room, so background tabs past the grace period
+    /// drop out; run every few seconds.
+    pub fn sweep(&self) {
+        let rooms: Vec<RoomId> = {
+            let shown = self.shown.lock().map(|s| s.keys().copied().collect());
+            shown.unwrap_or_default()
+        };
+        for room in rooms {
+            self.publish_if_changed(room);
+        }
+    }
+
+    fn publish_if_changed(&self, room: RoomId) {
+        let people = self.people(room);
+        let Ok(mut shown) = self.shown.lock() else {
+            return;
+        };
+        if shown.get(&room) == Some(&people) {
+            return;
+        }
+        if people.is_empty() {
+            shown.remove(&room);
+        } else {
+            shown.insert(room, people.clone());
+        }
+        self.hub.publish(Publish {
+            audience: Audience::Everyone,
+            room: Some(room),
+            event: ServerEvent::Presence { room, people },
+            activity: None,
+        });
+    }
+
+    fn with_tabs<T>(&self, f: impl FnOnce(&mut HashMap<TabId, Tab>) -> T) -> T {
+        match self.tabs.lock() {
+            Ok(mut tabs) => f(&mut tabs),
+            // A panic elsewhere must not take presence down with it.
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::protocol::UserId;
+
+    fn who(id: i64, name: &str) -> Identity {
+        Identity {
+            user_id: UserId(id),
+            name: name.into(),
+            color: "rgb(200,100,100)".into(),
+        }
+    }
+
+    #[test]
+    fn an_identity_with_three_tabs_counts_once() {
+        let p = Presence::new(Arc::new(Hub::new()), Duration::from_secs(60));
+        let room = RoomId::DEFAULT;
+        for tab in 1..=3 {
+            p.enter(tab, room, who(7, "Ann"), true);
+        }
+        p.enter(4, room, who(8, "Bo"), true);
+        let names: Vec<String> = p.people(room).into_iter().map(|i| i.name).collect();
+        assert_eq!(names, ["Ann", "Bo"]);
+        p.leave(1);
+        p.leave(2);
+        assert_eq!(p.people(room).len(), 2, "one tab is enough");
+        p.leave(3);
+        assert_eq!(p.people(room).len(), 1);
+    }
+
+    #[test]
+    fn a_background_tab_counts_for_the_grace_period_only() {
+        let p = Presence::new(Arc::new(Hub::new()), Duration::from_secs(60));
+        let room = RoomId::DEFAULT;
+        p.enter(1, room, who(7, "Ann"), true);
+        p.set_visible(1, false);
+        let now = Instant::now();
+        assert_eq!(p.people_at(room, now + Duration::from_secs(59)).len(), 1);
+        assert!(p.people_at(room, now + Duration::from_secs(61)).is_empty());
+        p.set_visible(1, true);
+        assert_eq!(p.people_at(room, now + Duration::from_secs(3600)).len(), 1);
+    }
+
+    #[test]
+    fn changes_are_published_once_to_the_room() {
+        let hub = Arc::new(Hub::new());
+        let mut live = hub.subscribe();
+        let p = Presence::new(hub, Duration::from_secs(60));
+        p.enter(1, RoomId(2), who(7, "Ann"), true);
+        p.enter(2, RoomId(2), who(7, "Ann"), true);
+        let b = live.try_recv().expect("published");
+        assert_eq!(b.room, Some(RoomId(2)));
+        assert!(live.try_recv().is_err(), "a second tab changes nothing");
+        p.enter(1, RoomId(3), who(7, "Ann"), true);
+        assert_eq!(live.try_recv().expect("joined 3").room, Some(RoomId(3)));
+        assert!(live.try_recv().is_err(), "still in room 2 through tab 2");
+    }
+}

@@ -1,0 +1,214 @@
+//! Messages: posting (once per client id), edits, deletes and reactions,
+//! each taking the room's next seq; pages by id and changes by seq.
+
+use super::super::{Change, NewPost, Posted, Result, StoreError};
+use super::schema::{self, SELECT_MESSAGE};
+use super::{rooms, users};
+use crate::hub::{Audience, Publish};
+use app::protocol::{ChatMessage, MessageId, RoomId, Seq, ServerEvent, UserId, REACTIONS};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Mentions kept per message, at most.
+const MAX_MENTIONS: usize = 20;
+
+pub fn post(db: &Connection, post: &NewPost, out: &mut Vec<Publish>) -> Result<Posted> {
+    let me = users::identity(db, &post.device)?.ok_or(StoreError::NoIdentity)?;
+    let client = post.client_id.0.to_string();
+    let existing: Option<i64> = db
+        .prepare_cached("SELECT id FROM messages WHERE user_id = ?1 AND client_id = ?2")?
+        .query_row(params![me.user_id.0, client], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = existing {
+        return Ok(Posted {
+            message: schema::message(db, MessageId(id))?,
+            fresh: false,
+        });
+    }
+    rooms::writable(db, post.room)?;
+    let seq = rooms::next_seq(db, post.room)?;
+    let mut message = db
+        .prepare_cached(&format!(
+            "INSERT INTO messages (user_id, client_id, user_name, color, body, ts, room_id, created_seq, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+             RETURNING {}",
+            SELECT_MESSAGE
+                .trim_start_matches("SELECT ")
+                .trim_end_matches(" FROM messages")
+        ))?
+        .query_row(
+            params![
+                me.user_id.0,
+                client,
+                me.name,
+                me.color,
+                post.text.as_str(),
+                post.ts,
+                post.room.0,
+                seq.0
+            ],
+            schema::message_from_row,
+        )?;
+    message.mentions = store_mentions(db, message.id, post.text.as_str(), &post.mentions)?;
+    let activity = ServerEvent::Activity {
+        room: post.room,
+        seq,
+        user_id: me.user_id,
+        mentions: message.mentions.clone(),
+    };
+    out.push(Publish {
+        audience: Audience::Everyone,
+        room: Some(post.room),
+        event: ServerEvent::Message {
+            message: message.clone(),
+        },
+        activity: Some(activity),
+    });
+    Ok(Posted {
+        message,
+        fresh: true,
+    })
+}
+
+/// Keeps the mentioned users whose current name the text holds as
+/// `@name`; returns them in id order.
+fn store_mentions(
+    db: &Connection,
+    id: MessageId,
+    text: &str,
+    wanted: &[UserId],
+) -> Result<Vec<UserId>> {
+    let mut kept: Vec<UserId> = Vec::new();
+    for user in wanted.iter().take(MAX_MENTIONS) {
+        if kept.contains(user) {
+            continue;
+        }
+        let name: Option<String> = db
+            .prepare_cached("SELECT name FROM users WHERE id = ?1")?
+            .query_row([user.0], |r| r.get(0))
+            .optional()?;
+        if name.is_some_and(|n| text.contains(&format!("@{n}"))) {
+            db.prepare_cached("INSERT INTO mentions (message_id, user_id) VALUES (?1, ?2)")?
+                .execute([id.0, user.0])?;
+            kept.push(*user);
+        }
+    }
+    kept.sort();
+    Ok(kept)
+}
+
+pub fn change(
+    db: &Connection,
+    device: &app::protocol::DeviceId,
+    id: MessageId,
+    change: &Change,
+    now: i64,
+    out: &mut Vec<Publish>,
+) -> Result<ChatMessage> {
+    let me = users::identity(db, device)?.ok_or(StoreError::NoIdentity)?;
+    let (author, room, ts, deleted): (i64, i64, i64, bool) = db
+        .prepare_cached("SELECT user_id, room_id, ts, deleted FROM messages WHERE id = ?1")?
+        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    let room = RoomId(room);
+    rooms::writable(db, room)?;
+    if deleted {
+        return Err(StoreError::NotFound);
+    }
+    let mine = author == me.user_id.0;
+    match change {
+        Change::Edit { text, window_ms } => {
+            if !mine {
+                return Err(StoreError::NotAuthor);
+            }
+            if now - ts > *window_ms {
+                return Err(StoreError::EditWindowClosed);
+            }
+            let seq = rooms::next_seq(db, room)?;
+            db.prepare_cached(
+                "UPDATE messages SET body = ?2, edited_at = ?3, seq = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id.0, text.as_str(), now, seq.0])?;
+            // Mentions the new text no longer names are dropped.
+            let kept: Vec<UserId> = schema::message(db, id)?.mentions;
+            db.prepare_cached("DELETE FROM mentions WHERE message_id = ?1")?
+                .execute([id.0])?;
+            store_mentions(db, id, text.as_str(), &kept)?;
+        }
+        Change::Delete => {
+            if !mine {
+                return Err(StoreError::NotAuthor);
+            }
+            let seq = rooms::next_seq(db, room)?;
+            // The text is gone from storage, not hidden.
+            db.prepare_cached(
+                "UPDATE messages SET body = '', deleted = 1, seq = ?2 WHERE id = ?1",
+            )?
+            .execute(params![id.0, seq.0])?;
+            db.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
+                .execute([id.0])?;
+            db.prepare_cached("DELETE FROM mentions WHERE message_id = ?1")?
+                .execute([id.0])?;
+        }
+        Change::React { emoji, on } => {
+            if !REACTIONS.contains(&emoji.as_str()) {
+                return Err(StoreError::InvalidReaction);
+            }
+            let changed = if *on {
+                db.prepare_cached(
+                    "INSERT OR IGNORE INTO reactions (message_id, user_id, emoji) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![id.0, me.user_id.0, emoji])?
+            } else {
+                db.prepare_cached(
+                    "DELETE FROM reactions WHERE message_id = ?1 AND user_id = ?2 AND emoji = ?3",
+                )?
+                .execute(params![id.0, me.user_id.0, emoji])?
+            };
+            if changed == 0 {
+                // A resend: already so. Nothing new to tell anyone.
+                return schema::message(db, id);
+            }
+            let seq = rooms::next_seq(db, room)?;
+            db.prepare_cached("UPDATE messages SET seq = ?2 WHERE id = ?1")?
+                .execute(params![id.0, seq.0])?;
+        }
+    }
+    let message = schema::message(db, id)?;
+    out.push(Publish::room(
+        room,
+        ServerEvent::Message {
+            message: message.clone(),
+        },
+    ));
+    Ok(message)
+}
+
+pub fn page_before(
+    db: &Connection,
+    room: RoomId,
+    before: Option<MessageId>,
+    limit: u32,
+) -> Result<Vec<ChatMessage>> {
+    let before = before.map_or(i64::MAX, |id| id.0);
+    let mut page = schema::messages(
+        db,
+        &format!("{SELECT_MESSAGE} WHERE room_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"),
+        params![room.0, before, limit],
+    )?;
+    page.reverse();
+    Ok(page)
+}
+
+pub fn changed_after(
+    db: &Connection,
+    room: RoomId,
+    after: Seq,
+    limit: u32,
+) -> Result<Vec<ChatMessage>> {
+    schema::messages(
+        db,
+        &format!("{SELECT_MESSAGE} WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"),
+        params![room.0, after.0, limit],
+    )
+}

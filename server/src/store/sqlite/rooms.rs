@@ -1,0 +1,233 @@
+//! Rooms, their seq counters, and each identity's read marks and unread
+//! figures.
+
+use super::super::{Result, RoomKey, StoreError};
+use super::users;
+use crate::hub::Publish;
+use app::protocol::{DeviceId, RoomId, RoomInfo, RoomStatus, Seq, ServerEvent, UserId};
+use app::validate::RoomName;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+/// Unread counts stop at this; the badge shows "999+".
+const COUNT_CAP: i64 = 1000;
+
+fn room_from_row(row: &Row<'_>) -> rusqlite::Result<RoomInfo> {
+    Ok(RoomInfo {
+        id: RoomId(row.get(0)?),
+        slug: row.get(1)?,
+        name: row.get(2)?,
+        archived: row.get(3)?,
+    })
+}
+
+const SELECT_ROOM: &str = "SELECT id, slug, name, archived FROM rooms";
+
+pub fn room(db: &Connection, key: &RoomKey) -> Result<Option<RoomInfo>> {
+    Ok(match key {
+        RoomKey::Id(id) => db
+            .prepare_cached(&format!("{SELECT_ROOM} WHERE id = ?1"))?
+            .query_row([id.0], room_from_row)
+            .optional()?,
+        RoomKey::Slug(slug) => db
+            .prepare_cached(&format!("{SELECT_ROOM} WHERE slug = ?1"))?
+            .query_row([slug], room_from_row)
+            .optional()?,
+    })
+}
+
+/// The room, which must exist and take new history.
+pub fn writable(db: &Connection, id: RoomId) -> Result<RoomInfo> {
+    let room = room(db, &RoomKey::Id(id))?.ok_or(StoreError::NotFound)?;
+    if room.archived {
+        return Err(StoreError::Archived);
+    }
+    Ok(room)
+}
+
+pub fn last_seq(db: &Connection, id: RoomId) -> Result<Seq> {
+    db.prepare_cached("SELECT last_seq FROM rooms WHERE id = ?1")?
+        .query_row([id.0], |r| r.get(0))
+        .optional()?
+        .map(Seq)
+        .ok_or(StoreError::NotFound)
+}
+
+/// Takes the room's next seq. Inside the writer's transaction, so seqs
+/// follow commit order.
+pub fn next_seq(db: &Connection, id: RoomId) -> Result<Seq> {
+    db.prepare_cached("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq")?
+        .query_row([id.0], |r| r.get(0))
+        .optional()?
+        .map(Seq)
+        .ok_or(StoreError::NotFound)
+}
+
+pub fn statuses(db: &Connection, user: Option<UserId>) -> Result<Vec<RoomStatus>> {
+    let rooms: Vec<RoomInfo> = db
+        .prepare_cached(&format!("{SELECT_ROOM} WHERE archived = 0 ORDER BY id"))?
+        .query_map([], room_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    rooms
+        .into_iter()
+        .map(|room| status(db, user, room))
+        .collect()
+}
+
+/// A user's read mark and unread figures in one room. Without a mark,
+/// what arrived since the user first chose a name counts as unread.
+pub fn status(db: &Connection, user: Option<UserId>, room: RoomInfo) -> Result<RoomStatus> {
+    let Some(user) = user else {
+        return Ok(RoomStatus {
+            room,
+            read: Seq(0),
+            unread: 0,
+            mentions: 0,
+        });
+    };
+    let mark: Option<i64> = db
+        .prepare_cached("SELECT seq FROM read_marks WHERE user_id = ?1 AND room_id = ?2")?
+        .query_row([user.0, room.id.0], |r| r.get(0))
+        .optional()?;
+    let (unread, mentions): (i64, i64) = match mark {
+        Some(read) => (
+            db.prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = ?1 AND created_seq > ?2
+                 AND user_id != ?3 AND deleted = 0 LIMIT ?4)",
+            )?
+            .query_row(params![room.id.0, read, user.0, COUNT_CAP], |r| r.get(0))?,
+            db.prepare_cached(
+                "SELECT COUNT(*) FROM mentions m JOIN messages msg ON msg.id = m.message_id
+                 WHERE m.user_id = ?1 AND msg.room_id = ?2 AND msg.created_seq > ?3 AND msg.deleted = 0",
+            )?
+            .query_row(params![user.0, room.id.0, read], |r| r.get(0))?,
+        ),
+        None => (
+            db.prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = ?1 AND user_id != ?2
+                 AND deleted = 0 AND ts > (SELECT created_at FROM users WHERE id = ?2) LIMIT ?3)",
+            )?
+            .query_row(params![room.id.0, user.0, COUNT_CAP], |r| r.get(0))?,
+            db.prepare_cached(
+                "SELECT COUNT(*) FROM mentions m JOIN messages msg ON msg.id = m.message_id
+                 WHERE m.user_id = ?1 AND msg.room_id = ?2 AND msg.deleted = 0",
+            )?
+            .query_row(params![user.0, room.id.0], |r| r.get(0))?,
+        ),
+    };
+    Ok(RoomStatus {
+        room,
+        read: Seq(mark.unwrap_or(0)),
+        unread: unread as u32,
+        mentions: mentions as u32,
+    })
+}
+
+fn name_taken(db: &Connection, name: &RoomName, except: Option<RoomId>) -> Result<bool> {
+    let other: Option<i64> = db
+        .prepare_cached("SELECT id FROM rooms WHERE name_key = ?1")?
+        .query_row([name.key()], |r| r.get(0))
+        .optional()?;
+    Ok(other.is_some_and(|id| Some(RoomId(id)) != except))
+}
+
+/// Room actions need a named identity, like posting.
+fn require_name(db: &Connection, device: &DeviceId) -> Result<UserId> {
+    Ok(users::identity(db, device)?
+        .ok_or(StoreError::NoIdentity)?
+        .user_id)
+}
+
+pub fn create(
+    db: &Connection,
+    device: &DeviceId,
+    name: &RoomName,
+    now: i64,
+    out: &mut Vec<Publish>,
+) -> Result<RoomInfo> {
+    let me = require_name(db, device)?;
+    if name_taken(db, name, None)? {
+        return Err(StoreError::NameTaken);
+    }
+    let base = name.slug();
+    let mut slug = base.clone();
+    let mut n = 2;
+    while room(db, &RoomKey::Slug(slug.clone()))?.is_some() {
+        slug = format!("{base}-{n}");
+        n += 1;
+    }
+    let info = db.query_row(
+        "INSERT INTO rooms (slug, name, name_key, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         RETURNING id, slug, name, archived",
+        params![slug, name.as_str(), name.key(), me.0, now],
+        room_from_row,
+    )?;
+    out.push(Publish::everyone(ServerEvent::Room { room: info.clone() }));
+    Ok(info)
+}
+
+pub fn rename(
+    db: &Connection,
+    device: &DeviceId,
+    id: RoomId,
+    name: &RoomName,
+    out: &mut Vec<Publish>,
+) -> Result<RoomInfo> {
+    require_name(db, device)?;
+    writable(db, id)?;
+    if name_taken(db, name, Some(id))? {
+        return Err(StoreError::NameTaken);
+    }
+    let info = db.query_row(
+        "UPDATE rooms SET name = ?2, name_key = ?3 WHERE id = ?1 RETURNING id, slug, name, archived",
+        params![id.0, name.as_str(), name.key()],
+        room_from_row,
+    )?;
+    out.push(Publish::everyone(ServerEvent::Room { room: info.clone() }));
+    Ok(info)
+}
+
+pub fn archive(
+    db: &Connection,
+    device: &DeviceId,
+    id: RoomId,
+    out: &mut Vec<Publish>,
+) -> Result<RoomInfo> {
+    require_name(db, device)?;
+    if id == RoomId::DEFAULT {
+        return Err(StoreError::DefaultRoom);
+    }
+    writable(db, id)?;
+    let info = db.query_row(
+        "UPDATE rooms SET archived = 1 WHERE id = ?1 RETURNING id, slug, name, archived",
+        [id.0],
+        room_from_row,
+    )?;
+    out.push(Publish::everyone(ServerEvent::Room { room: info.clone() }));
+    Ok(info)
+}
+
+pub fn mark_read(
+    db: &Connection,
+    device: &DeviceId,
+    id: RoomId,
+    seq: Seq,
+    out: &mut Vec<Publish>,
+) -> Result<RoomStatus> {
+    let me = require_name(db, device)?;
+    let info = room(db, &RoomKey::Id(id))?.ok_or(StoreError::NotFound)?;
+    // Never past the room's end, never backwards.
+    let seq = seq.min(last_seq(db, id)?);
+    db.prepare_cached(
+        "INSERT INTO read_marks (user_id, room_id, seq) VALUES (?1, ?2, ?3)
+         ON CONFLICT (user_id, room_id) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+    )?
+    .execute(params![me.0, id.0, seq.0])?;
+    let status = status(db, Some(me), info)?;
+    out.push(Publish::device(
+        *device,
+        ServerEvent::Read {
+            status: status.clone(),
+        },
+    ));
+    Ok(status)
+}
