@@ -40,6 +40,32 @@ pub struct TransferLink {
     pub expires_in_secs: u64,
 }
 
+/// A search result: the message, where it is, and its text cut into
+/// parts, the matched ones marked. Rendered as text, never as HTML.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub message: ChatMessage,
+    pub room: RoomInfo,
+    pub parts: Vec<TextPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextPart {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hit: bool,
+}
+
+/// A message in its context: its room and the messages around it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Context {
+    pub room: RoomInfo,
+    pub messages: Vec<ChatMessage>,
+}
+
+/// Results per search page.
+pub const SEARCH_PAGE: u32 = 20;
+
 /// Errors a server function reports to the page. `Invalid` carries a
 /// sentence meant for the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -79,6 +105,26 @@ pub async fn older_messages(
     let (backend, _) = backend::current().await?;
     let limit = limit.clamp(1, crate::protocol::HISTORY_MAX_LIMIT);
     backend.history(room, Some(before), limit).await
+}
+
+#[server(endpoint = "search")]
+pub async fn search_messages(
+    query: String,
+    before: Option<MessageId>,
+) -> Result<Vec<SearchHit>, ApiError> {
+    let (backend, device) = backend::current().await?;
+    if query.chars().count() > 200 {
+        return Err(ApiError::Invalid(
+            "Search for at most 200 characters.".into(),
+        ));
+    }
+    backend.search(device, query, before).await
+}
+
+#[server(endpoint = "message_context")]
+pub async fn message_context(id: MessageId) -> Result<Context, ApiError> {
+    let (backend, _) = backend::current().await?;
+    backend.context(id).await
 }
 
 #[server(endpoint = "create_room")]
@@ -127,7 +173,7 @@ pub async fn start_transfer() -> Result<TransferLink, ApiError> {
 
 #[cfg(feature = "ssr")]
 pub mod backend {
-    use super::{ApiError, TransferLink};
+    use super::{ApiError, Context, SearchHit, TransferLink};
     use crate::protocol::{ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo};
     use crate::validate::{RoomName, UserName};
     use futures::future::BoxFuture;
@@ -146,6 +192,13 @@ pub mod backend {
             before: Option<MessageId>,
             limit: u32,
         ) -> BoxFuture<'_, Result<Vec<ChatMessage>, ApiError>>;
+        fn search(
+            &self,
+            device: DeviceId,
+            query: String,
+            before: Option<MessageId>,
+        ) -> BoxFuture<'_, Result<Vec<SearchHit>, ApiError>>;
+        fn context(&self, id: MessageId) -> BoxFuture<'_, Result<Context, ApiError>>;
         fn create_room(
             &self,
             device: DeviceId,

@@ -121,6 +121,37 @@ pub struct ChatMessage {
     /// Users this message mentions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<UserId>,
+    /// A photo or file sent with the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Attachment>,
+}
+
+/// A file sent with a message, served from `/files/<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The content hash of the stored file.
+    pub id: String,
+    /// The name it was sent with (shown, never used as a path).
+    pub name: String,
+    pub mime: String,
+    pub size: u64,
+    /// Set for photos: their size and the content hash of a thumbnail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    pub width: u32,
+    pub height: u32,
+    pub thumb: String,
+}
+
+/// What `POST /upload` returns: the upload to reference in a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uploaded {
+    pub upload: String,
+    pub attachment: Attachment,
 }
 
 fn default_room() -> RoomId {
@@ -190,6 +221,10 @@ pub enum ClientEvent {
         /// names them.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         mentions: Vec<UserId>,
+        /// An upload of this device's (`Uploaded::upload`) to attach; the
+        /// text may then be empty.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachment: Option<String>,
     },
     /// Change the text of one of this identity's own messages.
     Edit {
@@ -328,6 +363,8 @@ pub enum ErrorCode {
     Archived,
     /// Not one of the reactions on offer.
     InvalidReaction,
+    /// The attachment is not an upload of this device's.
+    BadAttachment,
     Internal,
 }
 
@@ -364,6 +401,7 @@ mod tests {
             text: "hi".into(),
             room: None,
             mentions: Vec::new(),
+            attachment: None,
         };
         let json = serde_json::to_string(&event).expect("serialises");
         assert!(json.contains(r#""type":"send""#), "{json}");
@@ -382,7 +420,8 @@ mod tests {
                 client_id: id,
                 text: "hi".into(),
                 room: None,
-                mentions: Vec::new()
+                mentions: Vec::new(),
+                attachment: None
             }
         );
     }
@@ -409,6 +448,7 @@ mod tests {
                 deleted: false,
                 reactions: Vec::new(),
                 mentions: Vec::new(),
+                attachment: None,
             },
         };
         let value = serde_json::to_value(&event).expect("serialises");

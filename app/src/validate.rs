@@ -92,6 +92,15 @@ impl UserName {
 pub struct MessageText(String);
 
 impl MessageText {
+    /// The text of a message with an attachment: the same rules, but it
+    /// may be empty.
+    pub fn caption(raw: &str) -> Result<Self, MessageError> {
+        if raw.trim().is_empty() {
+            return Ok(Self(String::new()));
+        }
+        Self::parse(raw)
+    }
+
     pub fn parse(raw: &str) -> Result<Self, MessageError> {
         let text = raw.trim();
         if text.is_empty() {

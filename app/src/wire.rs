@@ -206,6 +206,17 @@ mod tests {
                 }],
             }],
             mentions: vec![UserId(2)],
+            attachment: Some(crate::protocol::Attachment {
+                id: "ab".repeat(32),
+                name: "cat.jpg".into(),
+                mime: "image/jpeg".into(),
+                size: 1234,
+                image: Some(crate::protocol::ImageInfo {
+                    width: 640,
+                    height: 480,
+                    thumb: "cd".repeat(32),
+                }),
+            }),
         }
     }
 

@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::qr;
 use crate::store::StoreError;
 use app::api::backend::ChatBackend;
-use app::api::{ApiError, TransferLink};
+use app::api::{ApiError, Context, SearchHit, TransferLink};
 use app::protocol::{ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo};
 use app::validate::{RoomName, UserName};
 use futures::future::BoxFuture;
@@ -65,6 +65,24 @@ impl ChatBackend for ServerBackend {
         name: RoomName,
     ) -> BoxFuture<'_, Result<RoomInfo, ApiError>> {
         Box::pin(async move { self.chat.create_room(device, name).await.map_err(internal) })
+    }
+
+    fn search(
+        &self,
+        device: DeviceId,
+        query: String,
+        before: Option<MessageId>,
+    ) -> BoxFuture<'_, Result<Vec<SearchHit>, ApiError>> {
+        Box::pin(async move {
+            self.chat
+                .search(device, query, before)
+                .await
+                .map_err(internal)
+        })
+    }
+
+    fn context(&self, id: MessageId) -> BoxFuture<'_, Result<Context, ApiError>> {
+        Box::pin(async move { self.chat.context(id).await.map_err(internal) })
     }
 
     fn rename_room(

@@ -101,6 +101,7 @@ impl Chat {
         client_id: ClientMessageId,
         text: MessageText,
         mentions: Vec<UserId>,
+        attachment: Option<app::protocol::Attachment>,
     ) -> Result<PostTicket> {
         let post = NewPost {
             device,
@@ -108,6 +109,7 @@ impl Chat {
             client_id,
             text,
             mentions,
+            attachment,
             ts: now_ms(),
         };
         Ok(self.store.submit(post).await?)
@@ -167,6 +169,68 @@ impl Chat {
         limit: u32,
     ) -> Result<Vec<ChatMessage>> {
         Ok(self.store.changed_after(room, after, limit).await?)
+    }
+
+    /// An upload of this device's, to attach to a message.
+    pub async fn upload(
+        &self,
+        device: DeviceId,
+        id: String,
+    ) -> Result<Option<app::protocol::Attachment>> {
+        Ok(self.store.upload(device, id).await?)
+    }
+
+    /// Messages matching `query`, newest first, with their rooms and the
+    /// matched words marked.
+    pub async fn search(
+        &self,
+        device: DeviceId,
+        query: String,
+        before: Option<MessageId>,
+    ) -> Result<Vec<app::api::SearchHit>> {
+        self.limits
+            .searches
+            .check(&device)
+            .map_err(ChatError::RateLimited)?;
+        let found = self
+            .store
+            .search(query, before, app::api::SEARCH_PAGE)
+            .await?;
+        let mut rooms: std::collections::HashMap<RoomId, RoomInfo> = Default::default();
+        let mut hits = Vec::with_capacity(found.len());
+        for (message, marked) in found {
+            let room = match rooms.get(&message.room) {
+                Some(room) => room.clone(),
+                None => {
+                    let Some(room) = self.store.room(RoomKey::Id(message.room)).await? else {
+                        continue;
+                    };
+                    rooms.insert(room.id, room.clone());
+                    room
+                }
+            };
+            let parts = crate::store::sqlite::search::parts(&marked)
+                .into_iter()
+                .map(|(text, hit)| app::api::TextPart { text, hit })
+                .collect();
+            hits.push(app::api::SearchHit {
+                message,
+                room,
+                parts,
+            });
+        }
+        Ok(hits)
+    }
+
+    /// A message with the messages around it, for a search result.
+    pub async fn context(&self, id: MessageId) -> Result<app::api::Context> {
+        let (room, messages) = self.store.page_around(id, CONTEXT_HALF).await?;
+        let room = self
+            .store
+            .room(RoomKey::Id(room))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(app::api::Context { room, messages })
     }
 
     pub async fn room_seq(&self, room: RoomId) -> Result<Seq> {
@@ -255,6 +319,9 @@ impl Chat {
         Ok(self.store.checkpoint().await?)
     }
 }
+
+/// Messages shown on each side of a search result.
+const CONTEXT_HALF: u32 = 25;
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -95,6 +95,14 @@ pub struct Settings {
     #[arg(long, env = "CHAT_EDIT_WINDOW_SECS", default_value_t = app::protocol::EDIT_WINDOW_SECS)]
     pub edit_window_secs: u64,
 
+    /// Largest photo or file accepted, in MB.
+    #[arg(long, env = "CHAT_MAX_UPLOAD_MB", default_value_t = 10)]
+    pub max_upload_mb: usize,
+
+    /// Room for all stored files together, in MB.
+    #[arg(long, env = "CHAT_STORAGE_QUOTA_MB", default_value_t = 2048)]
+    pub storage_quota_mb: u64,
+
     /// A tab in the background still counts as present this long.
     #[arg(long, env = "CHAT_PRESENCE_GRACE_SECS", default_value_t = 60)]
     pub presence_grace_secs: u64,

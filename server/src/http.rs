@@ -4,6 +4,7 @@
 
 use crate::assets;
 use crate::backend::ServerBackend;
+use crate::files;
 use crate::headers::{self, CspNonce, HeaderPolicy};
 use crate::identity::{self, CookiePolicy};
 use crate::origin;
@@ -56,7 +57,16 @@ pub fn router(state: AppState) -> Router {
         .route("/sw.js", get(pwa::service_worker))
         .route("/claim/{token}", get(transfer::claim))
         .route("/ca.pem", get(trust::ca_certificate))
-        .route("/trust", get(trust::trust_page));
+        .route("/trust", get(trust::trust_page))
+        .route(
+            "/upload",
+            axum::routing::post(files::upload)
+                // Room for the largest file plus a little framing.
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    state.files.max_bytes + 64 * 1024,
+                )),
+        )
+        .route("/files/{id}", get(files::serve));
     for (path, method) in leptos::server_fn::axum::server_fn_paths() {
         let Ok(filter) = MethodFilter::try_from(method) else {
             continue;

@@ -6,6 +6,7 @@ pub mod assets;
 mod backend;
 pub mod chat;
 pub mod config;
+pub mod files;
 mod headers;
 mod http;
 pub mod hub;
@@ -75,6 +76,12 @@ pub async fn run(
     let metrics = Arc::new(Metrics::default());
     let hub = Arc::new(Hub::new());
     let store = open_store(&settings, hub.clone(), metrics.clone())?;
+    let files = Arc::new(files::Files {
+        store: store.clone(),
+        blobs: Arc::new(files::blobs::DirBlobs::new(&settings.data_dir)?),
+        max_bytes: settings.max_upload_mb * 1024 * 1024,
+        quota: settings.storage_quota_mb * 1024 * 1024,
+    });
     let limits = Arc::new(limits::Limits::new(&settings));
     let chat = Chat::new(
         store,
@@ -105,6 +112,7 @@ pub async fn run(
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let settings = Arc::new(settings);
     let state = AppState {
+        files,
         assets: assets.clone(),
         leptos,
         chat: chat.clone(),

@@ -18,6 +18,10 @@ pub struct Limits {
     /// Creating, renaming and archiving rooms.
     pub room_changes: RateLimiter<DeviceId>,
     pub reactions: RateLimiter<DeviceId>,
+    /// Photos and files.
+    pub uploads: RateLimiter<DeviceId>,
+    /// Searches (typing in the box searches as you type).
+    pub searches: RateLimiter<DeviceId>,
     /// "Typing" events: one every few seconds is all a page sends.
     pub typing: RateLimiter<DeviceId>,
     pub connects: RateLimiter<IpAddr>,
@@ -36,6 +40,8 @@ impl Limits {
             transfers: RateLimiter::new(5, Duration::from_secs(60)),
             room_changes: RateLimiter::new(5, Duration::from_secs(60)),
             reactions: RateLimiter::new(20, Duration::from_millis(500)),
+            searches: RateLimiter::new(20, Duration::from_millis(250)),
+            uploads: RateLimiter::new(10, Duration::from_secs(6)),
             typing: RateLimiter::new(3, Duration::from_secs(2)),
             connects: RateLimiter::new(settings.connect_burst, Duration::from_secs(1)),
             per_device: ConnectionCap::new(settings.max_conns_per_device),

@@ -14,6 +14,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Flips to true when the server begins shutting down.
     pub shutdown: watch::Receiver<bool>,
+    /// Photos and files.
+    pub files: Arc<crate::files::Files>,
     /// The built site's files under their content-hashed names.
     pub assets: Arc<crate::assets::Assets>,
 }

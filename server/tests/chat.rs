@@ -210,6 +210,7 @@ async fn resend_with_same_client_id_is_stored_once_and_acked_twice() {
         text: "once".into(),
         room: None,
         mentions: Vec::new(),
+        attachment: None,
     };
     c.send_event(&event).await;
     let first = c.next_matching(ack_of).await;
@@ -371,6 +372,7 @@ async fn a_failed_write_is_an_error_never_an_ack() {
         text: "must not be acked".into(),
         room: None,
         mentions: Vec::new(),
+        attachment: None,
     };
     c.send_event(&event).await;
     loop {

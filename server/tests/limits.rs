@@ -139,6 +139,7 @@ async fn messages_held_back_by_the_rate_limit_keep_their_order() {
                 text: by_id[client_id].clone(),
                 room: None,
                 mentions: Vec::new(),
+                attachment: None,
             })
             .await;
         }
@@ -206,6 +207,7 @@ async fn order_holds_across_a_reconnect_under_the_rate_limit() {
                 text: text.clone(),
                 room: None,
                 mentions: Vec::new(),
+                attachment: None,
             })
             .await;
         }
@@ -228,6 +230,7 @@ async fn order_holds_across_a_reconnect_under_the_rate_limit() {
                 text: text.clone(),
                 room: None,
                 mentions: Vec::new(),
+                attachment: None,
             })
             .await;
         }

@@ -48,6 +48,7 @@ async fn post(c: &mut Client, room: RoomId, text: &str) -> ChatMessage {
         text: text.into(),
         room: Some(room),
         mentions: Vec::new(),
+        attachment: None,
     })
     .await;
     c.next_matching(|e| match e {
@@ -402,6 +403,7 @@ async fn read_marks_follow_the_identity_and_archived_rooms_are_read_only() {
             text: "hello?".into(),
             room: Some(attic.id),
             mentions: Vec::new(),
+            attachment: None,
         })
         .await;
     let code = in_attic

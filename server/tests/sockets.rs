@@ -49,6 +49,7 @@ async fn fifty_concurrent_senders_each_acked_once_every_client_sees_every_id_in_
                         text: format!("m{i}"),
                         room: None,
                         mentions: Vec::new(),
+                        attachment: None,
                     })
                     .await;
                 }

@@ -3,6 +3,7 @@ use super::message_list::MessageList;
 use super::name_prompt::NamePrompt;
 use super::room_list::RoomList;
 use super::room_settings::RoomSettings;
+use super::search::SearchPanel;
 use super::status_bar::StatusBar;
 use super::transfer::TransferDialog;
 use super::typing::TypingLine;
@@ -52,6 +53,7 @@ pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
             </section>
             <TransferDialog/>
             <RoomSettings/>
+            <SearchPanel/>
         </main>
     }
 }

@@ -44,7 +44,7 @@ pub fn Composer() -> impl IntoView {
                     }
                     None => {
                         let mentions = mentioned(&text, &state.members());
-                        state.post(text, mentions);
+                        state.post(text, mentions, None);
                     }
                 }
                 draft.set(String::new());

@@ -47,6 +47,12 @@ pub fn MessageList() -> impl IntoView {
         (outgoing, newest)
     });
 
+    // A search result: bring it into view once it is rendered.
+    Effect::new(move |_| {
+        let Some(id) = state.focus.get() else { return };
+        request_animation_frame(move || focus_row(scroller, id));
+    });
+
     let load_older = move || {
         let Some(before) = state.oldest() else { return };
         if loading.get_untracked() || !state.more_history.get_untracked() {
@@ -131,17 +137,20 @@ pub fn MessageList() -> impl IntoView {
                     />
                 </ol>
             </div>
-            <Show when=move || unseen.get()>
+            <Show when=move || unseen.get() || state.detached.get()>
                 <button
                     type="button"
                     class="new-pill"
                     on:click=move |_| {
+                        if state.detached.get_untracked() {
+                            state.back_to_latest();
+                        }
                         state.at_bottom.set(true);
                         unseen.set(false);
                         scroll_to_bottom(scroller);
                     }
                 >
-                    "New messages ↓"
+                    {move || if state.detached.get() { "Back to latest ↓" } else { "New messages ↓" }}
                 </button>
             </Show>
             <div class="sr-only announcer" aria-live="polite" aria-atomic="true">
@@ -181,6 +190,18 @@ fn places<'a>(
         previous = Some(m);
     }
     out
+}
+
+fn focus_row(scroller: NodeRef<html::Div>, id: MessageId) {
+    #[cfg(feature = "hydrate")]
+    if let Some(el) = scroller.get_untracked() {
+        if let Ok(Some(row)) = el.query_selector(&format!("[data-id=\"{}\"]", id.0)) {
+            let options = web_sys::ScrollIntoViewOptions::new();
+            options.set_block(web_sys::ScrollLogicalPosition::Center);
+            row.scroll_into_view_with_scroll_into_view_options(&options);
+        }
+    }
+    let _ = (scroller, id);
 }
 
 fn scroll_to_bottom(scroller: NodeRef<html::Div>) {

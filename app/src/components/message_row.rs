@@ -50,6 +50,7 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
             class:grouped=!place.head
             class:mentioned=mentioned
             class:deleted=m.deleted
+            class:focused=move || state.focus.get() == Some(id)
             data-id=m.id.0
         >
             <span class="author" style:background-color=m.color.clone()>{m.user_name.clone()}</span>

@@ -7,6 +7,7 @@ mod message_row;
 mod name_prompt;
 mod room_list;
 mod room_settings;
+mod search;
 mod status_bar;
 mod transfer;
 mod typing;

@@ -134,6 +134,14 @@ fn badge(n: u32) -> String {
 
 /// Shows a room and puts its address in the location bar.
 pub fn go_to(state: ChatState, room: RoomInfo) {
+    push_url(state, &room);
+    state.detached.set(false);
+    state.focus.set(None);
+    state.open_room(room);
+}
+
+/// Puts a room's address in the location bar, unless it is already shown.
+pub fn push_url(state: ChatState, room: &RoomInfo) {
     #[cfg(feature = "hydrate")]
     if room.id != state.room_id() {
         let url = format!("/r/{}", room.slug);
@@ -141,5 +149,5 @@ pub fn go_to(state: ChatState, room: RoomInfo) {
             let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
         }
     }
-    state.open_room(room);
+    let _ = (state, room);
 }

@@ -136,6 +136,16 @@ fn RoomBar() -> impl IntoView {
             <span class="spacer"></span>
             <button
                 type="button"
+                class="search-button"
+                aria-label="Search messages"
+                title="Search messages"
+                disabled=move || !state.hydrated.get()
+                on:click=move |_| state.searching.set(true)
+            >
+                <span class="icon" aria-hidden="true"></span>
+            </button>
+            <button
+                type="button"
                 class="room-settings-button"
                 aria-label="Room settings"
                 title="Room settings"

@@ -103,6 +103,13 @@ pub struct ChatState {
     pub editing: RwSignal<Option<MessageId>>,
     /// What is in the message box.
     pub draft: RwSignal<String>,
+    /// The search panel is open.
+    pub searching: RwSignal<bool>,
+    /// Showing older history around a search result rather than the live
+    /// end of the room: new messages wait until the reader goes back.
+    pub detached: RwSignal<bool>,
+    /// The message to bring into view and mark (a search result).
+    pub focus: RwSignal<Option<MessageId>>,
     pub edit_window_secs: RwSignal<u64>,
     pub screen: RwSignal<Screen>,
     /// The latest live message from someone else, for screen readers
@@ -145,6 +152,9 @@ impl ChatState {
             divider: RwSignal::new(None),
             editing: RwSignal::new(None),
             draft: RwSignal::new(String::new()),
+            searching: RwSignal::new(false),
+            detached: RwSignal::new(false),
+            focus: RwSignal::new(None),
             edit_window_secs: RwSignal::new(crate::protocol::EDIT_WINDOW_SECS),
             screen: RwSignal::new(Screen::Room),
             announcement: RwSignal::new(String::new()),
@@ -389,6 +399,14 @@ impl ChatState {
         let fresh = !self
             .messages
             .with_untracked(|m| m.contains_key(&message.id));
+        if fresh && self.detached.get_untracked() {
+            // Beyond what is shown: it waits for "back to latest".
+            self.advance(message.seq);
+            if self.my_id() != Some(message.user_id) {
+                self.count_unread(message.room, self.mentions_me(&message));
+            }
+            return;
+        }
         let mine = self.my_id() == Some(message.user_id);
         if fresh && !mine {
             if self.hidden.get_untracked() || !self.at_bottom.get_untracked() {
@@ -407,6 +425,29 @@ impl ChatState {
     pub fn mentions_me(&self, message: &ChatMessage) -> bool {
         self.my_id()
             .is_some_and(|me| message.mentions.contains(&me))
+    }
+
+    /// Shows a message in its context (from search), in its room.
+    pub fn show_context(&self, context: crate::api::Context, id: MessageId) {
+        self.detached.set(true);
+        self.open_room(context.room);
+        self.messages
+            .set(context.messages.into_iter().map(|m| (m.id, m)).collect());
+        self.more_history.set(true);
+        self.divider.set(None);
+        self.focus.set(Some(id));
+        self.searching.set(false);
+    }
+
+    /// Leaves older history for the live end of the room.
+    pub fn back_to_latest(&self) {
+        self.detached.set(false);
+        self.focus.set(None);
+        self.at_bottom.set(true);
+        self.send(ClientEvent::Open {
+            room: self.room_id(),
+            last_seen: None,
+        });
     }
 
     /// Puts one of this identity's messages in the box to edit.

@@ -4,7 +4,7 @@
 //! when the rate limit holds some back.
 
 use super::ChatState;
-use crate::protocol::{ClientEvent, ClientMessageId, RoomId, UserId};
+use crate::protocol::{ClientEvent, ClientMessageId, RoomId, Uploaded, UserId};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +25,9 @@ pub struct OutgoingMessage {
     pub text: String,
     #[serde(default)]
     pub mentions: Vec<UserId>,
+    /// A photo or file already uploaded, to send with the text.
+    #[serde(default)]
+    pub upload: Option<Uploaded>,
     pub delivery: Delivery,
     /// When it last went out on a socket (ms since the epoch); 0 = not yet.
     #[serde(default)]
@@ -47,7 +50,7 @@ impl ChatState {
     /// Queues a message for the shown room; it goes out when the ones
     /// before it are answered, and again on every reconnect until the
     /// server acknowledges it.
-    pub fn post(&self, text: String, mentions: Vec<UserId>) {
+    pub fn post(&self, text: String, mentions: Vec<UserId>, upload: Option<Uploaded>) {
         let room = self.room_id();
         self.outbox.update(|o| {
             o.push(OutgoingMessage {
@@ -55,6 +58,7 @@ impl ChatState {
                 room,
                 text,
                 mentions,
+                upload,
                 delivery: Delivery::Pending,
                 sent_at: 0.0,
             })
@@ -90,6 +94,7 @@ impl ChatState {
             text: item.text,
             room: Some(item.room),
             mentions: item.mentions,
+            attachment: item.upload.map(|u| u.upload),
         });
         if sent {
             self.outbox_flow

@@ -116,12 +116,18 @@ fn too_many(message: &'static str, retry_after: Option<Duration>) -> Response {
 
 /// What one client event turned into.
 enum Handled {
-    Reply(ServerEvent),
+    Reply(Box<ServerEvent>),
     /// A message queued for commit: its ack (or error) comes later.
     Pending(ClientMessageId, PostTicket),
     /// Show another room: the writing side replays it.
     Open(Out),
     Nothing,
+}
+
+impl Handled {
+    fn reply(event: ServerEvent) -> Self {
+        Handled::Reply(Box::new(event))
+    }
 }
 
 /// What the reading side knows about its tab.
@@ -187,7 +193,7 @@ async fn run(
                 last_heard = Instant::now();
                 let handled = match frame {
                     Some(Ok(Message::Text(text))) => handle_text(&chat, &mut tab, text.as_str()).await,
-                    Some(Ok(Message::Binary(_))) => Handled::Reply(error_event(
+                    Some(Ok(Message::Binary(_))) => Handled::reply(error_event(
                         ErrorCode::InvalidEvent,
                         "Binary frames are not supported; send JSON text.",
                         None,
@@ -213,7 +219,7 @@ async fn run(
                 }
             }
             Some(event) = in_flight.next() => {
-                if out.send(Out::Event(event)).await.is_err() { break None; }
+                if out.send(Out::Event(Box::new(event))).await.is_err() { break None; }
             }
             _ = idle_check.tick() => {
                 if last_heard.elapsed() > IDLE_LIMIT {
@@ -230,7 +236,7 @@ async fn run(
     // Answers still owed are sent before the goodbye; the writing side
     // gives up on its own if the client stopped reading.
     while let Some(event) = in_flight.next().await {
-        if out.send(Out::Event(event)).await.is_err() {
+        if out.send(Out::Event(Box::new(event))).await.is_err() {
             break;
         }
     }
@@ -317,7 +323,7 @@ async fn handle_text(chat: &Chat, tab: &mut Tab, text: &str) -> Handled {
     let event = match serde_json::from_str::<ClientEvent>(text) {
         Ok(event) => event,
         Err(e) => {
-            return Handled::Reply(error_event(
+            return Handled::reply(error_event(
                 ErrorCode::InvalidEvent,
                 &format!("Unreadable event: {e}"),
                 None,
@@ -325,16 +331,36 @@ async fn handle_text(chat: &Chat, tab: &mut Tab, text: &str) -> Handled {
         }
     };
     let device = tab.device;
-    let refused = |e, client_id| Handled::Reply(refusal(e, client_id));
+    let refused = |e, client_id| Handled::reply(refusal(e, client_id));
     match event {
-        ClientEvent::Ping { nonce } => Handled::Reply(ServerEvent::Pong { nonce }),
+        ClientEvent::Ping { nonce } => Handled::reply(ServerEvent::Pong { nonce }),
         ClientEvent::Send {
             client_id,
             text,
             room,
             mentions,
+            attachment,
         } => {
-            let text = match MessageText::parse(&text) {
+            let attachment = match attachment {
+                None => None,
+                Some(upload) => match chat.upload(device, upload).await {
+                    Ok(Some(a)) => Some(a),
+                    Ok(None) => {
+                        return Handled::reply(error_event(
+                            ErrorCode::BadAttachment,
+                            "That file is not one of your uploads.",
+                            Some(client_id),
+                        ))
+                    }
+                    Err(e) => return refused(e, client_id),
+                },
+            };
+            let parsed = if attachment.is_some() {
+                MessageText::caption(&text)
+            } else {
+                MessageText::parse(&text)
+            };
+            let text = match parsed {
                 Ok(text) => text,
                 Err(e) => return text_refused(e, client_id),
             };
@@ -343,17 +369,20 @@ async fn handle_text(chat: &Chat, tab: &mut Tab, text: &str) -> Handled {
                 tab.gate.refuse(client_id);
                 chat.metrics().rate_limited.inc();
                 let wait = limiter.wait(&device).max(GATED_RETRY);
-                return Handled::Reply(slow_down(client_id, wait));
+                return Handled::reply(slow_down(client_id, wait));
             }
             // Only valid messages spend tokens.
             if let Err(wait) = limiter.check(&device) {
                 tab.gate.refuse(client_id);
                 chat.metrics().rate_limited.inc();
-                return Handled::Reply(slow_down(client_id, wait));
+                return Handled::reply(slow_down(client_id, wait));
             }
             tab.gate.take(client_id);
             let room = room.unwrap_or(tab.room);
-            match chat.submit(device, room, client_id, text, mentions).await {
+            match chat
+                .submit(device, room, client_id, text, mentions, attachment)
+                .await
+            {
                 Ok(ticket) => Handled::Pending(client_id, ticket),
                 Err(e) => refused(e, client_id),
             }
@@ -368,7 +397,7 @@ async fn handle_text(chat: &Chat, tab: &mut Tab, text: &str) -> Handled {
                 Err(e) => return text_refused(e, client_id),
             };
             if let Err(wait) = chat.limits().messages.check(&device) {
-                return Handled::Reply(slow_down(client_id, wait));
+                return Handled::reply(slow_down(client_id, wait));
             }
             match chat.edit(device, message_id, text).await {
                 Ok(_) => Handled::Nothing,
@@ -397,14 +426,14 @@ async fn handle_text(chat: &Chat, tab: &mut Tab, text: &str) -> Handled {
                 enter_room(chat, tab).await;
                 Handled::Open(Out::Open(info.id, last_seen))
             }
-            Ok(None) => Handled::Reply(error_event(
+            Ok(None) => Handled::reply(error_event(
                 ErrorCode::NotFound,
                 "There is no such room.",
                 None,
             )),
             Err(e) => {
                 tracing::error!(error = %e, "could not open a room");
-                Handled::Reply(error_event(
+                Handled::reply(error_event(
                     ErrorCode::Internal,
                     "The room could not be opened.",
                     None,
@@ -439,7 +468,7 @@ fn text_refused(e: MessageError, client_id: ClientMessageId) -> Handled {
         MessageError::Empty | MessageError::Invisible => ErrorCode::EmptyMessage,
         MessageError::TooLong(_) => ErrorCode::MessageTooLong,
     };
-    Handled::Reply(error_event(code, &e.to_string(), Some(client_id)))
+    Handled::reply(error_event(code, &e.to_string(), Some(client_id)))
 }
 
 /// The soonest a message held behind another one is worth resending.

@@ -18,7 +18,7 @@ const MAX_GATHER: usize = 64;
 
 /// What the reading side asks the writing side to send.
 pub enum Out {
-    Event(ServerEvent),
+    Event(Box<ServerEvent>),
     /// Show this room from now on: replay it after the seq (or send its
     /// latest page), then forward its events.
     Open(RoomId, Option<Seq>),

@@ -16,8 +16,8 @@
 pub mod sqlite;
 
 use app::protocol::{
-    ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq,
-    UserId,
+    Attachment, ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, RoomId, RoomInfo,
+    RoomStatus, Seq, UserId,
 };
 use app::validate::{MessageText, RoomName, UserName};
 
@@ -64,6 +64,8 @@ pub struct NewPost {
     pub text: MessageText,
     /// Users the client says it mentions; only those the text names are kept.
     pub mentions: Vec<UserId>,
+    /// A file of the poster's, already checked to be their upload.
+    pub attachment: Option<Attachment>,
     /// Server time, ms since the epoch.
     pub ts: i64,
 }
@@ -143,6 +145,17 @@ pub trait Store: Send + Sync + 'static {
     /// each in its current state.
     async fn changed_after(&self, room: RoomId, after: Seq, limit: u32)
         -> Result<Vec<ChatMessage>>;
+    /// Messages whose current text matches `query`, before `before` (or
+    /// the newest), newest first, each with its text marked where it
+    /// matched (see `search::parts`).
+    async fn search(
+        &self,
+        query: String,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<(ChatMessage, String)>>;
+    /// A message with up to `half` of its room's messages on each side.
+    async fn page_around(&self, id: MessageId, half: u32) -> Result<(RoomId, Vec<ChatMessage>)>;
     /// A room by id or slug (archived ones too).
     async fn room(&self, key: RoomKey) -> Result<Option<RoomInfo>>;
     /// The room's newest seq.
@@ -159,6 +172,21 @@ pub trait Store: Send + Sync + 'static {
     /// Moves `device`'s read mark in `room` forward to `seq`; the new
     /// status (published to the device's tabs).
     async fn mark_read(&self, device: DeviceId, room: RoomId, seq: Seq) -> Result<RoomStatus>;
+    /// Describes a stored blob (how it is served).
+    async fn record_blob(&self, id: String, mime: String, size: u64, inline: bool) -> Result<()>;
+    /// How a blob is served: its type and whether inline.
+    async fn blob(&self, id: String) -> Result<Option<(String, bool)>>;
+    /// Bytes stored in blobs, for the quota.
+    async fn stored_bytes(&self) -> Result<u64>;
+    /// Records an upload of `device`'s; its id.
+    async fn create_upload(
+        &self,
+        device: DeviceId,
+        attachment: Attachment,
+        now: i64,
+    ) -> Result<String>;
+    /// The attachment of upload `id`, if it is `device`'s.
+    async fn upload(&self, device: DeviceId, id: String) -> Result<Option<Attachment>>;
     /// Inserts or renames a user imported from the seed, keeping its colour.
     async fn import_user(&self, device: DeviceId, name: UserName, color: String) -> Result<()>;
     /// Records a one-time transfer token for `device`.

@@ -228,6 +228,7 @@ impl Client {
             text: text.to_owned(),
             room: None,
             mentions: Vec::new(),
+            attachment: None,
         })
         .await;
         client_id

@@ -25,11 +25,15 @@ pub fn post(db: &Connection, post: &NewPost, out: &mut Vec<Publish>) -> Result<P
         });
     }
     rooms::writable(db, post.room)?;
+    let attachment = post
+        .attachment
+        .as_ref()
+        .and_then(|a| serde_json::to_string(a).ok());
     let seq = rooms::next_seq(db, post.room)?;
     let mut message = db
         .prepare_cached(&format!(
-            "INSERT INTO messages (user_id, client_id, user_name, color, body, ts, room_id, created_seq, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+            "INSERT INTO messages (user_id, client_id, user_name, color, body, ts, room_id, created_seq, seq, attachment)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
              RETURNING {}",
             SELECT_MESSAGE
                 .trim_start_matches("SELECT ")
@@ -44,7 +48,8 @@ pub fn post(db: &Connection, post: &NewPost, out: &mut Vec<Publish>) -> Result<P
                 post.text.as_str(),
                 post.ts,
                 post.room.0,
-                seq.0
+                seq.0,
+                attachment
             ],
             schema::message_from_row,
         )?;
@@ -211,4 +216,26 @@ pub fn changed_after(
         &format!("{SELECT_MESSAGE} WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"),
         params![room.0, after.0, limit],
     )
+}
+
+/// The message `id` with up to `half` messages of its room on each side,
+/// oldest first: a search result in its context.
+pub fn page_around(
+    db: &Connection,
+    id: MessageId,
+    half: u32,
+) -> Result<(RoomId, Vec<ChatMessage>)> {
+    let room: i64 = db
+        .prepare_cached("SELECT room_id FROM messages WHERE id = ?1")?
+        .query_row([id.0], |r| r.get(0))
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    let room = RoomId(room);
+    let mut page = page_before(db, room, Some(MessageId(id.0 + 1)), half + 1)?;
+    page.extend(schema::messages(
+        db,
+        &format!("{SELECT_MESSAGE} WHERE room_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"),
+        params![room.0, id.0, half],
+    )?);
+    Ok((room, page))
 }

@@ -3,10 +3,12 @@
 //! (`readers`). The single writer assigns ids and seqs, so both follow
 //! commit order by construction.
 
+mod files;
 mod messages;
 mod readers;
 mod rooms;
 mod schema;
+pub mod search;
 mod users;
 mod writer;
 
@@ -15,7 +17,8 @@ use crate::chat::now_ms;
 use crate::hub::{Hub, Publish};
 use crate::metrics::Metrics;
 use app::protocol::{
-    ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq, UserId,
+    Attachment, ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq,
+    UserId,
 };
 use app::validate::{RoomName, UserName};
 use readers::Readers;
@@ -134,6 +137,23 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn search(
+        &self,
+        query: String,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<(ChatMessage, String)>> {
+        self.readers
+            .run(move |db| search::search(db, &query, before, limit))
+            .await
+    }
+
+    async fn page_around(&self, id: MessageId, half: u32) -> Result<(RoomId, Vec<ChatMessage>)> {
+        self.readers
+            .run(move |db| messages::page_around(db, id, half))
+            .await
+    }
+
     async fn room(&self, key: RoomKey) -> Result<Option<RoomInfo>> {
         self.readers.run(move |db| rooms::room(db, &key)).await
     }
@@ -168,6 +188,35 @@ impl Store for SqliteStore {
 
     async fn mark_read(&self, device: DeviceId, room: RoomId, seq: Seq) -> Result<RoomStatus> {
         self.write(move |db, out| rooms::mark_read(db, &device, room, seq, out))
+            .await
+    }
+
+    async fn record_blob(&self, id: String, mime: String, size: u64, inline: bool) -> Result<()> {
+        self.write(move |db, _| files::record_blob(db, &id, &mime, size, inline, now_ms()))
+            .await
+    }
+
+    async fn blob(&self, id: String) -> Result<Option<(String, bool)>> {
+        self.readers.run(move |db| files::blob(db, &id)).await
+    }
+
+    async fn stored_bytes(&self) -> Result<u64> {
+        self.readers.run(files::stored_bytes).await
+    }
+
+    async fn create_upload(
+        &self,
+        device: DeviceId,
+        attachment: Attachment,
+        now: i64,
+    ) -> Result<String> {
+        self.write(move |db, _| files::create_upload(db, &device, &attachment, now))
+            .await
+    }
+
+    async fn upload(&self, device: DeviceId, id: String) -> Result<Option<Attachment>> {
+        self.readers
+            .run(move |db| files::upload(db, &device, &id))
             .await
     }
 

@@ -11,10 +11,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_init.sql"),
     include_str!("../../../migrations/0002_transfer.sql"),
     include_str!("../../../migrations/0003_rooms.sql"),
+    include_str!("../../../migrations/0004_search.sql"),
+    include_str!("../../../migrations/0005_files.sql"),
 ];
 
 pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts, room_id, seq, \
-     edited_at IS NOT NULL, deleted FROM messages";
+     edited_at IS NOT NULL, deleted, attachment FROM messages";
 
 pub fn configure(db: &Connection) -> Result<()> {
     // FULL: a message is acknowledged only once it would survive power
@@ -57,6 +59,11 @@ pub fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
         deleted: row.get(9)?,
         reactions: Vec::new(),
         mentions: Vec::new(),
+        // Written by this server from its own type; unreadable JSON would
+        // be a bug, shown as no attachment rather than a broken page.
+        attachment: row
+            .get::<_, Option<String>>(10)?
+            .and_then(|json| serde_json::from_str(&json).ok()),
     })
 }
 

@@ -25,6 +25,7 @@ fn post_in(room: RoomId, device: DeviceId, client_id: ClientMessageId, text: &st
         client_id,
         text: MessageText::parse(text).expect("valid text"),
         mentions: Vec::new(),
+        attachment: None,
         ts: 1,
     }
 }
@@ -567,4 +568,134 @@ async fn unread_counts_follow_read_marks_and_mentions() {
         .message
         .mentions
         .is_empty());
+}
+
+#[tokio::test]
+async fn search_finds_words_phrases_accents_and_emoji_newest_first() {
+    let (_dir, store, _) = store();
+    let ann = named(&store, "Ann").await;
+    let mut ids = Vec::new();
+    for text in [
+        "Meet at the café tomorrow",
+        "The big red balloon 🎈 flew away",
+        "red alert: the balloon is big",
+        "Nothing to see",
+        "une crème brûlée SVP",
+    ] {
+        ids.push(
+            store
+                .post(post(ann, ClientMessageId::new_random(), text))
+                .await
+                .expect("stored")
+                .message
+                .id,
+        );
+    }
+    let found = |q: &str| {
+        let store = &store;
+        let q = q.to_owned();
+        async move {
+            store
+                .search(q, None, 20)
+                .await
+                .expect("searches")
+                .into_iter()
+                .map(|(m, _)| m.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("cafe").await, vec![ids[0]], "accents fold");
+    assert_eq!(found("CRÈME brulee").await, vec![ids[4]]);
+    assert_eq!(found("balloon").await, vec![ids[2], ids[1]], "newest first");
+    assert_eq!(
+        found("\"big red\"").await,
+        vec![ids[1]],
+        "a phrase in order"
+    );
+    assert_eq!(
+        found("big red").await,
+        vec![ids[2], ids[1]],
+        "words in any order"
+    );
+    assert_eq!(found("🎈").await, vec![ids[1]], "emoji are words");
+    assert_eq!(
+        found("ball").await,
+        vec![ids[2], ids[1]],
+        "the last word is a prefix"
+    );
+    assert!(
+        found("NOT OR AND \" ( *").await.is_empty(),
+        "syntax is just text"
+    );
+    // Highlighting marks the match; the parts carry no markup.
+    let (_, marked) = store
+        .search("café".into(), None, 1)
+        .await
+        .expect("searches")
+        .remove(0);
+    let parts = search::parts(&marked);
+    assert!(parts.contains(&("café".to_owned(), true)), "{parts:?}");
+}
+
+#[tokio::test]
+async fn search_follows_edits_and_deletes_and_pages() {
+    let (_dir, store, _) = store();
+    let ann = named(&store, "Ann").await;
+    let old = store
+        .post(post(ann, ClientMessageId::new_random(), "first wording"))
+        .await
+        .expect("stored")
+        .message;
+    let gone = store
+        .post(post(
+            ann,
+            ClientMessageId::new_random(),
+            "wording to delete",
+        ))
+        .await
+        .expect("stored")
+        .message;
+    let edit = Change::Edit {
+        text: text("second phrasing"),
+        window_ms: 60_000,
+    };
+    store.change(ann, old.id, edit, 2).await.expect("edited");
+    store
+        .change(ann, gone.id, Change::Delete, 3)
+        .await
+        .expect("deleted");
+    assert!(store
+        .search("wording".into(), None, 10)
+        .await
+        .expect("searches")
+        .is_empty());
+    assert_eq!(
+        store
+            .search("phrasing".into(), None, 10)
+            .await
+            .expect("searches")
+            .len(),
+        1
+    );
+    for i in 0..25 {
+        store
+            .post(post(
+                ann,
+                ClientMessageId::new_random(),
+                &format!("page {i}"),
+            ))
+            .await
+            .expect("stored");
+    }
+    let first = store
+        .search("page".into(), None, 10)
+        .await
+        .expect("searches");
+    let second = store
+        .search("page".into(), Some(first[9].0.id), 10)
+        .await
+        .expect("searches");
+    assert_eq!(first.len(), 10);
+    assert!(second.iter().all(|(m, _)| m.id < first[9].0.id));
+    assert_eq!(second[0].0.msg, "page 14");
 }

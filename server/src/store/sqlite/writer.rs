@@ -211,6 +211,7 @@ mod tests {
             client_id,
             text: MessageText::parse(text).expect("valid"),
             mentions: Vec::new(),
+            attachment: None,
             ts: 1,
         };
         job(move |db, out| messages::post(db, &post, out))
