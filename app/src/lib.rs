@@ -13,6 +13,8 @@ pub mod fuzzing;
 pub mod protocol;
 pub mod state;
 mod time;
+#[cfg(feature = "hydrate")]
+mod upload;
 pub mod validate;
 pub mod wire;
 

@@ -56,7 +56,7 @@ async function assertInert(page: Page) {
   const tags = await page.locator('.messages *').evaluateAll((els) => [
     ...new Set(els.map((e) => e.tagName)),
   ]);
-  for (const t of tags) expect(['OL', 'LI', 'SPAN', 'TIME', 'BUTTON']).toContain(t);
+  for (const t of tags) expect(['OL', 'LI', 'SPAN', 'TIME', 'BUTTON', 'A', 'IMG']).toContain(t);
   expect(await page.evaluate(() => (window as any).__csp)).toEqual([]);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);

@@ -213,6 +213,7 @@ impl Target {
                 text,
                 room: None,
                 mentions: Vec::new(),
+                attachment: None,
             })
             .unwrap_or_default(),
             Protocol::Seed => format!(r#"42["message",{{"msg":"{text}"}}]"#),

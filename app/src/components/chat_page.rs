@@ -44,7 +44,22 @@ pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
     view! {
         <main class="chat" class:rooms-open=move || state.screen.get() == Screen::Rooms>
             <RoomList/>
-            <section class="room-view" aria-label="Conversation">
+            <section
+                class="room-view"
+                aria-label="Conversation"
+                on:dragover=move |ev: leptos::ev::DragEvent| ev.prevent_default()
+                on:drop=move |ev: leptos::ev::DragEvent| {
+                    // A file dropped anywhere on the room is sent like a picked one.
+                    #[cfg(feature = "hydrate")]
+                    if let Some(file) = ev.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) {
+                        ev.prevent_default();
+                        if state.can_post() {
+                            crate::upload::start(state, file);
+                        }
+                    }
+                    let _ = ev;
+                }
+            >
                 <StatusBar/>
                 <MessageList/>
                 <TypingLine/>

@@ -30,7 +30,13 @@ pub fn Composer() -> impl IntoView {
         if !state.can_post() {
             return;
         }
-        match MessageText::parse(&draft.get_untracked()) {
+        let attached = state.attached.get_untracked();
+        let parsed = if attached.is_some() && state.editing.get_untracked().is_none() {
+            MessageText::caption(&draft.get_untracked())
+        } else {
+            MessageText::parse(&draft.get_untracked())
+        };
+        match parsed {
             Ok(text) => {
                 let text = text.as_str().to_owned();
                 match state.editing.get_untracked() {
@@ -44,7 +50,8 @@ pub fn Composer() -> impl IntoView {
                     }
                     None => {
                         let mentions = mentioned(&text, &state.members());
-                        state.post(text, mentions, None);
+                        state.attached.set(None);
+                        state.post(text, mentions, attached);
                     }
                 }
                 draft.set(String::new());
@@ -163,7 +170,58 @@ pub fn Composer() -> impl IntoView {
         })
     };
 
+    let on_file = move |ev: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let input = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok());
+            if let Some(input) = input {
+                if let Some(file) = input.files().and_then(|f| f.get(0)) {
+                    crate::upload::start(state, file);
+                }
+                input.set_value("");
+            }
+        }
+        let _ = ev;
+    };
+    // A pasted image or file is sent like a picked one.
+    let on_paste = move |ev: leptos::ev::ClipboardEvent| {
+        #[cfg(feature = "hydrate")]
+        if let Some(file) = ev
+            .clipboard_data()
+            .and_then(|d| d.files())
+            .and_then(|f| f.get(0))
+        {
+            ev.prevent_default();
+            crate::upload::start(state, file);
+        }
+        let _ = ev;
+    };
+
     view! {
+        <Show when=move || state.uploading.get().is_some()>
+            <div class="upload-status" role="status">
+                <span class="upload-name">{move || state.uploading.get().map(|u| u.0)}</span>
+                <progress
+                    class="upload-progress"
+                    max="1"
+                    aria-label="Upload progress"
+                    prop:value=move || state.uploading.get().map_or(0.0, |u| u.1)
+                ></progress>
+            </div>
+        </Show>
+        <Show when=move || state.attached.get().is_some()>
+            <div class="attached">
+                <span class="attached-name">
+                    "📎 " {move || state.attached.get().map(|a| a.attachment.name)}
+                </span>
+                <button type="button" class="remove-attachment" aria-label="Remove the attachment" on:click=move |_| state.attached.set(None)>
+                    "✕"
+                </button>
+            </div>
+        </Show>
         <Show when=move || state.editing.get().is_some()>
             <p class="editing-note">
                 "Editing a message · "
@@ -204,6 +262,18 @@ pub fn Composer() -> impl IntoView {
                     }}
                 </ul>
             </Show>
+            <label class="attach" title="Attach a photo or file" class:disabled=move || !state.can_post()>
+                <span class="icon" aria-hidden="true"></span>
+                <span class="sr-only">"Attach a photo or file"</span>
+                <input
+                    type="file"
+                    class="file-input"
+                    hidden
+                    accept="image/*,application/pdf,*/*"
+                    disabled=move || !state.can_post()
+                    on:change=on_file
+                />
+            </label>
             <textarea
                 name="msg"
                 class="composer-input"
@@ -224,6 +294,7 @@ pub fn Composer() -> impl IntoView {
                 prop:value=move || draft.get()
                 on:input=on_input
                 on:keydown=on_keydown
+                on:paste=on_paste
             ></textarea>
             <span
                 id="composer-count"

@@ -47,6 +47,21 @@ pub fn MessageList() -> impl IntoView {
         (outgoing, newest)
     });
 
+    // When the reader is at the end, the end stays in view whatever the
+    // list becomes (a page replaced after "back to latest", a resync).
+    Effect::new(move |_| {
+        state.messages.track();
+        if state.at_bottom.get_untracked() && state.focus.get_untracked().is_none() {
+            request_animation_frame(move || {
+                if let Some(el) = scroller.get_untracked() {
+                    if el.scroll_top() != 0 {
+                        el.set_scroll_top(0);
+                    }
+                }
+            });
+        }
+    });
+
     // A search result: bring it into view once it is rendered.
     Effect::new(move |_| {
         let Some(id) = state.focus.get() else { return };

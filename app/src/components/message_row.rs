@@ -40,6 +40,10 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
     } else {
         view! { <span class="text">{m.msg.clone()}</span> }.into_any()
     };
+    let attachment = m
+        .attachment
+        .clone()
+        .map(|a| view! { <AttachmentView attachment=a/> });
     let reactions = m.reactions.clone();
     let body = m.msg.clone();
     view! {
@@ -57,6 +61,7 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
             // Screen readers would otherwise run the name into the text.
             <span class="sr-only">": "</span>
             {text}
+            {attachment}
             {m.edited.then(|| view! { <span class="edited">"(edited)"</span> })}
             <span class="sr-only">", at "</span>
             <time class="ts">{time}</time>
@@ -198,5 +203,45 @@ pub fn OutboxRow(client_id: ClientMessageId, text: String) -> impl IntoView {
                 }}
             </span>
         </li>
+    }
+}
+
+/// A photo (its thumbnail, opening the full picture) or a file to download.
+#[component]
+fn AttachmentView(attachment: crate::protocol::Attachment) -> impl IntoView {
+    let full = format!("/files/{}", attachment.id);
+    match attachment.image {
+        Some(image) => {
+            let thumb = format!("/files/{}", image.thumb);
+            // The thumbnail's own size, from the photo's, so the row does not jump.
+            let scale = f64::from(480u32) / f64::from(image.width.max(image.height).max(1));
+            let scale = scale.min(1.0);
+            let w = (f64::from(image.width) * scale).round() as u32;
+            let h = (f64::from(image.height) * scale).round() as u32;
+            let label = format!("Photo: {}", attachment.name);
+            view! {
+                <a class="photo" href=full target="_blank" rel="noopener" aria-label=label>
+                    <img src=thumb alt=attachment.name width=w height=h loading="lazy"/>
+                </a>
+            }
+            .into_any()
+        }
+        None => {
+            let size = human_size(attachment.size);
+            view! {
+                <a class="file" href=full download=attachment.name.clone()>
+                    "📎 " {attachment.name.clone()} " (" {size} ")"
+                </a>
+            }
+            .into_any()
+        }
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+        b if b >= 1024 => format!("{} KB", b / 1024),
+        b => format!("{b} bytes"),
     }
 }

@@ -103,6 +103,10 @@ pub struct ChatState {
     pub editing: RwSignal<Option<MessageId>>,
     /// What is in the message box.
     pub draft: RwSignal<String>,
+    /// A photo or file being uploaded: its name and how far (0–1).
+    pub uploading: RwSignal<Option<(String, f64)>>,
+    /// An uploaded photo or file waiting in the composer to be sent.
+    pub attached: RwSignal<Option<crate::protocol::Uploaded>>,
     /// The search panel is open.
     pub searching: RwSignal<bool>,
     /// Showing older history around a search result rather than the live
@@ -153,6 +157,8 @@ impl ChatState {
             editing: RwSignal::new(None),
             draft: RwSignal::new(String::new()),
             searching: RwSignal::new(false),
+            uploading: RwSignal::new(None),
+            attached: RwSignal::new(None),
             detached: RwSignal::new(false),
             focus: RwSignal::new(None),
             edit_window_secs: RwSignal::new(crate::protocol::EDIT_WINDOW_SECS),

@@ -1,0 +1,71 @@
+//! Sending a photo or file: `POST /upload` with progress (fetch cannot
+//! report upload progress, XMLHttpRequest can). Browser only.
+
+use crate::protocol::Uploaded;
+use crate::state::ChatState;
+use leptos::prelude::*;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{File, ProgressEvent, XmlHttpRequest};
+
+/// Uploads `file`; on success it waits in the composer to be sent.
+pub fn start(state: ChatState, file: File) {
+    let name = file.name();
+    let Ok(xhr) = XmlHttpRequest::new() else {
+        return;
+    };
+    let url = format!(
+        "/upload?name={}",
+        String::from(js_sys::encode_uri_component(&name))
+    );
+    if xhr.open("POST", &url).is_err() {
+        return;
+    }
+    state.uploading.set(Some((name, 0.0)));
+    state.attached.set(None);
+    if let Ok(upload) = xhr.upload() {
+        let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |ev: ProgressEvent| {
+            if ev.length_computable() && ev.total() > 0.0 {
+                let share = ev.loaded() / ev.total();
+                state.uploading.update(|u| {
+                    if let Some((_, p)) = u {
+                        *p = share;
+                    }
+                });
+            }
+        });
+        upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+        on_progress.forget();
+    }
+    let done = {
+        let xhr = xhr.clone();
+        Closure::<dyn FnMut()>::new(move || {
+            state.uploading.set(None);
+            let body = xhr.response_text().ok().flatten().unwrap_or_default();
+            let status = xhr.status().unwrap_or(0);
+            if (200..300).contains(&status) {
+                match serde_json::from_str::<Uploaded>(&body) {
+                    Ok(uploaded) => {
+                        state.attached.set(Some(uploaded));
+                        state.focus_composer();
+                    }
+                    Err(_) => state
+                        .notice
+                        .set(Some("The upload's answer was unreadable.".into())),
+                }
+            } else {
+                let reason = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+                    .unwrap_or_else(|| format!("The file could not be sent (error {status})."));
+                state.notice.set(Some(reason));
+            }
+        })
+    };
+    xhr.set_onloadend(Some(done.as_ref().unchecked_ref()));
+    done.forget();
+    if xhr.send_with_opt_blob(Some(&file)).is_err() {
+        state.uploading.set(None);
+        state.notice.set(Some("The file could not be sent.".into()));
+    }
+}
