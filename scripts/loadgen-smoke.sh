@@ -9,7 +9,7 @@ cargo build --release -q -p loadgen
 data=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 target/release/server --addr "127.0.0.1:$port" --data-dir "$data" --cert "$data/cert.pem" \
-  --key "$data/key.pem" --site-root target/site --message-burst 100000 >"$data/server.log" 2>&1 &
+  --key "$data/key.pem" --site-root target/site --message-burst 100000 --newcomer-burst 100000 >"$data/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -skf -o /dev/null "https://127.0.0.1:$port/healthz" && break; sleep 0.1; done

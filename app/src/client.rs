@@ -175,6 +175,10 @@ async fn run(
         while nudges.try_recv().is_ok() {}
         let welcomed = session(state, &mut nudges).await;
         state.attach(None);
+        if state.connection.get_untracked() == Connection::Blocked {
+            // The server closed with 4003; trying again would only be refused.
+            return;
+        }
         if welcomed {
             failures = 0;
         }

@@ -7,12 +7,10 @@ use leptos::prelude::*;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
-const TITLE: &str = "Chat";
-
 pub fn start(state: ChatState) {
     register_service_worker();
     track_visibility(state);
-    Effect::new(move |_| show_unread(state.unread_total()));
+    Effect::new(move |_| show_unread(state.unread_total(), &state.chat_name.get()));
     follow_visual_viewport();
 }
 
@@ -55,11 +53,12 @@ fn track_visibility(state: ChatState) {
     listener.forget();
 }
 
-fn show_unread(count: u32) {
+fn show_unread(count: u32, name: &str) {
+    let name = if name.is_empty() { "Chat" } else { name };
     let title = if count == 0 {
-        TITLE.to_owned()
+        name.to_owned()
     } else {
-        format!("({count}) {TITLE}")
+        format!("({count}) {name}")
     };
     document().set_title(&title);
     // The Badging API exists on installed apps in some browsers only.

@@ -10,6 +10,8 @@ mod components;
 mod device;
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "hydrate")]
+mod notify;
 pub mod protocol;
 pub mod state;
 mod time;
@@ -30,6 +32,10 @@ pub const SNAPSHOT_ID: &str = "chat-snapshot";
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The stylesheet carries the same content hash as the JS and WASM.
     let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    let title = use_context::<ChatSnapshot>()
+        .map(|s| s.chat_name)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "Chat".to_owned());
     let snapshot = use_context::<ChatSnapshot>()
         .and_then(|s| serde_json::to_string(&s).ok())
         .map(|json| escape_for_script(&json))
@@ -43,14 +49,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     name="viewport"
                     content="width=device-width, initial-scale=1, viewport-fit=cover"
                 />
-                <title>"Chat"</title>
+                <title>{title.clone()}</title>
                 <meta name="color-scheme" content="light dark"/>
                 <meta name="description" content="A small real-time group chat"/>
                 <meta name="theme-color" media="(prefers-color-scheme: light)" content="#ffffff"/>
                 <meta name="theme-color" media="(prefers-color-scheme: dark)" content="#1e2128"/>
                 <meta name="mobile-web-app-capable" content="yes"/>
                 <meta name="apple-mobile-web-app-capable" content="yes"/>
-                <meta name="apple-mobile-web-app-title" content="Chat"/>
+                <meta name="apple-mobile-web-app-title" content=title/>
                 <meta name="apple-mobile-web-app-status-bar-style" content="default"/>
                 <link rel="manifest" href="/manifest.webmanifest"/>
                 <link rel="icon" type="image/png" href="/icons/favicon-32.png"/>

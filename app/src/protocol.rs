@@ -116,6 +116,9 @@ pub struct ChatMessage {
     /// Deleted by its author: the text is gone from storage.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// Deleted by a moderator (`deleted` is set too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
     /// Users this message mentions.
@@ -365,6 +368,10 @@ pub enum ErrorCode {
     InvalidReaction,
     /// The attachment is not an upload of this device's.
     BadAttachment,
+    /// A moderator blocked this device; the socket closes with 4003.
+    Blocked,
+    /// Invite-only, and this device is not a member.
+    Private,
     Internal,
 }
 
@@ -372,6 +379,8 @@ pub enum ErrorCode {
 pub mod close_code {
     /// The client could not keep up with the broadcast and was dropped.
     pub const TOO_SLOW: u16 = 4008;
+    /// A moderator blocked this device.
+    pub const BLOCKED: u16 = 4003;
     /// RFC 6455: the server is going away (shutdown).
     pub const GOING_AWAY: u16 = 1001;
     /// RFC 6455: a frame was larger than the server accepts.
@@ -446,6 +455,7 @@ mod tests {
                 seq: Seq(7),
                 edited: false,
                 deleted: false,
+                removed: false,
                 reactions: Vec::new(),
                 mentions: Vec::new(),
                 attachment: None,

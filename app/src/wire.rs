@@ -198,6 +198,7 @@ mod tests {
             seq: Seq(9),
             edited: true,
             deleted: false,
+            removed: false,
             reactions: vec![Reaction {
                 emoji: "🎉".into(),
                 users: vec![Reactor {

@@ -38,6 +38,8 @@ export class OwnServer {
         '--data-dir', d,
         ...tls,
         '--site-root', this.opts.siteRoot ?? '../target/site',
+        // Tests post quickly from fresh devices.
+        '--newcomer-burst', '100000',
         ...(this.opts.args ?? []),
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },

@@ -3,10 +3,13 @@
 
 use crate::chat::{Chat, ChatError};
 use crate::config::Settings;
+use crate::push::{Push, PushError};
 use crate::qr;
 use crate::store::StoreError;
 use app::api::backend::ChatBackend;
-use app::api::{ApiError, Context, SearchHit, TransferLink};
+use app::api::{
+    Admin, ApiError, Context, ModAction, NewInvite, PushMode, PushSettings, SearchHit, TransferLink,
+};
 use app::protocol::{ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo};
 use app::validate::{RoomName, UserName};
 use futures::future::BoxFuture;
@@ -16,6 +19,15 @@ use std::time::Duration;
 pub struct ServerBackend {
     pub chat: Chat,
     pub settings: Arc<Settings>,
+    pub push: Arc<Push>,
+}
+
+fn push_error(e: PushError) -> ApiError {
+    match e {
+        PushError::Refused(why) => ApiError::Invalid(why),
+        PushError::RateLimited(wait) => internal(ChatError::RateLimited(wait)),
+        PushError::Store(e) => internal(ChatError::Store(e)),
+    }
 }
 
 /// The one place a chat error becomes what a server function reports:
@@ -29,9 +41,29 @@ fn internal(e: ChatError) -> ApiError {
         ChatError::Store(StoreError::NameTaken) => refused("A room with that name already exists."),
         ChatError::Store(StoreError::Archived) => refused("This room is archived."),
         ChatError::Store(StoreError::DefaultRoom) => refused("The main room cannot be archived."),
+        ChatError::Refused(text) => ApiError::Invalid(text),
+        ChatError::Denied(why) => refused(why.sentence()),
         e => {
             tracing::error!(error = %e, "server function failed");
             ApiError::Internal
+        }
+    }
+}
+
+impl ServerBackend {
+    /// Every server function first checks that the device may use the
+    /// chat: a private chat answers nothing to strangers, and a blocked
+    /// device nothing at all.
+    async fn admit(&self, device: DeviceId) -> Result<(), ApiError> {
+        self.chat.admit(device).await.map(|_| ()).map_err(internal)
+    }
+
+    /// Links point back over what the browser used.
+    fn scheme(&self) -> &'static str {
+        if self.settings.cookie_secure() {
+            "https"
+        } else {
+            "http"
         }
     }
 }
@@ -47,11 +79,13 @@ impl ChatBackend for ServerBackend {
 
     fn history(
         &self,
+        device: DeviceId,
         room: RoomId,
         before: Option<MessageId>,
         limit: u32,
     ) -> BoxFuture<'_, Result<Vec<ChatMessage>, ApiError>> {
         Box::pin(async move {
+            self.admit(device).await?;
             self.chat
                 .page_before(room, before, limit)
                 .await
@@ -64,7 +98,10 @@ impl ChatBackend for ServerBackend {
         device: DeviceId,
         name: RoomName,
     ) -> BoxFuture<'_, Result<RoomInfo, ApiError>> {
-        Box::pin(async move { self.chat.create_room(device, name).await.map_err(internal) })
+        Box::pin(async move {
+            self.admit(device).await?;
+            self.chat.create_room(device, name).await.map_err(internal)
+        })
     }
 
     fn search(
@@ -74,6 +111,7 @@ impl ChatBackend for ServerBackend {
         before: Option<MessageId>,
     ) -> BoxFuture<'_, Result<Vec<SearchHit>, ApiError>> {
         Box::pin(async move {
+            self.admit(device).await?;
             self.chat
                 .search(device, query, before)
                 .await
@@ -81,8 +119,11 @@ impl ChatBackend for ServerBackend {
         })
     }
 
-    fn context(&self, id: MessageId) -> BoxFuture<'_, Result<Context, ApiError>> {
-        Box::pin(async move { self.chat.context(id).await.map_err(internal) })
+    fn context(&self, device: DeviceId, id: MessageId) -> BoxFuture<'_, Result<Context, ApiError>> {
+        Box::pin(async move {
+            self.admit(device).await?;
+            self.chat.context(id).await.map_err(internal)
+        })
     }
 
     fn rename_room(
@@ -92,6 +133,7 @@ impl ChatBackend for ServerBackend {
         name: RoomName,
     ) -> BoxFuture<'_, Result<RoomInfo, ApiError>> {
         Box::pin(async move {
+            self.admit(device).await?;
             self.chat
                 .rename_room(device, room, name)
                 .await
@@ -104,7 +146,97 @@ impl ChatBackend for ServerBackend {
         device: DeviceId,
         room: RoomId,
     ) -> BoxFuture<'_, Result<RoomInfo, ApiError>> {
-        Box::pin(async move { self.chat.archive_room(device, room).await.map_err(internal) })
+        Box::pin(async move {
+            self.admit(device).await?;
+            self.chat.archive_room(device, room).await.map_err(internal)
+        })
+    }
+
+    fn push_settings(&self, device: DeviceId) -> BoxFuture<'_, Result<PushSettings, ApiError>> {
+        Box::pin(async move {
+            self.admit(device).await?;
+            Ok(self.push.settings(device))
+        })
+    }
+
+    fn push_subscribe(
+        &self,
+        device: DeviceId,
+        endpoint: String,
+        p256dh: String,
+        auth: String,
+    ) -> BoxFuture<'_, Result<PushSettings, ApiError>> {
+        Box::pin(async move {
+            self.admit(device).await?;
+            self.push
+                .subscribe(device, endpoint, p256dh, auth)
+                .await
+                .map_err(push_error)
+        })
+    }
+
+    fn push_unsubscribe(
+        &self,
+        device: DeviceId,
+        endpoint: String,
+    ) -> BoxFuture<'_, Result<PushSettings, ApiError>> {
+        Box::pin(async move {
+            self.admit(device).await?;
+            self.push
+                .unsubscribe(device, endpoint)
+                .await
+                .map_err(push_error)
+        })
+    }
+
+    fn set_push_mode(
+        &self,
+        device: DeviceId,
+        room: Option<RoomId>,
+        mode: Option<PushMode>,
+    ) -> BoxFuture<'_, Result<PushSettings, ApiError>> {
+        Box::pin(async move {
+            self.admit(device).await?;
+            self.push
+                .set_mode(device, room, mode)
+                .await
+                .map_err(push_error)
+        })
+    }
+
+    fn admin(&self, device: DeviceId) -> BoxFuture<'_, Result<Admin, ApiError>> {
+        Box::pin(async move { self.chat.admin(device).await.map_err(internal) })
+    }
+
+    fn moderate(
+        &self,
+        device: DeviceId,
+        action: ModAction,
+    ) -> BoxFuture<'_, Result<Admin, ApiError>> {
+        Box::pin(async move { self.chat.moderate(device, action).await.map_err(internal) })
+    }
+
+    fn create_invite(
+        &self,
+        device: DeviceId,
+        host: String,
+        expires_in_secs: u64,
+        max_uses: u32,
+    ) -> BoxFuture<'_, Result<NewInvite, ApiError>> {
+        Box::pin(async move {
+            let ttl = Duration::from_secs(expires_in_secs);
+            let (token, info) = self
+                .chat
+                .create_invite(device, ttl, max_uses)
+                .await
+                .map_err(internal)?;
+            let url = format!("{}://{host}/invite/{token}", self.scheme());
+            let qr_svg = qr::qr_svg(&url).map_err(|e| {
+                tracing::error!(error = %e, "could not draw the QR code");
+                ApiError::Internal
+            })?;
+            Ok(NewInvite { url, qr_svg, info })
+        })
     }
 
     fn start_transfer(
@@ -113,6 +245,7 @@ impl ChatBackend for ServerBackend {
         host: String,
     ) -> BoxFuture<'_, Result<TransferLink, ApiError>> {
         Box::pin(async move {
+            self.admit(device).await?;
             if self
                 .chat
                 .identity(device)
@@ -128,12 +261,7 @@ impl ChatBackend for ServerBackend {
                 .start_transfer(device, ttl)
                 .await
                 .map_err(internal)?;
-            let scheme = if self.settings.cookie_secure() {
-                "https"
-            } else {
-                "http"
-            };
-            let url = format!("{scheme}://{host}/claim/{token}");
+            let url = format!("{}://{host}/claim/{token}", self.scheme());
             let qr_svg = qr::qr_svg(&url).map_err(|e| {
                 tracing::error!(error = %e, "could not draw the QR code");
                 ApiError::Internal

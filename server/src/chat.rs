@@ -20,6 +20,11 @@ pub enum ChatError {
     Store(#[from] StoreError),
     #[error("rate limited for {0:?}")]
     RateLimited(Duration),
+    /// Not allowed; the sentence is for the user.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{}", .0.sentence())]
+    Denied(crate::access::Denied),
 }
 
 pub type Result<T> = std::result::Result<T, ChatError>;
@@ -31,6 +36,7 @@ pub struct Chat {
     presence: Arc<Presence>,
     limits: Arc<Limits>,
     metrics: Arc<Metrics>,
+    access: Arc<crate::access::Access>,
     /// How long after sending an author may still edit, in ms.
     edit_window_ms: i64,
 }
@@ -41,6 +47,7 @@ impl Chat {
         hub: Arc<Hub>,
         limits: Arc<Limits>,
         metrics: Arc<Metrics>,
+        access: Arc<crate::access::Access>,
         edit_window: Duration,
         presence_grace: Duration,
     ) -> Self {
@@ -51,6 +58,7 @@ impl Chat {
             presence,
             limits,
             metrics,
+            access,
             edit_window_ms: edit_window.as_millis() as i64,
         }
     }
@@ -67,8 +75,21 @@ impl Chat {
         &self.metrics
     }
 
-    pub fn presence(&self) -> &Presence {
+    pub fn presence(&self) -> &Arc<Presence> {
         &self.presence
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn access(&self) -> &crate::access::Access {
+        &self.access
+    }
+
+    /// The device's standing if it may use the chat, else why not.
+    pub async fn admit(&self, device: DeviceId) -> Result<crate::store::Standing> {
+        self.access.admit(device).await?.map_err(ChatError::Denied)
     }
 
     pub async fn identity(&self, device: DeviceId) -> Result<Option<Identity>> {
@@ -81,13 +102,18 @@ impl Chat {
             .name_changes
             .check(&device)
             .map_err(ChatError::RateLimited)?;
+        self.admit(device).await?;
+        let first = self.store.identity(device).await?.is_none();
         let color = random_color(&mut rand::rng());
         let me = self.store.set_name(device, name, color).await?;
+        if first {
+            self.access.note_newcomer(device);
+        }
         self.hub.publish(Publish::device(
             device,
             ServerEvent::Identity { me: me.clone() },
         ));
-        self.presence.rename(&me);
+        self.presence.rename(device, &me);
         tracing::info!(user_id = me.user_id.0, "name set");
         Ok(me)
     }

@@ -27,6 +27,10 @@ pub enum Command {
     /// Write brotli and gzip copies of the built site's static files
     /// (run after each build; the server serves them to browsers that ask).
     Precompress,
+    /// Print a new one-time link that makes the browser opening it the
+    /// chat's owner (e.g. after losing the phone that owned it). Works
+    /// while the server runs.
+    OwnerLink,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -116,6 +120,39 @@ pub struct Settings {
     /// Off by default; keep it off the public network.
     #[arg(long, env = "CHAT_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+
+    /// The contact sent to push services with every notification (VAPID
+    /// `sub`): a `mailto:` address or an `https:` URL where the person
+    /// running the chat can be reached. Apple refuses `localhost` ones.
+    #[arg(
+        long,
+        env = "CHAT_PUSH_CONTACT",
+        default_value = "mailto:chat-owner@example.com"
+    )]
+    pub push_contact: String,
+
+    /// A device gets at most one notification per room this often; later
+    /// messages in the window update it ("3 new messages").
+    #[arg(long, env = "CHAT_PUSH_COLLAPSE_SECS", default_value_t = 30)]
+    pub push_collapse_secs: u64,
+
+    /// A newly named device (for `--newcomer-secs`) may send this many
+    /// messages at once…
+    #[arg(long, env = "CHAT_NEWCOMER_BURST", default_value_t = 5)]
+    pub newcomer_burst: u32,
+
+    /// …then one more per this many ms (on top of the usual limit).
+    #[arg(long, env = "CHAT_NEWCOMER_REFILL_MS", default_value_t = 5000)]
+    pub newcomer_refill_ms: u64,
+
+    /// How long a device counts as new after picking its first name.
+    #[arg(long, env = "CHAT_NEWCOMER_SECS", default_value_t = 600)]
+    pub newcomer_secs: u64,
+
+    /// For tests only: accept push endpoints on loopback over plain HTTP
+    /// (normally only public HTTPS push services are accepted).
+    #[arg(long, env = "CHAT_PUSH_ALLOW_LOOPBACK", hide = true)]
+    pub push_allow_loopback: bool,
 
     /// Open WebSockets per client IP.
     #[arg(long, env = "CHAT_MAX_CONNS_PER_IP", default_value_t = 64)]

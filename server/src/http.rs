@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
     let backend = Backend(Arc::new(ServerBackend {
         chat: state.chat.clone(),
         settings: state.settings.clone(),
+        push: state.push.clone(),
     }));
     let cookies = CookiePolicy {
         secure: state.settings.cookie_secure(),
@@ -53,9 +54,12 @@ pub fn router(state: AppState) -> Router {
         .route("/r/{slug}", get(room_page))
         .route("/ws", get(session::upgrade))
         .route("/get_messages", get(get_messages))
+        .route("/manifest.webmanifest", get(pwa::manifest))
         .route("/healthz", get(|| async { "ok" }))
         .route("/sw.js", get(pwa::service_worker))
         .route("/claim/{token}", get(transfer::claim))
+        .route("/owner/{token}", get(crate::links::owner))
+        .route("/invite/{token}", get(crate::links::invite))
         .route("/ca.pem", get(trust::ca_certificate))
         .route("/trust", get(trust::trust_page))
         .route(
@@ -135,6 +139,14 @@ async fn page(
     key: RoomKey,
     req: Request,
 ) -> Response {
+    let standing = match state.chat.access().admit(device).await {
+        Ok(Ok(standing)) => standing,
+        Ok(Err(why)) => return crate::pages::denied(why),
+        Err(e) => {
+            tracing::error!(error = %e, "could not check the device");
+            return crate::pages::unavailable();
+        }
+    };
     let snapshot = async {
         let Some(room) = state.chat.room(key).await? else {
             return Ok(None);
@@ -150,6 +162,8 @@ async fn page(
             seq,
             edit_window_secs: state.settings.edit_window_secs,
             name_error: form.name_error(),
+            role: standing.role,
+            chat_name: state.chat.access().chat_name(),
         }))
     };
     let snapshot = match snapshot.await {
@@ -207,7 +221,23 @@ pub struct HistoryQuery {
 /// `GET /get_messages[?room=<slug>][&before=<id>][&limit=<n>]`: history as
 /// JSON, newest last, each item carrying the seed's `user_name`, `msg` and
 /// `color`. The default room when `room` is absent.
-async fn get_messages(State(state): State<AppState>, Query(q): Query<HistoryQuery>) -> Response {
+async fn get_messages(
+    State(state): State<AppState>,
+    Extension(device): Extension<DeviceId>,
+    Query(q): Query<HistoryQuery>,
+) -> Response {
+    match state.chat.access().admit(device).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(why)) => return (StatusCode::FORBIDDEN, why.sentence()).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not check the device");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Could not read the history.",
+            )
+                .into_response();
+        }
+    }
     let limit = q.limit.unwrap_or(HISTORY_PAGE).clamp(1, HISTORY_MAX_LIMIT);
     let room = match q.room {
         None => RoomId::DEFAULT,

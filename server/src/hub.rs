@@ -7,9 +7,11 @@
 //! carries a text-free `Activity` frame for the sockets showing another
 //! room, which keep their room list's unread counts from it.
 
-use app::protocol::{DeviceId, RoomId, Seq, ServerEvent};
+use app::protocol::{ChatMessage, DeviceId, RoomId, Seq, ServerEvent};
 use axum::extract::ws::Utf8Bytes;
+use std::sync::OnceLock;
 use tokio::sync::broadcast;
+use tokio::sync::mpsc;
 
 /// Events one connection may have queued before it counts as too slow.
 pub const BACKLOG: usize = 1024;
@@ -84,16 +86,31 @@ pub struct Broadcast {
     pub activity: Option<Utf8Bytes>,
     /// When it was published, for the broadcast-lag metric.
     pub at: std::time::Instant,
+    /// After this frame, the socket closes with this code and reason.
+    pub close: Option<(u16, &'static str)>,
 }
 
 pub struct Hub {
     tx: broadcast::Sender<Broadcast>,
+    /// Where new messages also go (push notifications); a full queue
+    /// drops them there rather than hold up the broadcast.
+    tap: OnceLock<mpsc::Sender<ChatMessage>>,
 }
 
 impl Hub {
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(BACKLOG);
-        Self { tx }
+        Self {
+            tx,
+            tap: OnceLock::new(),
+        }
+    }
+
+    /// Sends every new message (not edits or reactions) to `tx` too.
+    pub fn tap(&self, tx: mpsc::Sender<ChatMessage>) {
+        if self.tap.set(tx).is_err() {
+            tracing::warn!("the hub already has a tap");
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Broadcast> {
@@ -105,6 +122,13 @@ impl Hub {
             ServerEvent::Message { message } => Some(message.seq),
             _ => None,
         };
+        if let (Some(tap), ServerEvent::Message { message }, Some(ServerEvent::Activity { .. })) =
+            (self.tap.get(), &p.event, &p.activity)
+        {
+            if tap.try_send(message.clone()).is_err() {
+                tracing::debug!("push queue full; a message goes unpushed");
+            }
+        }
         // No receivers is fine: nobody is connected.
         let _ = self.tx.send(Broadcast {
             audience: p.audience,
@@ -113,6 +137,20 @@ impl Hub {
             frame: encode(&p.event),
             activity: p.activity.as_ref().map(encode),
             at: std::time::Instant::now(),
+            close: None,
+        });
+    }
+
+    /// Tells every socket of `device` why, then closes it.
+    pub fn kick(&self, device: DeviceId, code: u16, reason: &'static str, event: ServerEvent) {
+        let _ = self.tx.send(Broadcast {
+            audience: Audience::Device(device),
+            room: None,
+            seq: None,
+            frame: encode(&event),
+            activity: None,
+            at: std::time::Instant::now(),
+            close: Some((code, reason)),
         });
     }
 }

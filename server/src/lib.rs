@@ -2,6 +2,8 @@
 //! a shutdown future resolves. `main.rs` only parses flags, sets up
 //! logging and signals, and calls it.
 
+pub mod access;
+mod admin;
 pub mod assets;
 mod backend;
 pub mod chat;
@@ -12,10 +14,12 @@ mod http;
 pub mod hub;
 mod identity;
 pub mod limits;
+mod links;
 pub mod metrics;
 mod origin;
 mod pages;
 mod presence;
+pub mod push;
 mod pwa;
 pub mod qr;
 pub mod seed;
@@ -83,11 +87,15 @@ pub async fn run(
         quota: settings.storage_quota_mb * 1024 * 1024,
     });
     let limits = Arc::new(limits::Limits::new(&settings));
+    let access = Arc::new(
+        access::Access::load(store.clone(), Duration::from_secs(settings.newcomer_secs)).await?,
+    );
     let chat = Chat::new(
-        store,
-        hub,
-        limits,
+        store.clone(),
+        hub.clone(),
+        limits.clone(),
         metrics.clone(),
+        access,
         Duration::from_secs(settings.edit_window_secs),
         Duration::from_secs(settings.presence_grace_secs),
     );
@@ -103,6 +111,20 @@ pub async fn run(
             }
         });
     }
+    let push = push::Push::start(
+        push::Options {
+            data_dir: &settings.data_dir,
+            contact: settings.push_contact.clone(),
+            collapse: Duration::from_secs(settings.push_collapse_secs),
+            allow_loopback: settings.push_allow_loopback,
+        },
+        store,
+        &hub,
+        chat.presence().clone(),
+        limits,
+        metrics.clone(),
+    )
+    .await?;
     let assets = Arc::new(assets::Assets::load(&settings.site_root));
     let leptos = LeptosOptions::builder()
         .output_name(assets.output_name())
@@ -114,6 +136,7 @@ pub async fn run(
     let state = AppState {
         files,
         assets: assets.clone(),
+        push,
         leptos,
         chat: chat.clone(),
         settings: settings.clone(),
@@ -158,6 +181,14 @@ pub async fn run(
     let urls = urls(scheme, local);
     for url in &urls {
         tracing::info!("open {url}");
+    }
+    if !chat.has_owner().await? {
+        // Only the person who can read this log can claim the server.
+        let token = chat.new_owner_token().await?;
+        let base = urls.first().map_or("/", |u| u.as_str());
+        tracing::warn!(
+            "nobody owns this chat yet: open {base}owner/{token} in your browser to become              its owner (works once, for 24 hours; `server owner-link` makes a new one)"
+        );
     }
     // The LAN address, for a phone's camera.
     if let Some(code) = urls.get(1).and_then(|url| qr::qr_text(url)) {

@@ -22,6 +22,16 @@ pub struct Limits {
     pub uploads: RateLimiter<DeviceId>,
     /// Searches (typing in the box searches as you type).
     pub searches: RateLimiter<DeviceId>,
+    /// Subscribing to push and changing what is pushed.
+    pub push_changes: RateLimiter<DeviceId>,
+    /// Owner and moderator actions, invites included.
+    pub moderation: RateLimiter<DeviceId>,
+    /// Opening owner and invite links, per client IP: guessing is hopeless
+    /// with 256-bit tokens, and this keeps anyone from trying at speed.
+    pub claims: RateLimiter<IpAddr>,
+    /// The first messages of a device named recently: tighter than
+    /// `messages` (see `--newcomer-*`).
+    pub newcomer_messages: RateLimiter<DeviceId>,
     /// "Typing" events: one every few seconds is all a page sends.
     pub typing: RateLimiter<DeviceId>,
     pub connects: RateLimiter<IpAddr>,
@@ -43,6 +53,13 @@ impl Limits {
             searches: RateLimiter::new(20, Duration::from_millis(250)),
             uploads: RateLimiter::new(10, Duration::from_secs(6)),
             typing: RateLimiter::new(3, Duration::from_secs(2)),
+            push_changes: RateLimiter::new(20, Duration::from_secs(3)),
+            moderation: RateLimiter::new(30, Duration::from_secs(1)),
+            claims: RateLimiter::new(10, Duration::from_secs(6)),
+            newcomer_messages: RateLimiter::new(
+                settings.newcomer_burst,
+                Duration::from_millis(settings.newcomer_refill_ms),
+            ),
             connects: RateLimiter::new(settings.connect_burst, Duration::from_secs(1)),
             per_device: ConnectionCap::new(settings.max_conns_per_device),
             per_ip: ConnectionCap::new(settings.max_conns_per_ip),

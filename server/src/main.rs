@@ -15,6 +15,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         None | Some(Command::Serve) => serve(cli.settings).await,
         Some(Command::ImportSeed { file }) => import_seed(&cli.settings, &file).await,
+        Some(Command::OwnerLink) => owner_link(&cli.settings).await,
         Some(Command::Precompress) => {
             server::assets::precompress(&cli.settings.site_root).map_err(BoxError::from)
         }
@@ -70,6 +71,25 @@ async fn signal() {
             let _ = ctrl_c.await;
         }
     }
+}
+
+async fn owner_link(settings: &Settings) -> Result<(), BoxError> {
+    use server::access::token;
+    let store = server::open_store(settings, Arc::new(Hub::new()), Arc::new(Metrics::default()))?;
+    let t = token::new_token();
+    let now = server::chat::now_ms();
+    let day = 24 * 60 * 60 * 1000;
+    store
+        .add_owner_token(token::hash(&t), now, now + day)
+        .await?;
+    let scheme = if settings.tls() { "https" } else { "http" };
+    let port = settings.addr.port();
+    println!("{scheme}://localhost:{port}/owner/{t}");
+    eprintln!(
+        "Open it (with this machine's address from a phone) in the browser that should own \
+         the chat. It works once, for 24 hours; the previous owner becomes a member."
+    );
+    Ok(())
 }
 
 async fn import_seed(settings: &Settings, file: &std::path::Path) -> Result<(), BoxError> {

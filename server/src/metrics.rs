@@ -19,6 +19,10 @@ pub struct Metrics {
     pub clients_too_slow: Counter,
     pub clients_write_timeout: Counter,
     pub rate_limited: Counter,
+    pub push_sent: Counter,
+    pub push_failed: Counter,
+    pub push_gone: Counter,
+    pub push_dropped: Counter,
     registry: Registry,
 }
 
@@ -34,6 +38,10 @@ impl Default for Metrics {
             clients_too_slow: Counter::default(),
             clients_write_timeout: Counter::default(),
             rate_limited: Counter::default(),
+            push_sent: Counter::default(),
+            push_failed: Counter::default(),
+            push_gone: Counter::default(),
+            push_dropped: Counter::default(),
             registry: Registry::with_prefix("chat"),
         };
         let mut registry = Registry::with_prefix("chat");
@@ -81,6 +89,26 @@ impl Default for Metrics {
             "rate_limited",
             "Messages refused by the rate limit",
             m.rate_limited.clone(),
+        );
+        registry.register(
+            "push_sent",
+            "Notifications a push service accepted",
+            m.push_sent.clone(),
+        );
+        registry.register(
+            "push_failed",
+            "Notifications given up on (refused, or still failing after retries)",
+            m.push_failed.clone(),
+        );
+        registry.register(
+            "push_gone",
+            "Push subscriptions deleted because their service said they ended",
+            m.push_gone.clone(),
+        );
+        registry.register(
+            "push_dropped",
+            "Notifications dropped because too many were waiting",
+            m.push_dropped.clone(),
         );
         Self { registry, ..m }
     }
@@ -150,6 +178,8 @@ mod tests {
             "chat_broadcast_lag_seconds",
             "chat_clients_too_slow_total",
             "chat_rate_limited_total",
+            "chat_push_sent_total",
+            "chat_push_dropped_total",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
         }

@@ -35,3 +35,23 @@ pub fn unavailable() -> Response {
         r#"<p>The server could not read the conversation. Please try again in a moment.</p><p><a href="/">Try again</a></p>"#,
     )
 }
+
+/// What a device that may not use the chat sees instead of it: no
+/// messages, no room names, nothing from the conversation.
+pub fn denied(why: crate::access::Denied) -> Response {
+    match why {
+        crate::access::Denied::Private => plain(
+            StatusCode::FORBIDDEN,
+            "This chat is private",
+            "<p>Only members can read and write here. Ask a member for an invite \
+             link and open it on this device.</p>\
+             <p>Already a member on another device? Open the chat there, choose \
+             <strong>Link device</strong> and open that link here.</p>",
+        ),
+        crate::access::Denied::Blocked => plain(
+            StatusCode::FORBIDDEN,
+            "You cannot use this chat",
+            "<p>A moderator of this chat has blocked this device.</p>",
+        ),
+    }
+}

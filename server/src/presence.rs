@@ -4,7 +4,7 @@
 //! phone switching apps does not flicker in and out.
 
 use crate::hub::{Audience, Hub, Publish};
-use app::protocol::{Identity, RoomId, ServerEvent, UserId};
+use app::protocol::{DeviceId, Identity, RoomId, ServerEvent, UserId};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,8 +13,11 @@ use std::time::{Duration, Instant};
 pub type TabId = u64;
 
 struct Tab {
+    device: DeviceId,
     room: RoomId,
-    who: Identity,
+    /// `None` until the device picks a name; such a tab is not listed
+    /// but still counts as the device looking at the chat.
+    who: Option<Identity>,
     /// `None` while visible; when it went to the background otherwise.
     hidden_since: Option<Instant>,
 }
@@ -37,13 +40,21 @@ impl Presence {
         }
     }
 
-    /// A named tab shows `room` (replacing whatever it showed before).
-    pub fn enter(&self, tab: TabId, room: RoomId, who: Identity, visible: bool) {
+    /// A tab shows `room` (replacing whatever it showed before).
+    pub fn enter(
+        &self,
+        tab: TabId,
+        device: DeviceId,
+        room: RoomId,
+        who: Option<Identity>,
+        visible: bool,
+    ) {
         let left = self.with_tabs(|tabs| {
             let hidden_since = (!visible).then(Instant::now);
             tabs.insert(
                 tab,
                 Tab {
+                    device,
                     room,
                     who,
                     hidden_since,
@@ -78,13 +89,13 @@ impl Presence {
         }
     }
 
-    /// A name change shows in every room the identity is in.
-    pub fn rename(&self, who: &Identity) {
+    /// A device's new (or first) name shows in every room its tabs are in.
+    pub fn rename(&self, device: DeviceId, who: &Identity) {
         let rooms: Vec<RoomId> = self.with_tabs(|tabs| {
             tabs.values_mut()
-                .filter(|t| t.who.user_id == who.user_id)
+                .filter(|t| t.device == device)
                 .map(|t| {
-                    t.who = who.clone();
+                    t.who = Some(who.clone());
                     t.room
                 })
                 .collect()
@@ -92,6 +103,15 @@ impl Presence {
         for room in rooms {
             self.publish_if_changed(room);
         }
+    }
+
+    /// Whether one of the device's tabs is in view now (a tab in the
+    /// background counts as away at once: its phone may be in a pocket).
+    pub fn device_visible(&self, device: DeviceId) -> bool {
+        self.with_tabs(|tabs| {
+            tabs.values()
+                .any(|t| t.device == device && t.hidden_since.is_none())
+        })
     }
 
     /// Everyone present in `room` now, each identity once, by name.
@@ -106,8 +126,8 @@ impl Presence {
                 let here = t
                     .hidden_since
                     .is_none_or(|since| now.duration_since(since) < self.grace);
-                if here {
-                    people.insert(t.who.user_id, t.who.clone());
+                if let (true, Some(who)) = (here, &t.who) {
+                    people.insert(who.user_id, who.clone());
                 }
             }
             let mut list: Vec<Identity> = people.into_values().collect();
@@ -171,14 +191,19 @@ mod tests {
         }
     }
 
+    /// A device per user, the same one each time it is asked for.
+    fn dev(user: u32) -> DeviceId {
+        DeviceId::parse(&format!("00000000-0000-4000-8000-{user:012}")).expect("a device id")
+    }
+
     #[test]
     fn an_identity_with_three_tabs_counts_once() {
         let p = Presence::new(Arc::new(Hub::new()), Duration::from_secs(60));
         let room = RoomId::DEFAULT;
         for tab in 1..=3 {
-            p.enter(tab, room, who(7, "Ann"), true);
+            p.enter(tab, dev(7), room, Some(who(7, "Ann")), true);
         }
-        p.enter(4, room, who(8, "Bo"), true);
+        p.enter(4, dev(8), room, Some(who(8, "Bo")), true);
         let names: Vec<String> = p.people(room).into_iter().map(|i| i.name).collect();
         assert_eq!(names, ["Ann", "Bo"]);
         p.leave(1);
@@ -192,7 +217,7 @@ mod tests {
     fn a_background_tab_counts_for_the_grace_period_only() {
         let p = Presence::new(Arc::new(Hub::new()), Duration::from_secs(60));
         let room = RoomId::DEFAULT;
-        p.enter(1, room, who(7, "Ann"), true);
+        p.enter(1, dev(7), room, Some(who(7, "Ann")), true);
         p.set_visible(1, false);
         let now = Instant::now();
         assert_eq!(p.people_at(room, now + Duration::from_secs(59)).len(), 1);
@@ -202,16 +227,44 @@ mod tests {
     }
 
     #[test]
+    fn a_device_is_visible_while_one_of_its_tabs_is_in_view() {
+        let p = Presence::new(Arc::new(Hub::new()), Duration::from_secs(60));
+        p.enter(1, dev(7), RoomId(2), Some(who(7, "Ann")), true);
+        p.enter(2, dev(7), RoomId(3), Some(who(7, "Ann")), false);
+        assert!(p.device_visible(dev(7)));
+        assert!(!p.device_visible(dev(8)));
+        p.set_visible(1, false);
+        assert!(
+            !p.device_visible(dev(7)),
+            "in the grace period, but not in view"
+        );
+        p.leave(1);
+        p.set_visible(2, true);
+        assert!(p.device_visible(dev(7)));
+    }
+
+    #[test]
+    fn a_tab_opened_before_its_name_is_listed_once_named() {
+        let p = Presence::new(Arc::new(Hub::new()), Duration::from_secs(60));
+        p.enter(1, dev(7), RoomId(2), None, true);
+        assert!(p.people(RoomId(2)).is_empty());
+        assert!(p.device_visible(dev(7)), "looking, even without a name");
+        p.rename(dev(7), &who(7, "Ann"));
+        let names: Vec<String> = p.people(RoomId(2)).into_iter().map(|i| i.name).collect();
+        assert_eq!(names, ["Ann"]);
+    }
+
+    #[test]
     fn changes_are_published_once_to_the_room() {
         let hub = Arc::new(Hub::new());
         let mut live = hub.subscribe();
         let p = Presence::new(hub, Duration::from_secs(60));
-        p.enter(1, RoomId(2), who(7, "Ann"), true);
-        p.enter(2, RoomId(2), who(7, "Ann"), true);
+        p.enter(1, dev(7), RoomId(2), Some(who(7, "Ann")), true);
+        p.enter(2, dev(7), RoomId(2), Some(who(7, "Ann")), true);
         let b = live.try_recv().expect("published");
         assert_eq!(b.room, Some(RoomId(2)));
         assert!(live.try_recv().is_err(), "a second tab changes nothing");
-        p.enter(1, RoomId(3), who(7, "Ann"), true);
+        p.enter(1, dev(7), RoomId(3), Some(who(7, "Ann")), true);
         assert_eq!(live.try_recv().expect("joined 3").room, Some(RoomId(3)));
         assert!(live.try_recv().is_err(), "still in room 2 through tab 2");
     }

@@ -1,4 +1,5 @@
-//! What makes the chat an installable app: the versioned service worker.
+//! What makes the chat an installable app: the versioned service worker
+//! and the manifest with the chat's name.
 
 use crate::state::AppState;
 use axum::extract::State;
@@ -6,6 +7,32 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
 
 const SERVICE_WORKER: &str = include_str!("sw.js");
+
+/// `GET /manifest.webmanifest`: the built one, named as the owner named
+/// the chat.
+pub async fn manifest(State(state): State<AppState>) -> axum::response::Response {
+    let path = std::path::Path::new(&state.settings.site_root).join("manifest.webmanifest");
+    let Ok(text) = tokio::fs::read_to_string(&path).await else {
+        return crate::pages::not_found();
+    };
+    let Ok(mut json) = serde_json::from_str::<serde_json::Value>(&text) else {
+        tracing::error!(path = %path.display(), "the manifest is not JSON");
+        return crate::pages::unavailable();
+    };
+    let name = state.chat.access().chat_name();
+    if let Some(fields) = json.as_object_mut() {
+        fields.insert("name".into(), name.clone().into());
+        fields.insert("short_name".into(), name.into());
+    }
+    (
+        [
+            (CONTENT_TYPE, "application/manifest+json"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        json.to_string(),
+    )
+        .into_response()
+}
 
 /// `GET /sw.js`, rendered with this release's version and asset URLs, so
 /// a new release installs a new worker (and a new cache).

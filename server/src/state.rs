@@ -18,6 +18,7 @@ pub struct AppState {
     pub files: Arc<crate::files::Files>,
     /// The built site's files under their content-hashed names.
     pub assets: Arc<crate::assets::Assets>,
+    pub push: Arc<crate::push::Push>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -69,3 +69,71 @@ self.addEventListener('fetch', (event) => {
         .then((hit) => hit || Response.error())),
   );
 });
+
+// A push from the chat's server: one notification per room, replaced as
+// more messages arrive ("3 new messages in #general"). The text is shown
+// as text by the system; nothing in it is markup.
+self.addEventListener('push', (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch (e) {
+    data = {};
+  }
+  const text = (v, fallback) => (typeof v === 'string' && v ? v : fallback);
+  event.waitUntil(self.registration.showNotification(text(data.title, 'New message'), {
+    body: text(data.body, ''),
+    tag: text(data.tag, 'chat'),
+    // A replacement still alerts: it stands for newer messages.
+    renotify: true,
+    icon: '/icons/icon-192.png',
+    data: { url: text(data.url, '/') },
+  }));
+});
+
+// Tapping a notification opens the chat on its room: an open window is
+// brought forward and told which room to show (it switches without a
+// reload); with none open, a new one starts there.
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const target = new URL(event.notification.data?.url || '/', self.location.origin);
+  if (target.origin !== self.location.origin) return;
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+    const open = windows.find((w) => new URL(w.url).origin === self.location.origin);
+    if (!open) {
+      await self.clients.openWindow(target.href);
+      return;
+    }
+    open.postMessage({ type: 'open-room', url: target.pathname });
+    try {
+      await open.focus();
+    } catch (e) {
+      // Only a real tap may focus a window; the room is switched anyway.
+    }
+  })());
+});
+
+// The push service replaced the subscription (keys rotated, or it
+// expired): store the new one so notifications keep coming.
+self.addEventListener('pushsubscriptionchange', (event) => {
+  event.waitUntil((async () => {
+    const old = event.oldSubscription;
+    const fresh = event.newSubscription
+      || (old && await self.registration.pushManager.subscribe(old.options));
+    if (!fresh) return;
+    const { endpoint, keys } = fresh.toJSON();
+    await fetch('/api/push_subscribe', {
+      method: 'POST',
+      credentials: 'same-origin',
+      body: new URLSearchParams({ endpoint, p256dh: keys.p256dh, auth: keys.auth }),
+    });
+    if (old && old.endpoint !== endpoint) {
+      await fetch('/api/push_unsubscribe', {
+        method: 'POST',
+        credentials: 'same-origin',
+        body: new URLSearchParams({ endpoint: old.endpoint }),
+      });
+    }
+  })());
+});

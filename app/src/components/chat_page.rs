@@ -1,6 +1,8 @@
 use super::composer::Composer;
+use super::manage::ManageDialog;
 use super::message_list::MessageList;
 use super::name_prompt::NamePrompt;
+use super::notifications::NotificationsDialog;
 use super::room_list::RoomList;
 use super::room_settings::RoomSettings;
 use super::search::SearchPanel;
@@ -35,10 +37,13 @@ pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
     state.resume_from(snapshot.seq);
     state.place_divider();
     state.name_error.set(snapshot.name_error);
+    state.role.set(snapshot.role);
+    state.chat_name.set(snapshot.chat_name);
     #[cfg(feature = "hydrate")]
     {
         crate::device::start(state);
         crate::client::start(state);
+        crate::notify::follow_notification_taps(state);
     }
 
     view! {
@@ -68,6 +73,8 @@ pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
             </section>
             <TransferDialog/>
             <RoomSettings/>
+            <NotificationsDialog/>
+            <ManageDialog/>
             <SearchPanel/>
         </main>
     }

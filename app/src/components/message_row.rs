@@ -35,7 +35,9 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
     let divider = place.divider.then(
         || view! { <li class="new-divider" role="separator"><span>"New messages"</span></li> },
     );
-    let text = if m.deleted {
+    let text = if m.removed {
+        view! { <span class="text deleted-text">"removed by a moderator"</span> }.into_any()
+    } else if m.deleted {
         view! { <span class="text deleted-text">"message deleted"</span> }.into_any()
     } else {
         view! { <span class="text">{m.msg.clone()}</span> }.into_any()
@@ -147,6 +149,21 @@ fn RowActions(
                         menu.set(None);
                     }
                 }>"Edit"</button>
+            </Show>
+            <Show when=move || !mine.get() && state.role.get().is_some_and(crate::api::Role::moderates)>
+                <button type="button" class="remove danger" on:click=move |_| {
+                    if !confirming.get_untracked() {
+                        confirming.set(true);
+                        return;
+                    }
+                    menu.set(None);
+                    leptos::task::spawn_local(async move {
+                        let action = crate::api::ModAction::RemoveMessage { id };
+                        if let Err(e) = crate::api::moderate(action).await {
+                            state.notice.set(Some(e.to_string()));
+                        }
+                    });
+                }>{move || if confirming.get() { "Remove for everyone?" } else { "Remove" }}</button>
             </Show>
             <Show when=move || mine.get()>
                 <button type="button" class="delete danger" on:click=move |_| {

@@ -2,9 +2,11 @@
 
 mod chat_page;
 mod composer;
+mod manage;
 mod message_list;
 mod message_row;
 mod name_prompt;
+mod notifications;
 mod room_list;
 mod room_settings;
 mod search;
@@ -13,3 +15,5 @@ mod transfer;
 mod typing;
 
 pub use chat_page::ChatPage;
+#[cfg(feature = "hydrate")]
+pub use room_list::go_to;

@@ -18,6 +18,7 @@ pub fn StatusBar() -> impl IntoView {
         match state.connection.get() {
             Connection::Online => ("online", "Live".into_any()),
             Connection::Connecting => ("connecting", "Connecting…".into_any()),
+            Connection::Blocked => ("offline", "Blocked".into_any()),
             Connection::Offline(s) => (
                 "offline",
                 view! {
@@ -141,6 +142,27 @@ fn RoomBar() -> impl IntoView {
                 title="Search messages"
                 disabled=move || !state.hydrated.get()
                 on:click=move |_| state.searching.set(true)
+            >
+                <span class="icon" aria-hidden="true"></span>
+            </button>
+            <Show when=move || state.role.get().is_some_and(crate::api::Role::moderates)>
+                <button
+                    type="button"
+                    class="manage-button"
+                    title="Manage chat"
+                    disabled=move || !state.hydrated.get()
+                    on:click=move |_| state.managing.set(true)
+                >
+                    "Manage"
+                </button>
+            </Show>
+            <button
+                type="button"
+                class="notify-button"
+                aria-label="Notifications"
+                title="Notifications"
+                disabled=move || !state.hydrated.get() || state.me.get().is_none()
+                on:click=move |_| state.notifying.set(true)
             >
                 <span class="icon" aria-hidden="true"></span>
             </button>

@@ -23,6 +23,8 @@ pub enum Connection {
     Online,
     /// Waiting to retry; the number is the seconds until the next try.
     Offline(u32),
+    /// A moderator blocked this device: no more reconnecting.
+    Blocked,
 }
 
 /// What the phone shows: the room list is a screen of its own there.
@@ -80,6 +82,14 @@ pub struct ChatState {
     pub linking: RwSignal<bool>,
     /// The room settings dialog is open.
     pub room_settings: RwSignal<bool>,
+    /// The notifications dialog is open.
+    pub notifying: RwSignal<bool>,
+    /// This device's role (owner, moderator, member) if it has one.
+    pub role: RwSignal<Option<crate::api::Role>>,
+    /// The owner's and moderators' dialog is open.
+    pub managing: RwSignal<bool>,
+    /// The chat's name, for the window title.
+    pub chat_name: RwSignal<String>,
     pub outbox: RwSignal<Vec<OutgoingMessage>>,
     pub connection: RwSignal<Connection>,
     /// A problem not tied to one message, shown in the status bar.
@@ -144,6 +154,10 @@ impl ChatState {
             name_error: RwSignal::new(None),
             linking: RwSignal::new(false),
             room_settings: RwSignal::new(false),
+            notifying: RwSignal::new(false),
+            role: RwSignal::new(None),
+            managing: RwSignal::new(false),
+            chat_name: RwSignal::new(String::new()),
             outbox: RwSignal::new(Vec::new()),
             connection: RwSignal::new(Connection::Connecting),
             notice: RwSignal::new(None),
@@ -246,6 +260,7 @@ impl ChatState {
     pub fn can_post(&self) -> bool {
         self.hydrated.get()
             && self.me.get().is_some()
+            && self.connection.get() != Connection::Blocked
             && !self.room.with(|r| r.as_ref().is_some_and(|r| r.archived))
     }
 
@@ -384,6 +399,14 @@ impl ChatState {
                 client_id: Some(client_id),
                 ..
             } => self.refused(client_id, message),
+            ServerEvent::Error {
+                code: ErrorCode::Blocked,
+                message,
+                ..
+            } => {
+                self.connection.set(Connection::Blocked);
+                self.notice.set(Some(message));
+            }
             ServerEvent::Error {
                 code: ErrorCode::NameRequired,
                 message,

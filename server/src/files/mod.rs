@@ -49,6 +49,9 @@ pub async fn upload(
     Query(query): Query<UploadQuery>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if let Some(refused) = denied(&state, device).await {
+        return refused;
+    }
     let files = &state.files;
     let max_mb = files.max_bytes / (1024 * 1024);
     let bytes = match body {
@@ -216,6 +219,16 @@ fn internal(e: &dyn std::fmt::Display) -> Response {
     )
 }
 
+/// A refusal for a device that may not use the chat (a private chat's
+/// files are for its members).
+async fn denied(state: &AppState, device: DeviceId) -> Option<Response> {
+    match state.chat.access().admit(device).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(why)) => Some(refuse(StatusCode::FORBIDDEN, why.sentence())),
+        Err(e) => Some(internal(&e)),
+    }
+}
+
 /// `GET /files/<id>`: a stored file, to browsers that have a device cookie
 /// (files are not secret, but the chat is not an open file host). Photos
 /// inline, anything else as a download; cached for good, since the id is
@@ -225,8 +238,11 @@ pub async fn serve(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if identity::device_from_headers(&headers).is_none() {
+    let Some(device) = identity::device_from_headers(&headers) else {
         return (StatusCode::FORBIDDEN, "Open the chat first.").into_response();
+    };
+    if let Some(refused) = denied(&state, device).await {
+        return refused;
     }
     let files = &state.files;
     let meta = match files.store.blob(id.clone()).await {

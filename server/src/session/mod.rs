@@ -83,6 +83,18 @@ pub async fn upgrade(
     let Some(device_slot) = limits.per_device.acquire(device) else {
         return too_many("Too many open tabs for this device.", None);
     };
+    // A private chat's socket is for members only; a blocked device gets
+    // none at all.
+    match app.chat.admit(device).await {
+        Ok(_) => {}
+        Err(ChatError::Denied(why)) => {
+            return (StatusCode::FORBIDDEN, why.sentence()).into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not check the device");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "Please try again.").into_response();
+        }
+    }
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(READ_BUFFER)
@@ -303,11 +315,11 @@ fn refusal(e: ChatError, client_id: ClientMessageId) -> ServerEvent {
     error_event(code, text, Some(client_id))
 }
 
-/// Shows the tab in its room's presence list (named identities only).
+/// Shows the tab in its room's presence list (once the device has a name).
 async fn enter_room(chat: &Chat, tab: &Tab) {
-    if let Ok(Some(me)) = chat.identity(tab.device).await {
-        chat.presence().enter(tab.id, tab.room, me, tab.visible);
-    }
+    let me = chat.identity(tab.device).await.ok().flatten();
+    chat.presence()
+        .enter(tab.id, tab.device, tab.room, me, tab.visible);
 }
 
 /// True when the client's frame was over the size limit.
@@ -332,6 +344,14 @@ async fn handle_text(chat: &Chat, tab: &mut Tab, text: &str) -> Handled {
     };
     let device = tab.device;
     let refused = |e, client_id| Handled::reply(refusal(e, client_id));
+    // Blocking closes the socket; this covers the moment in between.
+    if chat.access().is_blocked(device) && !matches!(event, ClientEvent::Ping { .. }) {
+        return Handled::reply(error_event(
+            ErrorCode::Blocked,
+            crate::access::Denied::Blocked.sentence(),
+            None,
+        ));
+    }
     match event {
         ClientEvent::Ping { nonce } => Handled::reply(ServerEvent::Pong { nonce }),
         ClientEvent::Send {
@@ -371,8 +391,15 @@ async fn handle_text(chat: &Chat, tab: &mut Tab, text: &str) -> Handled {
                 let wait = limiter.wait(&device).max(GATED_RETRY);
                 return Handled::reply(slow_down(client_id, wait));
             }
-            // Only valid messages spend tokens.
-            if let Err(wait) = limiter.check(&device) {
+            // Only valid messages spend tokens. A newcomer's first
+            // messages also meet the tighter limit.
+            let newcomer = chat.access().is_newcomer(device);
+            let newcomer_limit = if newcomer {
+                chat.limits().newcomer_messages.check(&device)
+            } else {
+                Ok(())
+            };
+            if let Err(wait) = newcomer_limit.and_then(|()| limiter.check(&device)) {
                 tab.gate.refuse(client_id);
                 chat.metrics().rate_limited.inc();
                 return Handled::reply(slow_down(client_id, wait));

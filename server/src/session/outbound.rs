@@ -41,6 +41,8 @@ enum Stop {
     Gone,
     /// Writes stayed blocked past the deadline.
     Blocked,
+    /// Closed on purpose (the device was blocked).
+    Closed,
 }
 
 pub async fn run(
@@ -190,7 +192,12 @@ impl Writer<'_> {
         chat.metrics()
             .broadcast_lag_seconds
             .observe(b.at.elapsed().as_secs_f64());
-        self.put(Message::Text(frame)).await
+        self.put(Message::Text(frame)).await?;
+        if let Some((code, reason)) = b.close {
+            self.close(code, reason).await?;
+            return Err(Stop::Closed);
+        }
+        Ok(())
     }
 }
 

@@ -15,6 +15,7 @@
 
 pub mod sqlite;
 
+use app::api::PushMode;
 use app::protocol::{
     Attachment, ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, RoomId, RoomInfo,
     RoomStatus, Seq, UserId,
@@ -80,6 +81,8 @@ pub enum Change {
         window_ms: i64,
     },
     Delete,
+    /// A moderator's removal of someone's message.
+    Remove,
     React {
         emoji: String,
         on: bool,
@@ -92,6 +95,44 @@ pub struct Posted {
     pub message: ChatMessage,
     /// False when the client id was already stored: a resend.
     pub fresh: bool,
+}
+
+/// A device's place in the chat.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// `None` when it is not a member.
+    pub role: Option<app::api::Role>,
+    pub blocked: bool,
+}
+
+/// What opening an invite link did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteClaim {
+    Admitted,
+    AlreadyMember,
+    Unknown,
+    Revoked,
+    Expired,
+    UsedUp,
+}
+
+/// A browser's push subscription as stored, with its device's user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPush {
+    pub endpoint: String,
+    pub device: DeviceId,
+    pub user: UserId,
+    /// The browser's keys (RFC 8291), base64url as the browser gave them.
+    pub p256dh: String,
+    pub auth: String,
+}
+
+/// Every subscription and every push mode: `None` as the room is the
+/// device's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushState {
+    pub subscriptions: Vec<StoredPush>,
+    pub modes: Vec<(DeviceId, Option<RoomId>, PushMode)>,
 }
 
 /// How a room is looked up.
@@ -194,6 +235,71 @@ pub trait Store: Send + Sync + 'static {
         -> Result<()>;
     /// Uses up a token: the device it names, if it exists and has not expired.
     async fn claim_transfer(&self, token: String, now: i64) -> Result<Option<DeviceId>>;
+    /// Every push subscription (of named devices) and push mode.
+    async fn push_state(&self) -> Result<PushState>;
+    /// Stores a push subscription for `device` (an endpoint already known
+    /// moves to it).
+    async fn save_push(
+        &self,
+        device: DeviceId,
+        endpoint: String,
+        p256dh: String,
+        auth: String,
+        now: i64,
+    ) -> Result<()>;
+    /// Deletes a subscription (only if it is `device`'s, when given);
+    /// whether there was one.
+    async fn delete_push(&self, endpoint: String, device: Option<DeviceId>) -> Result<bool>;
+    /// Sets `device`'s default push mode (no room) or one room's; `None`
+    /// removes a room's own mode (or resets the default).
+    async fn set_push_mode(
+        &self,
+        device: DeviceId,
+        room: Option<RoomId>,
+        mode: Option<PushMode>,
+    ) -> Result<()>;
+    /// Members, roles, invites and moderation.
+    async fn standing(&self, device: DeviceId) -> Result<Standing>;
+    async fn setting(&self, key: &'static str) -> Result<Option<String>>;
+    async fn set_setting(&self, key: &'static str, value: String) -> Result<()>;
+    async fn set_invite_only(&self, invite_only: bool, now: i64) -> Result<()>;
+    async fn has_owner(&self) -> Result<bool>;
+    async fn add_owner_token(&self, hash: String, now: i64, expires_at: i64) -> Result<()>;
+    async fn claim_owner(&self, hash: String, device: DeviceId, now: i64) -> Result<bool>;
+    async fn create_invite(
+        &self,
+        hash: String,
+        by: UserId,
+        now: i64,
+        expires_at: i64,
+        max_uses: u32,
+    ) -> Result<Option<app::api::InviteInfo>>;
+    async fn invites(&self, now: i64) -> Result<Vec<app::api::InviteInfo>>;
+    async fn revoke_invite(&self, id: i64, now: i64) -> Result<bool>;
+    async fn claim_invite(&self, hash: String, device: DeviceId, now: i64) -> Result<InviteClaim>;
+    async fn device_of(&self, user: UserId) -> Result<Option<DeviceId>>;
+    async fn set_role(&self, device: DeviceId, role: app::api::Role, now: i64) -> Result<()>;
+    /// Blocks or unblocks; with `remove`, every message of the user is
+    /// removed too (the number removed).
+    async fn set_blocked(
+        &self,
+        device: DeviceId,
+        user: UserId,
+        blocked: bool,
+        remove: bool,
+        now: i64,
+    ) -> Result<u32>;
+    async fn blocked_devices(&self) -> Result<Vec<DeviceId>>;
+    async fn people(&self) -> Result<Vec<app::api::Person>>;
+    async fn log_action(
+        &self,
+        now: i64,
+        actor: UserId,
+        action: &'static str,
+        target: Option<UserId>,
+        detail: String,
+    ) -> Result<()>;
+    async fn moderation_log(&self, limit: u32) -> Result<Vec<app::api::LogEntry>>;
     /// Makes the on-disk state self-contained; called at shutdown.
     async fn checkpoint(&self) -> Result<()>;
 }

@@ -21,6 +21,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    /// The owner token the server printed at start, if it did.
+    pub owner_token: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     pub data_dir: PathBuf,
     _logs: std::thread::JoinHandle<()>,
 }
@@ -37,9 +39,17 @@ impl Server {
 
     /// On a given address, e.g. to restart where clients will reconnect.
     pub fn start_at(data_dir: &Path, addr: &str, extra: &[&str]) -> Server {
+        // Tests post quickly from fresh devices; the newcomer limit has
+        // its own test, which sets it.
+        let newcomer: &[&str] = if extra.contains(&"--newcomer-burst") {
+            &[]
+        } else {
+            &["--newcomer-burst", "100000"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
             .args(["--addr", addr, "--data-dir"])
             .arg(data_dir)
+            .args(newcomer)
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -48,9 +58,16 @@ impl Server {
             .expect("server binary starts");
         let stderr = child.stderr.take().expect("stderr piped");
         let (tx, rx) = mpsc::channel();
+        let owner_token = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let owner = owner_token.clone();
         // Keep draining the log so the server never blocks on a full pipe.
         let logs = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(token) = line.split("/owner/").nth(1).and_then(|t| t.get(..64)) {
+                    if let Ok(mut o) = owner.lock() {
+                        *o = Some(token.to_owned());
+                    }
+                }
                 if let Some(addr) = line
                     .split("addr=")
                     .nth(1)
@@ -71,8 +88,24 @@ impl Server {
         Server {
             child,
             addr,
+            owner_token,
             data_dir: data_dir.to_owned(),
             _logs: logs,
+        }
+    }
+
+    /// The owner token from the log (printed just after "listening").
+    pub fn printed_owner_token(&self) -> String {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Some(t) = self.owner_token.lock().ok().and_then(|o| o.clone()) {
+                return t;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no owner link in the log"
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

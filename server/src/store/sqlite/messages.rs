@@ -145,15 +145,12 @@ pub fn change(
                 return Err(StoreError::NotAuthor);
             }
             let seq = rooms::next_seq(db, room)?;
-            // The text is gone from storage, not hidden.
-            db.prepare_cached(
-                "UPDATE messages SET body = '', deleted = 1, seq = ?2 WHERE id = ?1",
-            )?
-            .execute(params![id.0, seq.0])?;
-            db.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
-                .execute([id.0])?;
-            db.prepare_cached("DELETE FROM mentions WHERE message_id = ?1")?
-                .execute([id.0])?;
+            erase(db, id, 1, seq)?;
+        }
+        Change::Remove => {
+            // The caller checked the remover's role.
+            let seq = rooms::next_seq(db, room)?;
+            erase(db, id, 2, seq)?;
         }
         Change::React { emoji, on } => {
             if !REACTIONS.contains(&emoji.as_str()) {
@@ -187,6 +184,19 @@ pub fn change(
         },
     ));
     Ok(message)
+}
+
+/// Deletes a message's text, reactions and mentions (the text is gone
+/// from storage, not hidden); `how` is 1 for its author, 2 for a
+/// moderator.
+pub fn erase(db: &Connection, id: MessageId, how: i64, seq: Seq) -> Result<()> {
+    db.prepare_cached("UPDATE messages SET body = '', deleted = ?2, seq = ?3 WHERE id = ?1")?
+        .execute(params![id.0, how, seq.0])?;
+    db.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
+        .execute([id.0])?;
+    db.prepare_cached("DELETE FROM mentions WHERE message_id = ?1")?
+        .execute([id.0])?;
+    Ok(())
 }
 
 pub fn page_before(

@@ -3,8 +3,10 @@
 //! (`readers`). The single writer assigns ids and seqs, so both follow
 //! commit order by construction.
 
+mod access;
 mod files;
 mod messages;
+mod push;
 mod readers;
 mod rooms;
 mod schema;
@@ -12,10 +14,14 @@ pub mod search;
 mod users;
 mod writer;
 
-use super::{Change, NewPost, PostTicket, Result, RoomKey, Store, StoreError};
+use super::{
+    Change, InviteClaim, NewPost, PostTicket, PushState, Result, RoomKey, Standing, Store,
+    StoreError,
+};
 use crate::chat::now_ms;
 use crate::hub::{Hub, Publish};
 use crate::metrics::Metrics;
+use app::api::PushMode;
 use app::protocol::{
     Attachment, ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq,
     UserId,
@@ -91,8 +97,14 @@ impl Store for SqliteStore {
         name: UserName,
         new_color: String,
     ) -> Result<Identity> {
-        self.write(move |db, _| users::set_name(db, &device, name.as_str(), &new_color, now_ms()))
-            .await
+        self.write(move |db, _| {
+            let now = now_ms();
+            // The chat let this device name itself: it is a member from
+            // now on, and stays one if the chat becomes invite-only.
+            access::admit(db, &device, now)?;
+            users::set_name(db, &device, name.as_str(), &new_color, now)
+        })
+        .await
     }
 
     async fn submit(&self, post: NewPost) -> Result<PostTicket> {
@@ -237,6 +249,156 @@ impl Store for SqliteStore {
 
     async fn claim_transfer(&self, token: String, now: i64) -> Result<Option<DeviceId>> {
         self.write(move |db, _| users::claim_transfer(db, &token, now))
+            .await
+    }
+
+    async fn standing(&self, device: DeviceId) -> Result<Standing> {
+        self.readers
+            .run(move |db| access::standing(db, &device))
+            .await
+    }
+
+    async fn setting(&self, key: &'static str) -> Result<Option<String>> {
+        self.readers.run(move |db| access::setting(db, key)).await
+    }
+
+    async fn set_setting(&self, key: &'static str, value: String) -> Result<()> {
+        self.write(move |db, _| access::set_setting(db, key, &value))
+            .await
+    }
+
+    async fn set_invite_only(&self, invite_only: bool, now: i64) -> Result<()> {
+        self.write(move |db, _| access::set_invite_only(db, invite_only, now))
+            .await
+    }
+
+    async fn has_owner(&self) -> Result<bool> {
+        self.readers.run(access::has_owner).await
+    }
+
+    async fn add_owner_token(&self, hash: String, now: i64, expires_at: i64) -> Result<()> {
+        self.write(move |db, _| access::add_owner_token(db, &hash, now, expires_at))
+            .await
+    }
+
+    async fn claim_owner(&self, hash: String, device: DeviceId, now: i64) -> Result<bool> {
+        self.write(move |db, _| access::claim_owner(db, &hash, &device, now))
+            .await
+    }
+
+    async fn create_invite(
+        &self,
+        hash: String,
+        by: UserId,
+        now: i64,
+        expires_at: i64,
+        max_uses: u32,
+    ) -> Result<Option<app::api::InviteInfo>> {
+        self.write(move |db, _| {
+            let id = access::create_invite(db, &hash, by, now, expires_at, max_uses)?;
+            access::invite(db, id, now)
+        })
+        .await
+    }
+
+    async fn invites(&self, now: i64) -> Result<Vec<app::api::InviteInfo>> {
+        self.readers.run(move |db| access::invites(db, now)).await
+    }
+
+    async fn revoke_invite(&self, id: i64, now: i64) -> Result<bool> {
+        self.write(move |db, _| access::revoke_invite(db, id, now))
+            .await
+    }
+
+    async fn claim_invite(&self, hash: String, device: DeviceId, now: i64) -> Result<InviteClaim> {
+        self.write(move |db, _| access::claim_invite(db, &hash, &device, now))
+            .await
+    }
+
+    async fn device_of(&self, user: UserId) -> Result<Option<DeviceId>> {
+        self.readers
+            .run(move |db| access::device_of(db, user))
+            .await
+    }
+
+    async fn set_role(&self, device: DeviceId, role: app::api::Role, now: i64) -> Result<()> {
+        self.write(move |db, _| access::set_role(db, &device, role, now))
+            .await
+    }
+
+    async fn set_blocked(
+        &self,
+        device: DeviceId,
+        user: UserId,
+        blocked: bool,
+        remove: bool,
+        now: i64,
+    ) -> Result<u32> {
+        self.write(move |db, out| {
+            access::set_blocked(db, &device, blocked, now)?;
+            if remove {
+                access::remove_all_of(db, user, out)
+            } else {
+                Ok(0)
+            }
+        })
+        .await
+    }
+
+    async fn blocked_devices(&self) -> Result<Vec<DeviceId>> {
+        self.readers.run(access::blocked_devices).await
+    }
+
+    async fn people(&self) -> Result<Vec<app::api::Person>> {
+        self.readers.run(access::people).await
+    }
+
+    async fn log_action(
+        &self,
+        now: i64,
+        actor: UserId,
+        action: &'static str,
+        target: Option<UserId>,
+        detail: String,
+    ) -> Result<()> {
+        self.write(move |db, _| access::log(db, now, actor, action, target, &detail))
+            .await
+    }
+
+    async fn moderation_log(&self, limit: u32) -> Result<Vec<app::api::LogEntry>> {
+        self.readers
+            .run(move |db| access::moderation_log(db, limit))
+            .await
+    }
+
+    async fn push_state(&self) -> Result<PushState> {
+        self.readers.run(push::state).await
+    }
+
+    async fn save_push(
+        &self,
+        device: DeviceId,
+        endpoint: String,
+        p256dh: String,
+        auth: String,
+        now: i64,
+    ) -> Result<()> {
+        self.write(move |db, _| push::save(db, &device, &endpoint, &p256dh, &auth, now))
+            .await
+    }
+
+    async fn delete_push(&self, endpoint: String, device: Option<DeviceId>) -> Result<bool> {
+        self.write(move |db, _| push::delete(db, &endpoint, device.as_ref()))
+            .await
+    }
+
+    async fn set_push_mode(
+        &self,
+        device: DeviceId,
+        room: Option<RoomId>,
+        mode: Option<PushMode>,
+    ) -> Result<()> {
+        self.write(move |db, _| push::set_mode(db, &device, room, mode))
             .await
     }
 

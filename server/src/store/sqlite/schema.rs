@@ -13,6 +13,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0003_rooms.sql"),
     include_str!("../../../migrations/0004_search.sql"),
     include_str!("../../../migrations/0005_files.sql"),
+    include_str!("../../../migrations/0006_push.sql"),
+    include_str!("../../../migrations/0007_search_prefix.sql"),
+    include_str!("../../../migrations/0008_access.sql"),
 ];
 
 pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts, room_id, seq, \
@@ -56,7 +59,9 @@ pub fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
         room: RoomId(row.get(6)?),
         seq: Seq(row.get(7)?),
         edited: row.get(8)?,
-        deleted: row.get(9)?,
+        // 1: deleted by its author; 2: removed by a moderator.
+        deleted: row.get::<_, i64>(9)? != 0,
+        removed: row.get::<_, i64>(9)? == 2,
         reactions: Vec::new(),
         mentions: Vec::new(),
         // Written by this server from its own type; unreadable JSON would

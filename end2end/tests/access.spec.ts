@@ -1,0 +1,87 @@
+// The person who runs the chat claims it, makes it invite-only, lets a
+// guest in with an invite, removes a message and blocks the guest, who
+// sees why — on a laptop and on a phone.
+import { test, expect, Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { confirmed, join, newDevice, send, tag } from './helpers';
+import { OwnServer } from './server';
+
+let server: OwnServer;
+test.beforeEach(async () => {
+  server = new OwnServer({ tls: false });
+  await server.start();
+});
+test.afterEach(async () => server.kill());
+
+/** A fresh owner link from `server owner-link`, as the README says. */
+function ownerLink(): string {
+  const out = execFileSync('../target/release/server', [
+    '--no-tls', '--addr', `127.0.0.1:${server.port}`, '--data-dir', server.data, 'owner-link',
+  ]).toString().trim();
+  expect(out).toMatch(/\/owner\/[0-9a-f]{64}$/);
+  return out.replace(/^https?:\/\/[^/]+/, server.url);
+}
+
+async function openManage(page: Page) {
+  await page.locator('.manage-button').click();
+  await expect(page.locator('[aria-labelledby="manage-title"]')).toBeVisible();
+  return page.locator('[aria-labelledby="manage-title"]');
+}
+
+test('owner: claim, invite-only, invite a guest, remove a message, block the guest', async ({ page, browser }, testInfo) => {
+  const t = tag(testInfo);
+  const owner = page;
+  await join(owner, `Owner-${t}`, ownerLink());
+  const manage = await openManage(owner);
+  await manage.locator('input[value="invite"]').check();
+  await expect(manage.locator('input[value="invite"]')).toBeChecked();
+  await manage.locator('.create-invite').click();
+  const link = await manage.locator('.invite-link').textContent();
+  expect(link).toMatch(/\/invite\/[0-9a-f]{64}$/);
+  await expect(manage.locator('.invite-list li')).toHaveCount(1);
+  await manage.locator('.name-actions .join').click();
+  await send(owner, `${t} welcome`);
+
+  // A stranger gets the private page and nothing of the conversation.
+  const guestContext = await newDevice(browser, testInfo);
+  const guest = await guestContext.newPage();
+  const res = await guest.goto(server.url);
+  expect(res?.status()).toBe(403);
+  await expect(guest.locator('h1')).toHaveText('This chat is private');
+  await expect(guest.locator('body')).not.toContainText(`${t} welcome`);
+
+  // The invite lets the guest in.
+  await join(guest, `Guest-${t}`, link!.replace(/^https?:\/\/[^/]+/, server.url));
+  await expect(confirmed(guest, `${t} welcome`)).toHaveCount(1);
+  await send(guest, `${t} spam spam`);
+  await expect(confirmed(owner, `${t} spam spam`)).toHaveCount(1);
+
+  // The owner removes it for everyone.
+  const row = confirmed(owner, `${t} spam spam`);
+  await row.hover();
+  await row.locator('.row-menu').click();
+  await owner.locator('.row-actions .remove').click();
+  await owner.locator('.row-actions .remove').click();
+  const removed = guest.locator('li.message .deleted-text', { hasText: 'removed by a moderator' });
+  await expect(removed).toHaveCount(1);
+  await expect(guest.locator('li.message', { hasText: `${t} spam spam` })).toHaveCount(0);
+
+  // And blocks the guest, who is told why and can no longer write.
+  const again = await openManage(owner);
+  const guestRow = again.locator('.person', { hasText: `Guest-${t}` });
+  await guestRow.locator('.block').click();
+  await expect(again.locator('.person', { hasText: `Guest-${t}` }).locator('.role-badge')).toHaveText('blocked');
+  await expect(guest.locator('.notice')).toHaveText('A moderator of this chat has blocked this device.');
+  await expect(guest.locator('.connection')).toHaveText('Blocked');
+  await expect(guest.locator('.composer-input')).toBeDisabled();
+  // The owner's log lists it.
+  await again.locator('.name-actions .join').click();
+  const log = (await openManage(owner)).locator('.mod-log');
+  await expect(log).toContainText(`blocked Guest-${t}`);
+  await expect(log).toContainText('made the chat invite-only');
+  // A reload shows the blocked page.
+  const reload = await guest.reload();
+  expect(reload?.status()).toBe(403);
+  await expect(guest.locator('h1')).toHaveText('You cannot use this chat');
+  await guestContext.close();
+});
