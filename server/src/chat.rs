@@ -83,7 +83,7 @@ impl Chat {
         &self.store
     }
 
-    pub fn access(&self) -> &crate::access::Access {
+    pub fn access(&self) -> &Arc<crate::access::Access> {
         &self.access
     }
 

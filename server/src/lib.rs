@@ -121,6 +121,7 @@ pub async fn run(
         store,
         &hub,
         chat.presence().clone(),
+        chat.access().clone(),
         limits,
         metrics.clone(),
     )

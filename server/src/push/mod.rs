@@ -80,6 +80,7 @@ impl Push {
         store: Arc<dyn Store>,
         hub: &Hub,
         presence: Arc<Presence>,
+        access: Arc<crate::access::Access>,
         limits: Arc<Limits>,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Self>, crate::BoxError> {
@@ -106,6 +107,7 @@ impl Push {
         let pusher = Pusher {
             push: push.clone(),
             presence,
+            access,
             metrics,
             sender: Arc::new(Sender {
                 client,
@@ -224,6 +226,8 @@ impl Push {
 struct Pusher {
     push: Arc<Push>,
     presence: Arc<Presence>,
+    /// A blocked device's browser gets no previews of the conversation.
+    access: Arc<crate::access::Access>,
     metrics: Arc<Metrics>,
     sender: Arc<Sender>,
     collapser: Collapser,
@@ -262,6 +266,9 @@ impl Pusher {
         };
         let now = Instant::now();
         for target in targets {
+            if self.access.is_blocked(target.device) {
+                continue;
+            }
             let key = (target.endpoint.clone(), message.room);
             if self.presence.device_visible(target.device) {
                 // Someone is looking: what they saw needs no summary later.
@@ -279,7 +286,7 @@ impl Pusher {
     async fn notify_later(&mut self, endpoint: String, room: RoomId, summary: Summary) {
         let target = self.push.with_registry(|r| r.target(&endpoint));
         let Some(target) = target else { return };
-        if self.presence.device_visible(target.device) {
+        if self.presence.device_visible(target.device) || self.access.is_blocked(target.device) {
             return;
         }
         if let Some(info) = self.room(room).await {

@@ -237,6 +237,130 @@ async fn a_transfer_token_works_once_and_expires() {
 }
 
 #[tokio::test]
+async fn invites_expire_run_out_and_can_be_revoked() {
+    use crate::store::InviteClaim;
+    let (_dir, store, _) = store();
+    let owner = UserId(1);
+    let info = store
+        .create_invite("h-two".into(), owner, 0, 100, 2)
+        .await
+        .expect("created")
+        .expect("listed");
+    assert_eq!((info.max_uses, info.uses), (2, 0));
+    let (a, b, c) = (
+        DeviceId::new_random(),
+        DeviceId::new_random(),
+        DeviceId::new_random(),
+    );
+    let claim = |h: &str, d, now| store.claim_invite(h.to_owned(), d, now);
+    // (The store hashes nothing itself: it is given hashes.)
+    assert_eq!(
+        claim("h-two", a, 10).await.expect("claim"),
+        InviteClaim::Admitted
+    );
+    assert_eq!(
+        claim("h-two", a, 11).await.expect("claim"),
+        InviteClaim::AlreadyMember,
+        "a member opening it again spends nothing"
+    );
+    assert_eq!(store.invites(12).await.expect("list")[0].uses, 1);
+    assert_eq!(
+        claim("h-two", b, 12).await.expect("claim"),
+        InviteClaim::Admitted
+    );
+    assert_eq!(
+        claim("h-two", c, 13).await.expect("claim"),
+        InviteClaim::UsedUp
+    );
+    assert!(
+        store.invites(13).await.expect("list").is_empty(),
+        "used up: not listed"
+    );
+    assert_eq!(
+        store.standing(c).await.expect("standing").role,
+        None,
+        "not let in"
+    );
+    assert_eq!(
+        store.standing(b).await.expect("standing").role,
+        Some(app::api::Role::Member)
+    );
+
+    store
+        .create_invite("h-late".into(), owner, 0, 100, 5)
+        .await
+        .expect("created");
+    assert_eq!(
+        claim("h-late", c, 100).await.expect("claim"),
+        InviteClaim::Expired
+    );
+    let revoked = store
+        .create_invite("h-gone".into(), owner, 0, 1000, 5)
+        .await
+        .expect("created")
+        .expect("listed");
+    assert!(store.revoke_invite(revoked.id, 50).await.expect("revoke"));
+    assert!(
+        !store.revoke_invite(revoked.id, 51).await.expect("revoke"),
+        "once"
+    );
+    assert_eq!(
+        claim("h-gone", c, 60).await.expect("claim"),
+        InviteClaim::Revoked
+    );
+    assert_eq!(
+        claim("nope", c, 60).await.expect("claim"),
+        InviteClaim::Unknown
+    );
+}
+
+#[tokio::test]
+async fn an_owner_token_works_once_before_it_expires_and_replaces_the_old_owner() {
+    let (_dir, store, _) = store();
+    let (first, second) = (DeviceId::new_random(), DeviceId::new_random());
+    assert!(!store.has_owner().await.expect("read"));
+    store
+        .add_owner_token("t1".into(), 0, 100)
+        .await
+        .expect("stored");
+    assert!(
+        !store
+            .claim_owner("t1".into(), first, 100)
+            .await
+            .expect("claim"),
+        "expired"
+    );
+    store
+        .add_owner_token("t2".into(), 0, 100)
+        .await
+        .expect("stored");
+    assert!(store
+        .claim_owner("t2".into(), first, 50)
+        .await
+        .expect("claim"));
+    assert!(
+        !store
+            .claim_owner("t2".into(), second, 51)
+            .await
+            .expect("claim"),
+        "used"
+    );
+    assert!(store.has_owner().await.expect("read"));
+    store
+        .add_owner_token("t3".into(), 60, 200)
+        .await
+        .expect("stored");
+    assert!(store
+        .claim_owner("t3".into(), second, 70)
+        .await
+        .expect("claim"));
+    let second_role = store.standing(second).await.expect("standing").role;
+    assert_eq!(second_role, Some(app::api::Role::Owner));
+    let first_role = store.standing(first).await.expect("standing").role;
+    assert_eq!(first_role, Some(app::api::Role::Member), "the lost phone");
+}
+
+#[tokio::test]
 async fn reopening_keeps_users_and_messages() {
     let dir = tempfile::tempdir().expect("temp dir");
     let open = || {
