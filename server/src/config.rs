@@ -149,6 +149,20 @@ pub struct Settings {
     #[arg(long, env = "CHAT_NEWCOMER_SECS", default_value_t = 600)]
     pub newcomer_secs: u64,
 
+    /// How often the files of deleted messages (and uploads never sent,
+    /// after a day) are deleted from disk.
+    #[arg(long, env = "CHAT_FILE_SWEEP_SECS", default_value_t = 300)]
+    pub file_sweep_secs: u64,
+
+    /// Files younger than this are never swept (tests shorten it).
+    #[arg(
+        long,
+        env = "CHAT_FILE_SWEEP_GRACE_SECS",
+        default_value_t = 600,
+        hide = true
+    )]
+    pub file_sweep_grace_secs: u64,
+
     /// For tests only: accept push endpoints on loopback over plain HTTP
     /// (normally only public HTTPS push services are accepted).
     #[arg(long, env = "CHAT_PUSH_ALLOW_LOOPBACK", hide = true)]

@@ -85,6 +85,7 @@ pub async fn run(
         blobs: Arc::new(files::blobs::DirBlobs::new(&settings.data_dir)?),
         max_bytes: settings.max_upload_mb * 1024 * 1024,
         quota: settings.storage_quota_mb * 1024 * 1024,
+        sweep_grace: Duration::from_secs(settings.file_sweep_grace_secs),
     });
     let limits = Arc::new(limits::Limits::new(&settings));
     let access = Arc::new(
@@ -126,6 +127,20 @@ pub async fn run(
         metrics.clone(),
     )
     .await?;
+    {
+        // Files of deleted and removed messages, and unsent uploads.
+        let files = files.clone();
+        let every = Duration::from_secs(settings.file_sweep_secs.max(1));
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(every);
+            loop {
+                every.tick().await;
+                if let Err(e) = files.sweep().await {
+                    tracing::warn!(error = %e, "file sweep failed");
+                }
+            }
+        });
+    }
     let assets = Arc::new(assets::Assets::load(&settings.site_root));
     let leptos = LeptosOptions::builder()
         .output_name(assets.output_name())

@@ -200,3 +200,111 @@ async fn a_message_carries_its_uploader_s_file_and_no_one_else_s() {
         .await;
     assert_eq!(code, ErrorCode::BadAttachment);
 }
+
+#[tokio::test]
+async fn a_deleted_messages_photo_is_deleted_from_disk_and_others_stay() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            "--no-tls",
+            "--file-sweep-secs",
+            "1",
+            "--file-sweep-grace-secs",
+            "0",
+        ],
+    );
+    let dev = new_device();
+    named(&server, &dev, "Ann").await;
+    let (mut a, _) = Client::joined(&server, &dev).await;
+    let mut sent = Vec::new();
+    for (name, size) in [("gone.png", 300), ("kept.png", 200)] {
+        let up: Uploaded = upload(&server, &dev, name, png(size, size))
+            .await
+            .json()
+            .await
+            .expect("uploaded");
+        let client_id = ClientMessageId::new_random();
+        a.send_event(&ClientEvent::Send {
+            client_id,
+            text: name.into(),
+            room: None,
+            mentions: Vec::new(),
+            attachment: Some(up.upload.clone()),
+        })
+        .await;
+        let message = a
+            .next_matching(|e| match e {
+                ServerEvent::Ack {
+                    message,
+                    client_id: c,
+                    ..
+                } if c == client_id => Some(message),
+                _ => None,
+            })
+            .await;
+        sent.push((message, up.attachment));
+    }
+    // An upload never sent stays (for a day) too.
+    let pending: Uploaded = upload(&server, &dev, "later.png", png(100, 100))
+        .await
+        .json()
+        .await
+        .expect("uploaded");
+    let fetch = |id: String| {
+        common::http()
+            .get(server.url(&format!("/files/{id}")))
+            .header("cookie", common::cookie(&dev))
+            .send()
+    };
+    let (gone, gone_file) = &sent[0];
+    a.send_event(&ClientEvent::Delete {
+        client_id: ClientMessageId::new_random(),
+        message_id: gone.id,
+    })
+    .await;
+    let deleted = a
+        .next_matching(|e| match e {
+            ServerEvent::Message { message } if message.id == gone.id && message.deleted => {
+                Some(message)
+            }
+            _ => None,
+        })
+        .await;
+    assert!(
+        deleted.attachment.is_none(),
+        "the message no longer shows it"
+    );
+    let thumb = gone_file.image.clone().expect("a photo").thumb;
+    let blob_path = |id: &str| dir.path().join("blobs").join(&id[..2]).join(id);
+    // The sweep runs every second here.
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while blob_path(&gone_file.id).exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        !blob_path(&gone_file.id).exists(),
+        "the photo is gone from disk"
+    );
+    assert!(!blob_path(&thumb).exists(), "and its thumbnail");
+    assert_eq!(
+        fetch(gone_file.id.clone()).await.expect("answers").status(),
+        404
+    );
+    let kept = &sent[1].1;
+    assert!(
+        blob_path(&kept.id).exists(),
+        "the layout this test reads is right"
+    );
+    assert_eq!(fetch(kept.id.clone()).await.expect("answers").status(), 200);
+    let kept_thumb = kept.image.clone().expect("a photo").thumb;
+    assert_eq!(fetch(kept_thumb).await.expect("answers").status(), 200);
+    assert_eq!(
+        fetch(pending.attachment.id.clone())
+            .await
+            .expect("answers")
+            .status(),
+        200,
+        "an upload about to be sent is not swept"
+    );
+}

@@ -12,6 +12,8 @@ pub trait Blobs: Send + Sync + 'static {
     async fn put(&self, bytes: Vec<u8>) -> std::io::Result<String>;
     /// The bytes of a stored blob, if there is one with that id.
     async fn get(&self, id: &str) -> std::io::Result<Option<Vec<u8>>>;
+    /// Removes a blob; one that is not there is fine.
+    async fn delete(&self, id: &str) -> std::io::Result<()>;
 }
 
 pub struct DirBlobs {
@@ -67,6 +69,16 @@ impl Blobs for DirBlobs {
         .await
         .map_err(std::io::Error::other)??;
         Ok(id)
+    }
+
+    async fn delete(&self, id: &str) -> std::io::Result<()> {
+        let Some(path) = self.path(id) else {
+            return Ok(());
+        };
+        match tokio::fs::remove_file(path).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 
     async fn get(&self, id: &str) -> std::io::Result<Option<Vec<u8>>> {

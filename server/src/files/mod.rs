@@ -28,6 +28,9 @@ pub struct Files {
     pub blobs: Arc<dyn Blobs>,
     /// Largest file accepted, in bytes.
     pub max_bytes: usize,
+    /// A blob younger than this is never swept: its upload may still be
+    /// on its way into the database.
+    pub sweep_grace: std::time::Duration,
     /// Bytes all stored files may take together.
     pub quota: u64,
 }
@@ -35,6 +38,34 @@ pub struct Files {
 #[derive(serde::Deserialize)]
 pub struct UploadQuery {
     name: Option<String>,
+}
+
+/// An upload not sent within this long is forgotten, with its file.
+const UPLOAD_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+impl Files {
+    /// Deletes the files no message and no recent upload refers to (those
+    /// of deleted and removed messages); how many.
+    pub async fn sweep(&self) -> Result<usize, crate::store::StoreError> {
+        let now = now_ms();
+        let ids = self
+            .store
+            .sweep_blobs(
+                now - UPLOAD_TTL.as_millis() as i64,
+                now - self.sweep_grace.as_millis() as i64,
+            )
+            .await?;
+        for id in &ids {
+            if let Err(e) = self.blobs.delete(id).await {
+                // Its record is gone: it is no longer served, only taking room.
+                tracing::warn!(error = %e, "could not delete a file");
+            }
+        }
+        if !ids.is_empty() {
+            tracing::info!(files = ids.len(), "deleted files nothing refers to");
+        }
+        Ok(ids.len())
+    }
 }
 
 /// A refused upload: a status and a sentence for the user.

@@ -219,6 +219,9 @@ pub trait Store: Send + Sync + 'static {
     async fn blob(&self, id: String) -> Result<Option<(String, bool)>>;
     /// Bytes stored in blobs, for the quota.
     async fn stored_bytes(&self) -> Result<u64>;
+    /// Deletes unsent uploads older than `upload_before` and the records
+    /// of blobs (older than `blob_before`) nothing refers to; their ids.
+    async fn sweep_blobs(&self, upload_before: i64, blob_before: i64) -> Result<Vec<String>>;
     /// Records an upload of `device`'s; its id.
     async fn create_upload(
         &self,

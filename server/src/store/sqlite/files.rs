@@ -28,6 +28,31 @@ pub fn blob(db: &Connection, id: &str) -> Result<Option<(String, bool)>> {
         .optional()?)
 }
 
+/// Forgets uploads older than `upload_before` that were never sent, and
+/// the blobs (recorded before `blob_before`) that no message and no
+/// upload refers to; returns those blobs' ids, for their files to go.
+pub fn sweep_blobs(db: &Connection, upload_before: i64, blob_before: i64) -> Result<Vec<String>> {
+    db.prepare_cached("DELETE FROM uploads WHERE created_at < ?1")?
+        .execute([upload_before])?;
+    let ids: Vec<String> = db
+        .prepare_cached(
+            "SELECT id FROM blobs WHERE created_at < ?1 AND id NOT IN (
+                 SELECT json_extract(attachment, '$.id') FROM messages
+                     WHERE attachment IS NOT NULL
+                 UNION SELECT json_extract(attachment, '$.image.thumb') FROM messages
+                     WHERE attachment IS NOT NULL
+                 UNION SELECT json_extract(attachment, '$.id') FROM uploads
+                 UNION SELECT json_extract(attachment, '$.image.thumb') FROM uploads)",
+        )?
+        .query_map([blob_before], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in &ids {
+        db.prepare_cached("DELETE FROM blobs WHERE id = ?1")?
+            .execute([id])?;
+    }
+    Ok(ids)
+}
+
 pub fn stored_bytes(db: &Connection) -> Result<u64> {
     let total: i64 = db.query_row("SELECT COALESCE(SUM(size), 0) FROM blobs", [], |r| r.get(0))?;
     Ok(total.max(0) as u64)

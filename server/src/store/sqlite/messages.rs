@@ -190,8 +190,17 @@ pub fn change(
 /// from storage, not hidden); `how` is 1 for its author, 2 for a
 /// moderator.
 pub fn erase(db: &Connection, id: MessageId, how: i64, seq: Seq) -> Result<()> {
-    db.prepare_cached("UPDATE messages SET body = '', deleted = ?2, seq = ?3 WHERE id = ?1")?
-        .execute(params![id.0, how, seq.0])?;
+    // Its photo or file goes too: the upload it came from is spent, and
+    // the blob sweep deletes the file once nothing else refers to it.
+    db.prepare_cached(
+        "DELETE FROM uploads WHERE json_extract(attachment, '$.id') =
+             (SELECT json_extract(attachment, '$.id') FROM messages WHERE id = ?1)",
+    )?
+    .execute([id.0])?;
+    db.prepare_cached(
+        "UPDATE messages SET body = '', deleted = ?2, seq = ?3, attachment = NULL WHERE id = ?1",
+    )?
+    .execute(params![id.0, how, seq.0])?;
     db.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
         .execute([id.0])?;
     db.prepare_cached("DELETE FROM mentions WHERE message_id = ?1")?

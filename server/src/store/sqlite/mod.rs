@@ -212,6 +212,11 @@ impl Store for SqliteStore {
         self.readers.run(move |db| files::blob(db, &id)).await
     }
 
+    async fn sweep_blobs(&self, upload_before: i64, blob_before: i64) -> Result<Vec<String>> {
+        self.write(move |db, _| files::sweep_blobs(db, upload_before, blob_before))
+            .await
+    }
+
     async fn stored_bytes(&self) -> Result<u64> {
         self.readers.run(files::stored_bytes).await
     }
