@@ -40,20 +40,7 @@ async fn moderate(server: &Server, device: &str, action: ModAction) -> Result<Ad
     }
 }
 
-async fn form(
-    server: &Server,
-    device: &str,
-    name: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    common::http()
-        .post(server.url(&format!("/api/{name}")))
-        .header("cookie", common::cookie(device))
-        .form(form)
-        .send()
-        .await
-        .expect("answers")
-}
+use common::server_fn as form;
 
 async fn invite(server: &Server, device: &str, secs: u64, uses: u32) -> Result<NewInvite, String> {
     let res = form(

@@ -218,20 +218,7 @@ struct Notification {
     count: u32,
 }
 
-async fn api(
-    server: &Server,
-    device: &str,
-    name: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    common::http()
-        .post(server.url(&format!("/api/{name}")))
-        .header("cookie", common::cookie(device))
-        .form(form)
-        .send()
-        .await
-        .expect("server function answers")
-}
+use common::server_fn as api;
 
 async fn settings(server: &Server, device: &str) -> PushSettings {
     let res = api(server, device, "push_settings", &[]).await;

@@ -178,6 +178,22 @@ pub async fn set_name(server: &Server, device: &str, name: &str) -> reqwest::Res
         .expect("set_name answers")
 }
 
+/// Calls a server function as a form post from `device`.
+pub async fn server_fn(
+    server: &Server,
+    device: &str,
+    name: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    http()
+        .post(server.url(&format!("/api/{name}")))
+        .header("cookie", cookie(device))
+        .form(form)
+        .send()
+        .await
+        .expect("server function answers")
+}
+
 /// `GET url`, decoded from JSON.
 pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> T {
     http()
