@@ -26,6 +26,8 @@ const BACKOFF_FIRST_MS: f64 = 500.0;
 const OUTBOX_KEY: &str = "chat.outbox";
 /// Browser storage key of the latest identity and messages (see `Snapshot`).
 const SNAPSHOT_KEY: &str = "chat.snapshot";
+/// The server epoch the saved snapshot's cursor belongs to.
+const EPOCH_KEY: &str = "chat.epoch";
 const BACKOFF_CAP_MS: f64 = 12_000.0;
 /// After a resume, a socket that does not answer a ping this fast is
 /// presumed dead (iOS drops sockets of suspended pages without a close).
@@ -214,6 +216,9 @@ fn socket_url(params: &ConnectParams) -> Option<String> {
     if let Some(seq) = params.last_seen {
         query.push_str(&format!("&last_seen={}", seq.0));
     }
+    if let Some(epoch) = &params.epoch {
+        query.push_str(&format!("&epoch={}", js_sys::encode_uri_component(epoch)));
+    }
     Some(format!("{scheme}://{host}/ws{query}"))
 }
 
@@ -223,6 +228,8 @@ async fn session(state: ChatState, nudges: &mut mpsc::UnboundedReceiver<Nudge>) 
     let params = ConnectParams {
         room: Some(state.room_id()),
         last_seen: state.last_seen(),
+        // Kept across reloads with the saved room, whose cursor it dates.
+        epoch: state.epoch().or_else(|| load::<String>(EPOCH_KEY)),
     };
     let Some(url) = socket_url(&params) else {
         return false;
@@ -244,6 +251,9 @@ async fn session(state: ChatState, nudges: &mut mpsc::UnboundedReceiver<Nudge>) 
         return false;
     };
     state.apply(event);
+    if let Some(epoch) = state.epoch() {
+        save(EPOCH_KEY, &epoch);
+    }
 
     let (tx, mut outgoing) = mpsc::unbounded::<ClientEvent>();
     state.attach(Some(tx));

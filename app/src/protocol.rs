@@ -207,6 +207,10 @@ pub struct ConnectParams {
     /// The newest seq the client already has in that room; the server
     /// replays every change after it before any live traffic.
     pub last_seen: Option<Seq>,
+    /// The epoch `last_seen` belongs to; another one than the server's
+    /// makes it send the room's latest page instead of a catch-up.
+    #[serde(default)]
+    pub epoch: Option<String>,
 }
 
 /// Browser → server.
@@ -276,6 +280,11 @@ pub enum ServerEvent {
         me: Option<Identity>,
         #[serde(default)]
         rooms: Vec<RoomStatus>,
+        /// The install's id. Seqs count within one epoch: a client that
+        /// kept a cursor from another (a database restored from a backup,
+        /// or moved to another mode) must start the room over.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<String>,
     },
     /// This device's identity changed (it picked or changed its name, maybe
     /// in another tab).

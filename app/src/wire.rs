@@ -22,6 +22,8 @@ struct Welcome {
     me: Option<Identity>,
     #[serde(default)]
     rooms: Vec<RoomStatus>,
+    #[serde(default)]
+    epoch: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +111,7 @@ pub fn server_event(json: &str) -> Result<ServerEvent, serde_json::Error> {
             ServerEvent::Welcome {
                 me: w.me,
                 rooms: w.rooms,
+                epoch: w.epoch,
             }
         }
         "identity" => ServerEvent::Identity {
@@ -246,10 +249,12 @@ mod tests {
             ServerEvent::Welcome {
                 me: Some(who.clone()),
                 rooms: vec![status.clone()],
+                epoch: Some("e1".into()),
             },
             ServerEvent::Welcome {
                 me: None,
                 rooms: Vec::new(),
+                epoch: None,
             },
             ServerEvent::Identity { me: who.clone() },
             ServerEvent::Message { message: message() },

@@ -3,6 +3,7 @@
 //! checks the acting device's role in the store first and is logged.
 
 use crate::access::{roles, token, Denied};
+use crate::bus::{Shared, KICK_REASONS};
 use crate::chat::{now_ms, Chat, ChatError, Result};
 use crate::store::{InviteClaim, StoreError};
 use app::api::{Admin, InviteInfo, ModAction, Role};
@@ -50,6 +51,7 @@ impl Chat {
             .await?;
         if claimed {
             self.access().note_blocked(device, false);
+            self.hub().share(Shared::Access);
             tracing::warn!(token = %token::shown(raw), "the server has a new owner");
         }
         Ok(claimed)
@@ -171,17 +173,17 @@ impl Chat {
                     .set_blocked(target_device, user, true, remove_messages, now)
                     .await?;
                 self.access().note_blocked(target_device, true);
-                self.hub().kick(
-                    target_device,
-                    close_code::BLOCKED,
-                    "blocked by a moderator",
-                    ServerEvent::Error {
+                self.hub().share(Shared::Kick {
+                    device: target_device,
+                    code: close_code::BLOCKED,
+                    reason: KICK_REASONS[0],
+                    event: ServerEvent::Error {
                         code: ErrorCode::Blocked,
                         message: Denied::Blocked.sentence().to_owned(),
                         client_id: None,
                         retry_after_ms: None,
                     },
-                );
+                });
                 let detail = if remove_messages {
                     format!("removed {removed} messages")
                 } else {
@@ -220,6 +222,8 @@ impl Chat {
             .log_action(now, me.user_id, what, target, detail)
             .await?;
         tracing::info!(user_id = me.user_id.0, action = what, "moderation");
+        // Other nodes reread settings and blocks.
+        self.hub().share(Shared::Access);
         self.admin(device).await
     }
 

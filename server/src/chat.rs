@@ -1,6 +1,7 @@
 //! The chat's operations over the store, the hub and presence, shared by
 //! the WebSocket sessions, the HTTP routes and the server functions.
 
+use crate::bus::Shared;
 use crate::hub::{Audience, Hub, Publish};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
@@ -39,6 +40,8 @@ pub struct Chat {
     access: Arc<crate::access::Access>,
     /// How long after sending an author may still edit, in ms.
     edit_window_ms: i64,
+    /// The install's id, sent in `Welcome`.
+    epoch: Arc<str>,
 }
 
 impl Chat {
@@ -60,7 +63,18 @@ impl Chat {
             metrics,
             access,
             edit_window_ms: edit_window.as_millis() as i64,
+            epoch: "".into(),
         }
+    }
+
+    /// Sets the install's id (see `ServerEvent::Welcome`).
+    pub fn with_epoch(mut self, epoch: String) -> Self {
+        self.epoch = epoch.into();
+        self
+    }
+
+    pub fn epoch(&self) -> &str {
+        &self.epoch
     }
 
     pub fn limits(&self) -> &Limits {
@@ -109,10 +123,10 @@ impl Chat {
         if first {
             self.access.note_newcomer(device);
         }
-        self.hub.publish(Publish::device(
+        self.hub.share(Shared::Publish(Publish::device(
             device,
             ServerEvent::Identity { me: me.clone() },
-        ));
+        )));
         self.presence.rename(device, &me);
         tracing::info!(user_id = me.user_id.0, "name set");
         Ok(me)
@@ -310,12 +324,12 @@ impl Chat {
         if self.limits.typing.check(&device).is_err() {
             return;
         }
-        self.hub.publish(Publish {
+        self.hub.share(Shared::Publish(Publish {
             audience: Audience::AllBut(device),
             room: Some(room),
             event: ServerEvent::Typing { room, user: who },
             activity: None,
-        });
+        }));
     }
 
     /// A one-time token that hands this device's identity to another

@@ -31,6 +31,17 @@ pub enum Command {
     /// chat's owner (e.g. after losing the phone that owned it). Works
     /// while the server runs.
     OwnerLink,
+    /// Copy the SQLite chat (users, rooms, messages with their seqs, the
+    /// epoch) into a PostgreSQL database, for the shared mode. Safe to
+    /// run again: what is already there is kept.
+    Migrate {
+        /// `postgres://user@host/db`
+        #[arg(long)]
+        to: String,
+    },
+    /// Write a consistent copy of the SQLite database to PATH while the
+    /// chat runs.
+    Backup { path: PathBuf },
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -42,6 +53,12 @@ pub struct Settings {
     /// Directory holding the SQLite database.
     #[arg(long, env = "CHAT_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    /// Where the chat keeps its data: absent or `sqlite:PATH` for the
+    /// embedded file (in the data directory when no path is given);
+    /// `postgres://user@host/db` for the shared mode, in which any number
+    /// of servers behind a load balancer serve one chat.
+    #[arg(long, env = "CHAT_DATABASE_URL")]
+    pub database_url: Option<String>,
 
     /// TLS certificate (PEM). Generated for this machine when it and the
     /// key are both missing.
@@ -173,7 +190,31 @@ pub struct Settings {
     pub max_conns_per_ip: usize,
 }
 
+/// Where the chat's data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
 impl Settings {
+    /// The database `--database-url` names (the data directory's
+    /// `chat.db` when absent).
+    pub fn database(&self) -> Result<Database, String> {
+        match self.database_url.as_deref() {
+            None | Some("") | Some("sqlite:") => Ok(Database::Sqlite(self.data_dir.join("chat.db"))),
+            Some(url) => {
+                if let Some(path) = url.strip_prefix("sqlite:") {
+                    Ok(Database::Sqlite(PathBuf::from(path.trim_start_matches("//"))))
+                } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                    Ok(Database::Postgres(url.to_owned()))
+                } else {
+                    Err("--database-url must start with sqlite: or postgres://".to_owned())
+                }
+            }
+        }
+    }
+
     pub fn tls(&self) -> bool {
         !self.no_tls
     }

@@ -55,7 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(session::upgrade))
         .route("/get_messages", get(get_messages))
         .route("/manifest.webmanifest", get(pwa::manifest))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/sw.js", get(pwa::service_worker))
         .route("/claim/{token}", get(transfer::claim))
         .route("/owner/{token}", get(crate::links::owner))
@@ -285,4 +285,29 @@ async fn tidy_form_redirect(mut res: Response) -> Response {
         res.headers_mut().insert(location, v);
     }
     res
+}
+
+/// `GET /healthz`: 200 while this node can read the store and (in the
+/// shared mode) its bus listener is connected; 503 otherwise, so a load
+/// balancer moves clients to another node.
+async fn healthz(State(state): State<AppState>) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        state.chat.room_seq(app::protocol::RoomId::DEFAULT),
+    )
+    .await;
+    match read {
+        Ok(Ok(_)) if state.chat.hub().healthy() => "ok".into_response(),
+        Ok(Ok(_)) => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy: the bus is not connected\n")
+            .into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "unhealthy: the database cannot be read\n")
+                .into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy: the database does not answer\n")
+            .into_response(),
+    }
 }

@@ -7,11 +7,11 @@
 //! carries a text-free `Activity` frame for the sockets showing another
 //! room, which keep their room list's unread counts from it.
 
+use crate::bus::{Bus, Shared};
 use app::protocol::{ChatMessage, DeviceId, RoomId, Seq, ServerEvent};
 use axum::extract::ws::Utf8Bytes;
-use std::sync::OnceLock;
-use tokio::sync::broadcast;
-use tokio::sync::mpsc;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// Events one connection may have queued before it counts as too slow.
 pub const BACKLOG: usize = 1024;
@@ -95,6 +95,10 @@ pub struct Hub {
     /// Where new messages also go (push notifications); a full queue
     /// drops them there rather than hold up the broadcast.
     tap: OnceLock<mpsc::Sender<ChatMessage>>,
+    /// The other nodes, in the shared mode; unset, this hub is the bus.
+    bus: OnceLock<Arc<dyn Bus>>,
+    /// Bumped when another node changed chat-wide settings or blocks.
+    access_changed: watch::Sender<u64>,
 }
 
 impl Hub {
@@ -103,7 +107,50 @@ impl Hub {
         Self {
             tx,
             tap: OnceLock::new(),
+            bus: OnceLock::new(),
+            access_changed: watch::Sender::new(0),
         }
+    }
+
+    /// Sends shared events through `bus` from now on.
+    pub fn connect(&self, bus: Arc<dyn Bus>) {
+        if self.bus.set(bus).is_err() {
+            tracing::warn!("the hub already has a bus");
+        }
+    }
+
+    /// Delivers an event to the sockets of every node.
+    pub fn share(&self, event: Shared) {
+        match self.bus.get() {
+            Some(bus) => bus.share(event),
+            None => self.deliver(event),
+        }
+    }
+
+    /// An event shared by some node (maybe this one), for this node's sockets.
+    pub fn deliver(&self, event: Shared) {
+        match event {
+            Shared::Publish(p) => self.publish(p),
+            Shared::Kick {
+                device,
+                code,
+                reason,
+                event,
+            } => self.kick(device, code, reason, event),
+            Shared::Access => {
+                self.access_changed.send_modify(|n| *n += 1);
+            }
+        }
+    }
+
+    /// Changes each time another node changes settings or blocks.
+    pub fn access_changes(&self) -> watch::Receiver<u64> {
+        self.access_changed.subscribe()
+    }
+
+    /// Whether this node reaches the other nodes.
+    pub fn healthy(&self) -> bool {
+        self.bus.get().is_none_or(|bus| bus.healthy())
     }
 
     /// Sends every new message (not edits or reactions) to `tx` too.
@@ -118,10 +165,6 @@ impl Hub {
     }
 
     pub fn publish(&self, p: Publish) {
-        let seq = match &p.event {
-            ServerEvent::Message { message } => Some(message.seq),
-            _ => None,
-        };
         if let (Some(tap), ServerEvent::Message { message }, Some(ServerEvent::Activity { .. })) =
             (self.tap.get(), &p.event, &p.activity)
         {
@@ -129,6 +172,16 @@ impl Hub {
                 tracing::debug!("push queue full; a message goes unpushed");
             }
         }
+        self.publish_untapped(p);
+    }
+
+    /// Publishes without pushing: a message another node stored (that
+    /// node pushes it).
+    pub fn publish_untapped(&self, p: Publish) {
+        let seq = match &p.event {
+            ServerEvent::Message { message } => Some(message.seq),
+            _ => None,
+        };
         // No receivers is fine: nobody is connected.
         let _ = self.tx.send(Broadcast {
             audience: p.audience,

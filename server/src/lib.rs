@@ -6,8 +6,10 @@ pub mod access;
 mod admin;
 pub mod assets;
 mod backend;
+pub mod bus;
 pub mod chat;
 pub mod config;
+pub mod datatools;
 pub mod files;
 mod headers;
 mod http;
@@ -35,6 +37,7 @@ use crate::config::Settings;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::state::AppState;
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use leptos::config::LeptosOptions;
@@ -49,11 +52,14 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// How long open requests get to finish once shutdown begins.
 const GRACE: Duration = Duration::from_secs(5);
 
-/// Opens the configured store, creating its directory.
-pub fn open_store(
+/// Opens the configured store: the SQLite file (creating the data
+/// directory) or, for a `postgres://` URL, the shared database, whose bus
+/// then feeds `hub` (with `listen`; one-off commands do not listen).
+pub async fn open_store(
     settings: &Settings,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
+    listen: bool,
 ) -> Result<Arc<dyn Store>, BoxError> {
     std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
         format!(
@@ -61,11 +67,12 @@ pub fn open_store(
             settings.data_dir.display()
         )
     })?;
-    Ok(Arc::new(SqliteStore::open(
-        &settings.data_dir,
-        hub,
-        metrics,
-    )?))
+    Ok(match settings.database()? {
+        config::Database::Sqlite(path) => Arc::new(SqliteStore::open_file(&path, hub, metrics)?),
+        config::Database::Postgres(url) => {
+            Arc::new(PgStore::open(&url, hub, metrics, listen).await?)
+        }
+    })
 }
 
 /// Serves the chat on `listener` until `shutdown` resolves, then closes the
@@ -79,7 +86,12 @@ pub async fn run(
     let _ = any_spawner::Executor::init_tokio();
     let metrics = Arc::new(Metrics::default());
     let hub = Arc::new(Hub::new());
-    let store = open_store(&settings, hub.clone(), metrics.clone())?;
+    let store = open_store(&settings, hub.clone(), metrics.clone(), true).await?;
+    // Clients keep cursors per install: a database restored from a backup
+    // or moved between modes is a new epoch, and they start over.
+    let epoch = store
+        .init_setting("epoch", uuid::Uuid::new_v4().simple().to_string())
+        .await?;
     let files = Arc::new(files::Files {
         store: store.clone(),
         blobs: Arc::new(files::blobs::DirBlobs::new(&settings.data_dir)?),
@@ -99,7 +111,20 @@ pub async fn run(
         access,
         Duration::from_secs(settings.edit_window_secs),
         Duration::from_secs(settings.presence_grace_secs),
-    );
+    )
+    .with_epoch(epoch);
+    {
+        // Another node changed settings or blocks: reread them.
+        let access = chat.access().clone();
+        let mut changes = hub.access_changes();
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                if let Err(e) = access.reload().await {
+                    tracing::warn!(error = %e, "could not reread the chat's settings");
+                }
+            }
+        });
+    }
     {
         // Background tabs past their grace period leave the room lists.
         let chat = chat.clone();

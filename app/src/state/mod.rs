@@ -140,6 +140,8 @@ pub struct ChatState {
     outbox_flow: StoredValue<outbox::Flow>,
     /// The read mark last sent, so the same one is not sent again.
     read_sent: StoredValue<Option<(RoomId, Seq)>>,
+    /// The server's epoch the cursor belongs to.
+    epoch: StoredValue<Option<String>>,
 }
 
 impl ChatState {
@@ -184,6 +186,7 @@ impl ChatState {
             sender: StoredValue::new(None),
             outbox_flow: StoredValue::new(outbox::Flow::default()),
             read_sent: StoredValue::new(None),
+            epoch: StoredValue::new(None),
         }
     }
 
@@ -237,6 +240,15 @@ impl ChatState {
     /// The page was rendered at `seq`: changes up to it are in it.
     pub fn resume_from(&self, seq: Seq) {
         self.advance(seq);
+    }
+
+    /// The server's epoch, once a `Welcome` has told it.
+    pub fn epoch(&self) -> Option<String> {
+        self.epoch.get_value()
+    }
+
+    fn note_epoch(&self, epoch: String) {
+        self.epoch.set_value(Some(epoch));
     }
 
     /// Where the server should resume the shown room after a reconnect.
@@ -337,7 +349,10 @@ impl ChatState {
     /// Applies one event from the server.
     pub fn apply(&self, event: ServerEvent) {
         match event {
-            ServerEvent::Welcome { me, rooms } => {
+            ServerEvent::Welcome { me, rooms, epoch } => {
+                if let Some(epoch) = epoch {
+                    self.note_epoch(epoch);
+                }
                 match me {
                     Some(me) => self.set_identity(me),
                     None => {

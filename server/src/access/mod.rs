@@ -69,6 +69,21 @@ impl Access {
         })
     }
 
+    /// Rereads what is kept in memory (another node changed it).
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let invite_only = self.store.setting("access").await?.as_deref() == Some("invite");
+        let name = self.store.setting("name").await?;
+        let blocked: HashSet<DeviceId> = self.store.blocked_devices().await?.into_iter().collect();
+        self.invite_only.store(invite_only, Ordering::Relaxed);
+        if let Ok(mut n) = self.name.write() {
+            *n = name.unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        }
+        if let Ok(mut b) = self.blocked.write() {
+            *b = blocked;
+        }
+        Ok(())
+    }
+
     pub fn invite_only(&self) -> bool {
         self.invite_only.load(Ordering::Relaxed)
     }

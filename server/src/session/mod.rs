@@ -179,7 +179,9 @@ async fn run(
         gate: Gate::default(),
     };
     enter_room(&chat, &tab).await;
-    let opening = (room, params.last_seen);
+    // A cursor from another epoch means nothing here: send the page.
+    let same_epoch = params.epoch.as_deref().is_none_or(|e| e == chat.epoch());
+    let opening = (room, params.last_seen.filter(|_| same_epoch));
     let (out, replies) = mpsc::channel(REPLY_QUEUE);
     // Not instrumented: this task wakes for every broadcast, and entering a
     // span on each poll costs more than the rest of its user-space work.

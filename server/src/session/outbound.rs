@@ -230,6 +230,7 @@ async fn greet(
         .put(Message::Text(hub::encode(&ServerEvent::Welcome {
             me,
             rooms,
+            epoch: Some(chat.epoch().to_owned()),
         })))
         .await?;
     open(chat, room, last_seen, writer).await

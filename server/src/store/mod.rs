@@ -13,6 +13,7 @@
 //! - what changed is published to the hub in seq order, after its commit
 //!   and before the caller's future resolves.
 
+pub mod postgres;
 pub mod sqlite;
 
 use app::api::PushMode;
@@ -26,6 +27,11 @@ use app::validate::{MessageText, RoomName, UserName};
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The shared database cannot be reached now; nothing was written.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("this device has not chosen a name")]
     NoIdentity,
     #[error("no such room or message")]
@@ -265,6 +271,9 @@ pub trait Store: Send + Sync + 'static {
     async fn standing(&self, device: DeviceId) -> Result<Standing>;
     async fn setting(&self, key: &'static str) -> Result<Option<String>>;
     async fn set_setting(&self, key: &'static str, value: String) -> Result<()>;
+    /// Stores `value` unless `key` has one; the stored value (on several
+    /// nodes, the first one's).
+    async fn init_setting(&self, key: &'static str, value: String) -> Result<String>;
     async fn set_invite_only(&self, invite_only: bool, now: i64) -> Result<()>;
     async fn has_owner(&self) -> Result<bool>;
     async fn add_owner_token(&self, hash: String, now: i64, expires_at: i64) -> Result<()>;

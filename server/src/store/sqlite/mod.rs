@@ -47,7 +47,12 @@ impl SqliteStore {
     /// Opens (creating if needed) `chat.db` in `dir`, migrates it and
     /// starts the writer, which publishes committed changes to `hub`.
     pub fn open(dir: &Path, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Result<Self> {
-        let path = dir.join("chat.db");
+        Self::open_file(&dir.join("chat.db"), hub, metrics)
+    }
+
+    /// Opens (creating if needed) the database file `path`.
+    pub fn open_file(path: &Path, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Result<Self> {
+        let path = path.to_path_buf();
         let mut conn = Connection::open(&path)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
@@ -270,6 +275,19 @@ impl Store for SqliteStore {
     async fn set_setting(&self, key: &'static str, value: String) -> Result<()> {
         self.write(move |db, _| access::set_setting(db, key, &value))
             .await
+    }
+
+    async fn init_setting(&self, key: &'static str, value: String) -> Result<String> {
+        self.write(move |db, _| {
+            Ok(match access::setting(db, key)? {
+                Some(stored) => stored,
+                None => {
+                    access::set_setting(db, key, &value)?;
+                    value
+                }
+            })
+        })
+        .await
     }
 
     async fn set_invite_only(&self, invite_only: bool, now: i64) -> Result<()> {

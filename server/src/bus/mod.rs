@@ -1,0 +1,42 @@
+//! How events reach the sockets of every server process.
+//!
+//! With SQLite there is one process and the hub is the bus. In the shared
+//! mode (`postgres`) every node's hub is fed by its own listener: stored
+//! changes from the table, in seq order, woken by `NOTIFY`; ephemeral
+//! events (typing, identity, room list, read marks, kicks) as `NOTIFY`
+//! payloads. A node hands those to the bus instead of its own hub and
+//! gets them back through its listener like every other node.
+
+pub mod postgres;
+
+use crate::hub::Publish;
+use app::protocol::{DeviceId, ServerEvent};
+
+/// An event for the sockets of every node.
+#[derive(Debug, Clone)]
+// Short-lived, one at a time: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum Shared {
+    Publish(Publish),
+    /// Closes every socket of `device` after telling it why.
+    Kick {
+        device: DeviceId,
+        code: u16,
+        reason: &'static str,
+        event: ServerEvent,
+    },
+    /// Chat-wide settings or blocks changed: reread them.
+    Access,
+}
+
+pub trait Bus: Send + Sync + 'static {
+    fn share(&self, event: Shared);
+    /// Whether the bus is connected (the health check reports it).
+    fn healthy(&self) -> bool {
+        true
+    }
+}
+
+/// Close reasons a kick may carry across nodes (a reason is a `&'static
+/// str` on the socket).
+pub const KICK_REASONS: &[&str] = &["blocked by a moderator"];

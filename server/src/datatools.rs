@@ -1,0 +1,244 @@
+//! `server backup` and `server migrate --to postgres://…`.
+
+use crate::config::{Database, Settings};
+use crate::store::postgres::{rows, Connector};
+use crate::BoxError;
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+
+fn sqlite_path(settings: &Settings) -> Result<std::path::PathBuf, BoxError> {
+    match settings.database()? {
+        Database::Sqlite(path) => Ok(path),
+        Database::Postgres(_) => Err("this works on the SQLite database only".into()),
+    }
+}
+
+/// A consistent copy of the SQLite database while the chat runs (readers
+/// do not block the writer in WAL mode).
+pub fn backup(settings: &Settings, to: &Path) -> Result<(), BoxError> {
+    let from = sqlite_path(settings)?;
+    if to.exists() {
+        return Err(format!("{} exists; choose a new file", to.display()).into());
+    }
+    let db = Connection::open_with_flags(&from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    db.execute("VACUUM INTO ?1", [to.to_string_lossy()])?;
+    Ok(())
+}
+
+/// What `migrate` copied.
+#[derive(Debug, Default)]
+pub struct Copied {
+    pub users: u64,
+    pub rooms: u64,
+    pub messages: u64,
+}
+
+/// Copies the SQLite chat into PostgreSQL: users, members, settings (the
+/// epoch too, so clients keep their cursors), rooms, messages with their
+/// ids and seqs, reactions, mentions, read marks and file records. Rows
+/// already there are kept, so it can run again.
+pub async fn migrate(settings: &Settings, url: &str) -> Result<Copied, BoxError> {
+    let from = sqlite_path(settings)?;
+    let src = Connection::open_with_flags(&from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let connector = Connector::new(url)?;
+    let mut pg = connector.connect().await?;
+    rows::migrate(&mut pg).await?;
+    let tx = pg.transaction().await?;
+    let mut copied = Copied::default();
+
+    let mut stmt = src.prepare("SELECT id, device_id, name, color, created_at FROM users")?;
+    let users: Vec<(i64, String, String, String, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for u in &users {
+        copied.users += tx
+            .execute(
+                "INSERT INTO users (id, device_id, name, color, created_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT DO NOTHING",
+                &[&u.0, &u.1, &u.2, &u.3, &u.4],
+            )
+            .await?;
+    }
+
+    let mut stmt = src.prepare(
+        "SELECT id, slug, name, name_key, archived != 0, last_seq, created_by, created_at FROM rooms",
+    )?;
+    type RoomRow = (i64, String, String, String, bool, i64, Option<i64>, i64);
+    let rooms: Vec<RoomRow> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for r in &rooms {
+        copied.rooms += tx
+            .execute(
+                "INSERT INTO rooms (id, slug, name, name_key, archived, last_seq, created_by, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (id) DO UPDATE SET last_seq = GREATEST(rooms.last_seq, excluded.last_seq)",
+                &[&r.0, &r.1, &r.2, &r.3, &r.4, &r.5, &r.6, &r.7],
+            )
+            .await?;
+    }
+
+    let mut stmt = src.prepare(
+        "SELECT id, user_id, client_id, user_name, color, body, ts, room_id, created_seq, seq,
+                edited_at, deleted, attachment FROM messages ORDER BY id",
+    )?;
+    let mut rows_iter = stmt.query([])?;
+    let insert = tx
+        .prepare(
+            "INSERT INTO messages (id, user_id, client_id, user_name, color, body, ts, room_id,
+                                   created_seq, seq, edited_at, deleted, attachment)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    while let Some(r) = rows_iter.next()? {
+        let (id, user, client, name, color, body, ts, room): (
+            i64,
+            i64,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+        ) = (
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+        );
+        let (created_seq, seq, edited, deleted, attachment): (
+            i64,
+            i64,
+            Option<i64>,
+            i64,
+            Option<String>,
+        ) = (r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?);
+        copied.messages += tx
+            .execute(
+                &insert,
+                &[
+                    &id,
+                    &user,
+                    &client,
+                    &name,
+                    &color,
+                    &body,
+                    &ts,
+                    &room,
+                    &created_seq,
+                    &seq,
+                    &edited,
+                    &(deleted as i16),
+                    &attachment,
+                ],
+            )
+            .await?;
+    }
+
+    for (sql_from, sql_to, n) in [
+        (
+            "SELECT message_id, user_id, emoji FROM reactions",
+            "INSERT INTO reactions (message_id, user_id, emoji) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            3,
+        ),
+        (
+            "SELECT message_id, user_id FROM mentions",
+            "INSERT INTO mentions (message_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            2,
+        ),
+        (
+            "SELECT user_id, room_id, seq FROM read_marks",
+            "INSERT INTO read_marks (user_id, room_id, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            3,
+        ),
+    ] {
+        let mut stmt = src.prepare(sql_from)?;
+        let found: Vec<(i64, i64, Option<String>, Option<i64>)> = stmt
+            .query_map([], |r| {
+                let third: rusqlite::types::Value = if n == 3 { r.get(2)? } else { rusqlite::types::Value::Null };
+                Ok(match third {
+                    rusqlite::types::Value::Text(t) => (r.get(0)?, r.get(1)?, Some(t), None),
+                    rusqlite::types::Value::Integer(i) => (r.get(0)?, r.get(1)?, None, Some(i)),
+                    _ => (r.get(0)?, r.get(1)?, None, None),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for (a, b, text, int) in &found {
+            match (text, int) {
+                (Some(t), _) => tx.execute(sql_to, &[a, b, t]).await?,
+                (_, Some(i)) => tx.execute(sql_to, &[a, b, i]).await?,
+                _ => tx.execute(sql_to, &[a, b]).await?,
+            };
+        }
+    }
+
+    let mut stmt =
+        src.prepare("SELECT device_id, role, joined_at, invite_id, blocked_at FROM members")?;
+    type MemberRow = (String, String, i64, Option<i64>, Option<i64>);
+    let members: Vec<MemberRow> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for m in &members {
+        tx.execute(
+            "INSERT INTO members (device_id, role, joined_at, invite_id, blocked_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            &[&m.0, &m.1, &m.2, &m.3, &m.4],
+        )
+        .await?;
+    }
+
+    let mut stmt = src.prepare("SELECT key, value FROM chat_settings")?;
+    let settings_rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (key, value) in &settings_rows {
+        tx.execute(
+            "INSERT INTO chat_settings (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[key, value],
+        )
+        .await?;
+    }
+
+    let mut stmt = src.prepare("SELECT id, mime, size, inline != 0, created_at FROM blobs")?;
+    let blobs: Vec<(String, String, i64, bool, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for b in &blobs {
+        tx.execute(
+            "INSERT INTO blobs (id, mime, size, inline, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+            &[&b.0, &b.1, &b.2, &b.3, &b.4],
+        )
+        .await?;
+    }
+
+    // New rows continue after the copied ids.
+    for table in ["users", "rooms", "messages"] {
+        tx.execute(
+            &format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'),
+                               GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"
+            ),
+            &[],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(copied)
+}

@@ -1,0 +1,362 @@
+//! Messages in the shared mode: changes (edits, deletes, reactions, a
+//! moderator's removals) under the room's lock, and pages and catch-up.
+//! New posts are stored by `writer`, in batches.
+
+use super::super::{Change, Result, StoreError};
+use super::rows::{self, SELECT_MESSAGE};
+use super::{rooms, users};
+use app::protocol::{ChatMessage, DeviceId, MessageId, RoomId, Seq, UserId, REACTIONS};
+use tokio_postgres::GenericClient;
+
+/// Mentions kept per message, at most.
+const MAX_MENTIONS: usize = 20;
+
+/// Keeps the mentioned users whose current name the text holds as
+/// `@name`; returns them in id order.
+pub async fn store_mentions<C: GenericClient + Sync>(
+    db: &C,
+    id: MessageId,
+    text: &str,
+    wanted: &[UserId],
+) -> Result<Vec<UserId>> {
+    let mut kept: Vec<UserId> = Vec::new();
+    for user in wanted.iter().take(MAX_MENTIONS) {
+        if kept.contains(user) {
+            continue;
+        }
+        let name: Option<String> = db
+            .query_opt("SELECT name FROM users WHERE id = $1", &[&user.0])
+            .await?
+            .map(|r| r.get(0));
+        if name.is_some_and(|n| text.contains(&format!("@{n}"))) {
+            db.execute(
+                "INSERT INTO mentions (message_id, user_id) VALUES ($1, $2)",
+                &[&id.0, &user.0],
+            )
+            .await?;
+            kept.push(*user);
+        }
+    }
+    kept.sort();
+    Ok(kept)
+}
+
+/// Applies a change in its own transaction, holding the room's row lock
+/// until the commit so its seq follows commit order. `None` when nothing
+/// changed (a reaction that was already so).
+pub async fn change(
+    db: &mut tokio_postgres::Client,
+    device: &DeviceId,
+    id: MessageId,
+    change: &Change,
+    now: i64,
+) -> Result<(ChatMessage, bool)> {
+    let tx = db.transaction().await?;
+    let me = users::identity(&tx, device)
+        .await?
+        .ok_or(StoreError::NoIdentity)?;
+    let row = tx
+        .query_opt(
+            "SELECT user_id, room_id, ts, deleted FROM messages WHERE id = $1",
+            &[&id.0],
+        )
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let (author, room, ts, deleted): (i64, i64, i64, i16) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let room = RoomId(room);
+    let mut seq = rooms::lock(&tx, room).await?;
+    if deleted != 0 {
+        return Err(StoreError::NotFound);
+    }
+    let mine = author == me.user_id.0;
+    seq = Seq(seq.0 + 1);
+    match change {
+        Change::Edit { text, window_ms } => {
+            if !mine {
+                return Err(StoreError::NotAuthor);
+            }
+            if now - ts > *window_ms {
+                return Err(StoreError::EditWindowClosed);
+            }
+            tx.execute(
+                "UPDATE messages SET body = $2, edited_at = $3, seq = $4 WHERE id = $1",
+                &[&id.0, &text.as_str(), &now, &seq.0],
+            )
+            .await?;
+            let kept = rows::message(&tx, id).await?.mentions;
+            tx.execute("DELETE FROM mentions WHERE message_id = $1", &[&id.0])
+                .await?;
+            store_mentions(&tx, id, text.as_str(), &kept).await?;
+        }
+        Change::Delete => {
+            if !mine {
+                return Err(StoreError::NotAuthor);
+            }
+            erase(&tx, id, 1, seq).await?;
+        }
+        Change::Remove => erase(&tx, id, 2, seq).await?,
+        Change::React { emoji, on } => {
+            if !REACTIONS.contains(&emoji.as_str()) {
+                return Err(StoreError::InvalidReaction);
+            }
+            let changed = if *on {
+                tx.execute(
+                    "INSERT INTO reactions (message_id, user_id, emoji) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                    &[&id.0, &me.user_id.0, emoji],
+                )
+                .await?
+            } else {
+                tx.execute(
+                    "DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3",
+                    &[&id.0, &me.user_id.0, emoji],
+                )
+                .await?
+            };
+            if changed == 0 {
+                // A resend: already so. Nothing new to tell anyone.
+                let message = rows::message(&tx, id).await?;
+                return Ok((message, false));
+            }
+            tx.execute("UPDATE messages SET seq = $2 WHERE id = $1", &[&id.0, &seq.0])
+                .await?;
+        }
+    }
+    rooms::advance(&tx, room, seq).await?;
+    let message = rows::message(&tx, id).await?;
+    tx.commit().await?;
+    Ok((message, true))
+}
+
+/// Deletes a message's text, file, reactions and mentions; `how` is 1
+/// for its author, 2 for a moderator.
+pub async fn erase<C: GenericClient + Sync>(
+    db: &C,
+    id: MessageId,
+    how: i16,
+    seq: Seq,
+) -> Result<()> {
+    db.execute(
+        "DELETE FROM uploads WHERE attachment::jsonb->>'id' =
+             (SELECT attachment::jsonb->>'id' FROM messages WHERE id = $1)",
+        &[&id.0],
+    )
+    .await?;
+    db.execute(
+        "UPDATE messages SET body = '', deleted = $2, seq = $3, attachment = NULL WHERE id = $1",
+        &[&id.0, &how, &seq.0],
+    )
+    .await?;
+    db.execute("DELETE FROM reactions WHERE message_id = $1", &[&id.0])
+        .await?;
+    db.execute("DELETE FROM mentions WHERE message_id = $1", &[&id.0])
+        .await?;
+    Ok(())
+}
+
+/// Removes every message of `user` still showing, each as its room's
+/// next change; the rooms touched, with their new last seq.
+pub async fn remove_all_of(
+    db: &mut tokio_postgres::Client,
+    user: UserId,
+) -> Result<(u32, Vec<(RoomId, Seq)>)> {
+    let tx = db.transaction().await?;
+    let found = tx
+        .query(
+            "SELECT id, room_id FROM messages WHERE user_id = $1 AND deleted = 0 ORDER BY room_id, id",
+            &[&user.0],
+        )
+        .await?;
+    let mut touched: Vec<(RoomId, Seq)> = Vec::new();
+    for row in &found {
+        let (id, room): (i64, i64) = (row.get(0), row.get(1));
+        let room = RoomId(room);
+        let seq = match touched.last_mut() {
+            Some((r, seq)) if *r == room => {
+                seq.0 += 1;
+                *seq
+            }
+            _ => {
+                let seq = Seq(rooms::lock(&tx, room).await?.0 + 1);
+                touched.push((room, seq));
+                seq
+            }
+        };
+        erase(&tx, MessageId(id), 2, seq).await?;
+    }
+    for (room, seq) in &touched {
+        rooms::advance(&tx, *room, *seq).await?;
+    }
+    tx.commit().await?;
+    Ok((found.len() as u32, touched))
+}
+
+pub async fn page_before<C: GenericClient + Sync>(
+    db: &C,
+    room: RoomId,
+    before: Option<MessageId>,
+    limit: u32,
+) -> Result<Vec<ChatMessage>> {
+    let before = before.map_or(i64::MAX, |id| id.0);
+    let mut page = rows::messages(
+        db,
+        &format!("{SELECT_MESSAGE} WHERE room_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"),
+        &[&room.0, &before, &i64::from(limit)],
+    )
+    .await?;
+    page.reverse();
+    Ok(page)
+}
+
+/// Messages of `room` changed after `after`, in seq order, each with its
+/// `created_seq`.
+pub async fn changed_after<C: GenericClient + Sync>(
+    db: &C,
+    room: RoomId,
+    after: Seq,
+    limit: u32,
+) -> Result<Vec<(ChatMessage, Seq)>> {
+    rows::messages_with_created(
+        db,
+        &format!("{SELECT_MESSAGE} WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
+        &[&room.0, &after.0, &i64::from(limit)],
+    )
+    .await
+}
+
+pub async fn page_around<C: GenericClient + Sync>(
+    db: &C,
+    id: MessageId,
+    half: u32,
+) -> Result<(RoomId, Vec<ChatMessage>)> {
+    let room: i64 = db
+        .query_opt("SELECT room_id FROM messages WHERE id = $1", &[&id.0])
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .get(0);
+    let room = RoomId(room);
+    let mut page = page_before(db, room, Some(MessageId(id.0 + 1)), half + 1).await?;
+    page.extend(
+        rows::messages(
+            db,
+            &format!("{SELECT_MESSAGE} WHERE room_id = $1 AND id > $2 ORDER BY id LIMIT $3"),
+            &[&room.0, &id.0, &i64::from(half)],
+        )
+        .await?,
+    );
+    Ok((room, page))
+}
+
+/// Messages whose current text holds every word of `query` (case
+/// insensitive; the last word as typed so far), newest first, each marked
+/// where it matched as `search::parts` reads it.
+pub async fn search<C: GenericClient + Sync>(
+    db: &C,
+    query: &str,
+    before: Option<MessageId>,
+    limit: u32,
+) -> Result<Vec<(ChatMessage, String)>> {
+    let words: Vec<String> = words(query);
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let patterns: Vec<String> = words.iter().map(|w| format!("%{}%", like_escape(w))).collect();
+    let found = rows::messages(
+        db,
+        &format!(
+            "{SELECT_MESSAGE} WHERE deleted = 0 AND id < $1
+             AND body ILIKE ALL($2) ORDER BY id DESC LIMIT $3"
+        ),
+        &[
+            &before.map_or(i64::MAX, |id| id.0),
+            &patterns,
+            &i64::from(limit),
+        ],
+    )
+    .await?;
+    Ok(found
+        .into_iter()
+        .map(|m| {
+            let marked = mark(&m.msg, &words);
+            (m, marked)
+        })
+        .collect())
+}
+
+/// The searchable words and quoted phrases of a query.
+fn words(query: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = query.trim();
+    while !rest.is_empty() && out.len() < 8 {
+        let (term, after) = if let Some(quoted) = rest.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                None => (quoted, ""),
+            }
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            (&rest[..end], &rest[end..])
+        };
+        if term.chars().any(|c| c.is_alphanumeric() || !c.is_ascii()) {
+            out.push(term.to_owned());
+        }
+        rest = after.trim_start();
+    }
+    out
+}
+
+fn like_escape(word: &str) -> String {
+    word.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Wraps each case-insensitive occurrence of a word in the marks
+/// `search::parts` splits on.
+fn mark(text: &str, words: &[String]) -> String {
+    let lower: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
+    let chars: Vec<char> = text.chars().collect();
+    if lower.len() != chars.len() {
+        // Lowercasing changed the length (rare scripts): show unmarked.
+        return text.to_owned();
+    }
+    let mut hit = vec![false; chars.len()];
+    for w in words {
+        let w: Vec<char> = w.chars().flat_map(char::to_lowercase).collect();
+        if w.is_empty() || w.len() > lower.len() {
+            continue;
+        }
+        for start in 0..=lower.len() - w.len() {
+            if lower[start..start + w.len()] == w[..] {
+                hit[start..start + w.len()].iter_mut().for_each(|h| *h = true);
+            }
+        }
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut inside = false;
+    for (c, h) in chars.into_iter().zip(hit) {
+        if h != inside {
+            out.push(if h { '\u{1}' } else { '\u{2}' });
+            inside = h;
+        }
+        out.push(c);
+    }
+    if inside {
+        out.push('\u{2}');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_are_marked_without_regard_to_case() {
+        let marked = mark("Say Hello, hello", &["hel".into()]);
+        assert_eq!(marked, "Say \u{1}Hel\u{2}lo, \u{1}hel\u{2}lo");
+        assert_eq!(words(r#" "big cat"  sat *** "#), vec!["big cat", "sat"]);
+        assert_eq!(like_escape("50%_\\"), "50\\%\\_\\\\");
+    }
+}

@@ -1,0 +1,489 @@
+//! The shared store: any number of server processes on one PostgreSQL.
+//! New posts are group-committed by `writer`; changes hold their room's
+//! row lock until commit; reads use a small pool. Nothing here publishes
+//! stored changes: every node's bus listener reads them from the table
+//! (see `bus::postgres`). Ephemeral events go to the bus.
+
+pub mod access;
+pub mod files;
+pub mod messages;
+pub mod rooms;
+pub mod rows;
+pub mod users;
+pub mod writer;
+
+use super::{
+    Change, InviteClaim, NewPost, PostTicket, PushState, Result, RoomKey, Standing, Store,
+    StoreError,
+};
+use crate::bus::Shared;
+use crate::chat::now_ms;
+use crate::hub::{Hub, Publish};
+use crate::metrics::Metrics;
+use app::api::PushMode;
+use app::protocol::{
+    Attachment, ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq,
+    ServerEvent, UserId,
+};
+use app::validate::{RoomName, UserName};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// Pooled connections per node: reads, changes and the writer's batches.
+const POOL: usize = 12;
+/// How long a caller waits for a connection, or for a new one to open,
+/// before its request fails (the database is down).
+const WAIT: Duration = Duration::from_secs(5);
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// Opens connections to the database (TLS when the server offers it and
+/// `sslmode` asks for it; checked against the web's root certificates).
+#[derive(Clone)]
+pub struct Connector {
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+}
+
+impl Connector {
+    pub fn new(url: &str) -> Result<Self> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Open(format!("bad database URL: {e}")))?;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Open(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(Self {
+            config,
+            tls: MakeRustlsConnect::new(tls),
+        })
+    }
+
+    /// A connection whose messages (notifications) the caller drives.
+    pub async fn connect_raw(
+        &self,
+    ) -> std::result::Result<
+        (
+            tokio_postgres::Client,
+            tokio_postgres::Connection<
+                tokio_postgres::Socket,
+                <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<
+                    tokio_postgres::Socket,
+                >>::Stream,
+            >,
+        ),
+        tokio_postgres::Error,
+    > {
+        let mut config = self.config.clone();
+        config.connect_timeout(WAIT);
+        config.connect(self.tls.clone()).await
+    }
+
+    /// A connection driven in the background.
+    pub async fn connect(&self) -> std::result::Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let (client, connection) = self.connect_raw().await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "a database connection ended");
+            }
+        });
+        Ok(client)
+    }
+
+    fn pool(&self) -> Result<Pool> {
+        let mut config = self.config.clone();
+        config.connect_timeout(WAIT);
+        let manager = Manager::from_config(
+            config,
+            self.tls.clone(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        Pool::builder(manager)
+            .max_size(POOL)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(WAIT))
+            .create_timeout(Some(WAIT))
+            .recycle_timeout(Some(WAIT))
+            .build()
+            .map_err(|e| StoreError::Open(e.to_string()))
+    }
+}
+
+pub struct PgStore {
+    pool: Pool,
+    writer: mpsc::Sender<writer::Job>,
+    hub: Arc<Hub>,
+}
+
+impl PgStore {
+    /// Connects, creates or updates the schema, and starts the writer and
+    /// (with `listen`) the bus, through which `hub` gets every node's
+    /// events.
+    pub async fn open(
+        url: &str,
+        hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
+        listen: bool,
+    ) -> Result<Self> {
+        let connector = Connector::new(url)?;
+        let mut admin = connector
+            .connect()
+            .await
+            .map_err(|e| StoreError::Open(format!("cannot reach PostgreSQL: {e}")))?;
+        rows::migrate(&mut admin).await?;
+        let pool = connector.pool()?;
+        let stored = Arc::new(writer::Stored::default());
+        if listen {
+            hub.connect(crate::bus::postgres::start(
+                connector,
+                hub.clone(),
+                stored.clone(),
+            ));
+        }
+        let writer = writer::spawn(pool.clone(), metrics, stored);
+        Ok(Self { pool, writer, hub })
+    }
+
+    async fn db(&self) -> Result<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
+    }
+
+    fn share(&self, p: Publish) {
+        self.hub.share(Shared::Publish(p));
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    async fn identity(&self, device: DeviceId) -> Result<Option<Identity>> {
+        users::identity(&**self.db().await?, &device).await
+    }
+
+    async fn set_name(
+        &self,
+        device: DeviceId,
+        name: UserName,
+        new_color: String,
+    ) -> Result<Identity> {
+        let mut db = self.db().await?;
+        let tx = db.transaction().await?;
+        let now = now_ms();
+        access::admit(&*tx, &device, now).await?;
+        let me = users::set_name(&*tx, &device, name.as_str(), &new_color, now).await?;
+        tx.commit().await?;
+        Ok(me)
+    }
+
+    async fn submit(&self, post: NewPost) -> Result<PostTicket> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(writer::Job { post, reply })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        Ok(Box::pin(async move {
+            answer.await.map_err(|_| StoreError::WriterGone)?
+        }))
+    }
+
+    async fn change(
+        &self,
+        device: DeviceId,
+        id: MessageId,
+        change: Change,
+        now: i64,
+    ) -> Result<ChatMessage> {
+        let mut db = self.db().await?;
+        let (message, _) = messages::change(&mut db, &device, id, &change, now).await?;
+        Ok(message)
+    }
+
+    async fn page_before(
+        &self,
+        room: RoomId,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
+        messages::page_before(&**self.db().await?, room, before, limit).await
+    }
+
+    async fn changed_after(
+        &self,
+        room: RoomId,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
+        Ok(
+            messages::changed_after(&**self.db().await?, room, after, limit)
+                .await?
+                .into_iter()
+                .map(|(m, _)| m)
+                .collect(),
+        )
+    }
+
+    async fn search(
+        &self,
+        query: String,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<(ChatMessage, String)>> {
+        messages::search(&**self.db().await?, &query, before, limit).await
+    }
+
+    async fn page_around(&self, id: MessageId, half: u32) -> Result<(RoomId, Vec<ChatMessage>)> {
+        messages::page_around(&**self.db().await?, id, half).await
+    }
+
+    async fn room(&self, key: RoomKey) -> Result<Option<RoomInfo>> {
+        rooms::room(&**self.db().await?, &key).await
+    }
+
+    async fn room_seq(&self, room: RoomId) -> Result<Seq> {
+        rooms::last_seq(&**self.db().await?, room).await
+    }
+
+    async fn room_statuses(&self, user: Option<UserId>) -> Result<Vec<RoomStatus>> {
+        rooms::statuses(&**self.db().await?, user).await
+    }
+
+    async fn create_room(&self, device: DeviceId, name: RoomName, now: i64) -> Result<RoomInfo> {
+        let info = rooms::create(&**self.db().await?, &device, &name, now).await?;
+        self.share(Publish::everyone(ServerEvent::Room { room: info.clone() }));
+        Ok(info)
+    }
+
+    async fn rename_room(
+        &self,
+        device: DeviceId,
+        room: RoomId,
+        name: RoomName,
+    ) -> Result<RoomInfo> {
+        let info = rooms::rename(&**self.db().await?, &device, room, &name).await?;
+        self.share(Publish::everyone(ServerEvent::Room { room: info.clone() }));
+        Ok(info)
+    }
+
+    async fn archive_room(&self, device: DeviceId, room: RoomId) -> Result<RoomInfo> {
+        let info = rooms::archive(&**self.db().await?, &device, room).await?;
+        self.share(Publish::everyone(ServerEvent::Room { room: info.clone() }));
+        Ok(info)
+    }
+
+    async fn mark_read(&self, device: DeviceId, room: RoomId, seq: Seq) -> Result<RoomStatus> {
+        let status = rooms::mark_read(&**self.db().await?, &device, room, seq).await?;
+        self.share(Publish::device(
+            device,
+            ServerEvent::Read {
+                status: status.clone(),
+            },
+        ));
+        Ok(status)
+    }
+
+    async fn record_blob(&self, id: String, mime: String, size: u64, inline: bool) -> Result<()> {
+        files::record_blob(&**self.db().await?, &id, &mime, size, inline, now_ms()).await
+    }
+
+    async fn blob(&self, id: String) -> Result<Option<(String, bool)>> {
+        files::blob(&**self.db().await?, &id).await
+    }
+
+    async fn stored_bytes(&self) -> Result<u64> {
+        files::stored_bytes(&**self.db().await?).await
+    }
+
+    async fn sweep_blobs(&self, upload_before: i64, blob_before: i64) -> Result<Vec<String>> {
+        files::sweep_blobs(&**self.db().await?, upload_before, blob_before).await
+    }
+
+    async fn create_upload(
+        &self,
+        device: DeviceId,
+        attachment: Attachment,
+        now: i64,
+    ) -> Result<String> {
+        files::create_upload(&**self.db().await?, &device, &attachment, now).await
+    }
+
+    async fn upload(&self, device: DeviceId, id: String) -> Result<Option<Attachment>> {
+        files::upload(&**self.db().await?, &device, &id).await
+    }
+
+    async fn import_user(&self, device: DeviceId, name: UserName, color: String) -> Result<()> {
+        users::import_user(&**self.db().await?, &device, name.as_str(), &color, now_ms()).await
+    }
+
+    async fn create_transfer(
+        &self,
+        device: DeviceId,
+        token: String,
+        expires_at: i64,
+    ) -> Result<()> {
+        users::create_transfer(&**self.db().await?, &device, &token, expires_at).await
+    }
+
+    async fn claim_transfer(&self, token: String, now: i64) -> Result<Option<DeviceId>> {
+        users::claim_transfer(&**self.db().await?, &token, now).await
+    }
+
+    async fn push_state(&self) -> Result<PushState> {
+        files::push_state(&**self.db().await?).await
+    }
+
+    async fn save_push(
+        &self,
+        device: DeviceId,
+        endpoint: String,
+        p256dh: String,
+        auth: String,
+        now: i64,
+    ) -> Result<()> {
+        files::save_push(&**self.db().await?, &device, &endpoint, &p256dh, &auth, now).await
+    }
+
+    async fn delete_push(&self, endpoint: String, device: Option<DeviceId>) -> Result<bool> {
+        files::delete_push(&**self.db().await?, &endpoint, device.as_ref()).await
+    }
+
+    async fn set_push_mode(
+        &self,
+        device: DeviceId,
+        room: Option<RoomId>,
+        mode: Option<PushMode>,
+    ) -> Result<()> {
+        files::set_push_mode(&**self.db().await?, &device, room, mode).await
+    }
+
+    async fn standing(&self, device: DeviceId) -> Result<Standing> {
+        access::standing(&**self.db().await?, &device).await
+    }
+
+    async fn setting(&self, key: &'static str) -> Result<Option<String>> {
+        access::setting(&**self.db().await?, key).await
+    }
+
+    async fn set_setting(&self, key: &'static str, value: String) -> Result<()> {
+        access::set_setting(&**self.db().await?, key, &value).await
+    }
+
+    async fn init_setting(&self, key: &'static str, value: String) -> Result<String> {
+        access::init_setting(&**self.db().await?, key, &value).await
+    }
+
+    async fn set_invite_only(&self, invite_only: bool, now: i64) -> Result<()> {
+        access::set_invite_only(&**self.db().await?, invite_only, now).await
+    }
+
+    async fn has_owner(&self) -> Result<bool> {
+        access::has_owner(&**self.db().await?).await
+    }
+
+    async fn add_owner_token(&self, hash: String, now: i64, expires_at: i64) -> Result<()> {
+        access::add_owner_token(&**self.db().await?, &hash, now, expires_at).await
+    }
+
+    async fn claim_owner(&self, hash: String, device: DeviceId, now: i64) -> Result<bool> {
+        let mut db = self.db().await?;
+        let tx = db.transaction().await?;
+        let claimed = access::claim_owner(&*tx, &hash, &device, now).await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    async fn create_invite(
+        &self,
+        hash: String,
+        by: UserId,
+        now: i64,
+        expires_at: i64,
+        max_uses: u32,
+    ) -> Result<Option<app::api::InviteInfo>> {
+        let db = self.db().await?;
+        let id = access::create_invite(&**db, &hash, by, now, expires_at, max_uses).await?;
+        Ok(access::invites(&**db, now)
+            .await?
+            .into_iter()
+            .find(|i| i.id == id))
+    }
+
+    async fn invites(&self, now: i64) -> Result<Vec<app::api::InviteInfo>> {
+        access::invites(&**self.db().await?, now).await
+    }
+
+    async fn revoke_invite(&self, id: i64, now: i64) -> Result<bool> {
+        access::revoke_invite(&**self.db().await?, id, now).await
+    }
+
+    async fn claim_invite(&self, hash: String, device: DeviceId, now: i64) -> Result<InviteClaim> {
+        let mut db = self.db().await?;
+        access::claim_invite(&mut db, &hash, &device, now).await
+    }
+
+    async fn device_of(&self, user: UserId) -> Result<Option<DeviceId>> {
+        access::device_of(&**self.db().await?, user).await
+    }
+
+    async fn set_role(&self, device: DeviceId, role: app::api::Role, now: i64) -> Result<()> {
+        access::set_role(&**self.db().await?, &device, role, now).await
+    }
+
+    async fn set_blocked(
+        &self,
+        device: DeviceId,
+        user: UserId,
+        blocked: bool,
+        remove: bool,
+        now: i64,
+    ) -> Result<u32> {
+        let mut db = self.db().await?;
+        access::set_blocked(&**db, &device, blocked, now).await?;
+        if remove {
+            Ok(messages::remove_all_of(&mut db, user).await?.0)
+        } else {
+            Ok(0)
+        }
+    }
+
+    async fn blocked_devices(&self) -> Result<Vec<DeviceId>> {
+        access::blocked_devices(&**self.db().await?).await
+    }
+
+    async fn people(&self) -> Result<Vec<app::api::Person>> {
+        access::people(&**self.db().await?).await
+    }
+
+    async fn log_action(
+        &self,
+        now: i64,
+        actor: UserId,
+        action: &'static str,
+        target: Option<UserId>,
+        detail: String,
+    ) -> Result<()> {
+        access::log(&**self.db().await?, now, actor, action, target, &detail).await
+    }
+
+    async fn moderation_log(&self, limit: u32) -> Result<Vec<app::api::LogEntry>> {
+        access::moderation_log(&**self.db().await?, limit).await
+    }
+
+    async fn checkpoint(&self) -> Result<()> {
+        // Every commit is already durable in PostgreSQL.
+        Ok(())
+    }
+}

@@ -1,0 +1,288 @@
+//! Rooms, their seq cursors (bumped under the room's row lock, announced
+//! with `NOTIFY` at commit), and read marks.
+
+use super::super::{Result, RoomKey, StoreError};
+use super::users;
+use app::protocol::{DeviceId, RoomId, RoomInfo, RoomStatus, Seq, UserId};
+use app::validate::RoomName;
+use tokio_postgres::{GenericClient, Row};
+
+/// Unread counts stop at this; the badge shows "999+".
+const COUNT_CAP: i64 = 1000;
+/// The channel a commit that changed a room announces on: `room:seq`.
+pub const SEQ_CHANNEL: &str = "chat_seq";
+
+const SELECT_ROOM: &str = "SELECT id, slug, name, archived FROM rooms";
+
+fn room_from_row(row: &Row) -> RoomInfo {
+    RoomInfo {
+        id: RoomId(row.get(0)),
+        slug: row.get(1),
+        name: row.get(2),
+        archived: row.get(3),
+    }
+}
+
+pub async fn room<C: GenericClient + Sync>(db: &C, key: &RoomKey) -> Result<Option<RoomInfo>> {
+    let row = match key {
+        RoomKey::Id(id) => {
+            db.query_opt(&format!("{SELECT_ROOM} WHERE id = $1"), &[&id.0])
+                .await?
+        }
+        RoomKey::Slug(slug) => {
+            db.query_opt(&format!("{SELECT_ROOM} WHERE slug = $1"), &[slug])
+                .await?
+        }
+    };
+    Ok(row.as_ref().map(room_from_row))
+}
+
+/// Locks a room that takes new history until the transaction ends; its
+/// last seq.
+pub async fn lock<C: GenericClient + Sync>(db: &C, room: RoomId) -> Result<Seq> {
+    let row = db
+        .query_opt(
+            "SELECT last_seq, archived FROM rooms WHERE id = $1 FOR UPDATE",
+            &[&room.0],
+        )
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if row.get::<_, bool>(1) {
+        return Err(StoreError::Archived);
+    }
+    Ok(Seq(row.get(0)))
+}
+
+/// Moves a locked room's cursor to `seq` and wakes every node's listener
+/// once the transaction commits.
+pub async fn advance<C: GenericClient + Sync>(db: &C, room: RoomId, seq: Seq) -> Result<()> {
+    db.execute(
+        "UPDATE rooms SET last_seq = $2 WHERE id = $1",
+        &[&room.0, &seq.0],
+    )
+    .await?;
+    db.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&SEQ_CHANNEL, &format!("{}:{}", room.0, seq.0)],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn last_seq<C: GenericClient + Sync>(db: &C, room: RoomId) -> Result<Seq> {
+    db.query_opt("SELECT last_seq FROM rooms WHERE id = $1", &[&room.0])
+        .await?
+        .map(|r| Seq(r.get(0)))
+        .ok_or(StoreError::NotFound)
+}
+
+/// Every room's cursor.
+pub async fn cursors<C: GenericClient + Sync>(db: &C) -> Result<Vec<(RoomId, Seq)>> {
+    Ok(db
+        .query("SELECT id, last_seq FROM rooms", &[])
+        .await?
+        .iter()
+        .map(|r| (RoomId(r.get(0)), Seq(r.get(1))))
+        .collect())
+}
+
+pub async fn statuses<C: GenericClient + Sync>(
+    db: &C,
+    user: Option<UserId>,
+) -> Result<Vec<RoomStatus>> {
+    let rooms: Vec<RoomInfo> = db
+        .query(&format!("{SELECT_ROOM} WHERE NOT archived ORDER BY id"), &[])
+        .await?
+        .iter()
+        .map(room_from_row)
+        .collect();
+    let mut out = Vec::with_capacity(rooms.len());
+    for room in rooms {
+        out.push(status(db, user, room).await?);
+    }
+    Ok(out)
+}
+
+/// A user's read mark and unread figures in one room. Without a mark,
+/// what arrived since the user first chose a name counts as unread.
+pub async fn status<C: GenericClient + Sync>(
+    db: &C,
+    user: Option<UserId>,
+    room: RoomInfo,
+) -> Result<RoomStatus> {
+    let Some(user) = user else {
+        return Ok(RoomStatus {
+            room,
+            read: Seq(0),
+            unread: 0,
+            mentions: 0,
+        });
+    };
+    let mark: Option<i64> = db
+        .query_opt(
+            "SELECT seq FROM read_marks WHERE user_id = $1 AND room_id = $2",
+            &[&user.0, &room.id.0],
+        )
+        .await?
+        .map(|r| r.get(0));
+    let (unread, mentions): (i64, i64) = match mark {
+        Some(read) => (
+            db.query_one(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = $1 AND created_seq > $2
+                 AND user_id != $3 AND deleted = 0 LIMIT $4) t",
+                &[&room.id.0, &read, &user.0, &COUNT_CAP],
+            )
+            .await?
+            .get(0),
+            db.query_one(
+                "SELECT COUNT(*) FROM mentions m JOIN messages msg ON msg.id = m.message_id
+                 WHERE m.user_id = $1 AND msg.room_id = $2 AND msg.created_seq > $3 AND msg.deleted = 0",
+                &[&user.0, &room.id.0, &read],
+            )
+            .await?
+            .get(0),
+        ),
+        None => (
+            db.query_one(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = $1 AND user_id != $2
+                 AND deleted = 0 AND ts > (SELECT created_at FROM users WHERE id = $2) LIMIT $3) t",
+                &[&room.id.0, &user.0, &COUNT_CAP],
+            )
+            .await?
+            .get(0),
+            db.query_one(
+                "SELECT COUNT(*) FROM mentions m JOIN messages msg ON msg.id = m.message_id
+                 WHERE m.user_id = $1 AND msg.room_id = $2 AND msg.deleted = 0",
+                &[&user.0, &room.id.0],
+            )
+            .await?
+            .get(0),
+        ),
+    };
+    Ok(RoomStatus {
+        room,
+        read: Seq(mark.unwrap_or(0)),
+        unread: unread as u32,
+        mentions: mentions as u32,
+    })
+}
+
+async fn require_name<C: GenericClient + Sync>(db: &C, device: &DeviceId) -> Result<UserId> {
+    Ok(users::identity(db, device)
+        .await?
+        .ok_or(StoreError::NoIdentity)?
+        .user_id)
+}
+
+async fn name_taken<C: GenericClient + Sync>(
+    db: &C,
+    name: &RoomName,
+    except: Option<RoomId>,
+) -> Result<bool> {
+    let other: Option<i64> = db
+        .query_opt("SELECT id FROM rooms WHERE name_key = $1", &[&name.key()])
+        .await?
+        .map(|r| r.get(0));
+    Ok(other.is_some_and(|id| Some(RoomId(id)) != except))
+}
+
+/// The unique constraints settle a race between two nodes.
+fn taken(e: tokio_postgres::Error) -> StoreError {
+    if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+        StoreError::NameTaken
+    } else {
+        e.into()
+    }
+}
+
+pub async fn create<C: GenericClient + Sync>(
+    db: &C,
+    device: &DeviceId,
+    name: &RoomName,
+    now: i64,
+) -> Result<RoomInfo> {
+    let me = require_name(db, device).await?;
+    if name_taken(db, name, None).await? {
+        return Err(StoreError::NameTaken);
+    }
+    let base = name.slug();
+    let mut slug = base.clone();
+    let mut n = 2;
+    while room(db, &RoomKey::Slug(slug.clone())).await?.is_some() {
+        slug = format!("{base}-{n}");
+        n += 1;
+    }
+    let row = db
+        .query_one(
+            "INSERT INTO rooms (slug, name, name_key, created_by, created_at) VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, slug, name, archived",
+            &[&slug, &name.as_str(), &name.key(), &me.0, &now],
+        )
+        .await
+        .map_err(taken)?;
+    Ok(room_from_row(&row))
+}
+
+pub async fn rename<C: GenericClient + Sync>(
+    db: &C,
+    device: &DeviceId,
+    id: RoomId,
+    name: &RoomName,
+) -> Result<RoomInfo> {
+    require_name(db, device).await?;
+    let info = room(db, &RoomKey::Id(id)).await?.ok_or(StoreError::NotFound)?;
+    if info.archived {
+        return Err(StoreError::Archived);
+    }
+    if name_taken(db, name, Some(id)).await? {
+        return Err(StoreError::NameTaken);
+    }
+    let row = db
+        .query_one(
+            "UPDATE rooms SET name = $2, name_key = $3 WHERE id = $1 RETURNING id, slug, name, archived",
+            &[&id.0, &name.as_str(), &name.key()],
+        )
+        .await
+        .map_err(taken)?;
+    Ok(room_from_row(&row))
+}
+
+pub async fn archive<C: GenericClient + Sync>(
+    db: &C,
+    device: &DeviceId,
+    id: RoomId,
+) -> Result<RoomInfo> {
+    require_name(db, device).await?;
+    if id == RoomId::DEFAULT {
+        return Err(StoreError::DefaultRoom);
+    }
+    let info = room(db, &RoomKey::Id(id)).await?.ok_or(StoreError::NotFound)?;
+    if info.archived {
+        return Err(StoreError::Archived);
+    }
+    let row = db
+        .query_one(
+            "UPDATE rooms SET archived = TRUE WHERE id = $1 RETURNING id, slug, name, archived",
+            &[&id.0],
+        )
+        .await?;
+    Ok(room_from_row(&row))
+}
+
+pub async fn mark_read<C: GenericClient + Sync>(
+    db: &C,
+    device: &DeviceId,
+    id: RoomId,
+    seq: Seq,
+) -> Result<RoomStatus> {
+    let me = require_name(db, device).await?;
+    let info = room(db, &RoomKey::Id(id)).await?.ok_or(StoreError::NotFound)?;
+    let seq = seq.min(last_seq(db, id).await?);
+    db.execute(
+        "INSERT INTO read_marks (user_id, room_id, seq) VALUES ($1, $2, $3)
+         ON CONFLICT (user_id, room_id) DO UPDATE SET seq = GREATEST(read_marks.seq, excluded.seq)",
+        &[&me.0, &id.0, &seq.0],
+    )
+    .await?;
+    status(db, Some(me), info).await
+}

@@ -1,0 +1,97 @@
+//! Users (devices with a name) and one-time identity transfer tokens.
+
+use super::super::Result;
+use app::protocol::{DeviceId, Identity, UserId};
+use tokio_postgres::{GenericClient, Row};
+
+fn identity_from_row(row: &Row) -> Identity {
+    Identity {
+        user_id: UserId(row.get(0)),
+        name: row.get(1),
+        color: row.get(2),
+    }
+}
+
+pub async fn identity<C: GenericClient + Sync>(
+    db: &C,
+    device: &DeviceId,
+) -> Result<Option<Identity>> {
+    Ok(db
+        .query_opt(
+            "SELECT id, name, color FROM users WHERE device_id = $1",
+            &[&device.to_string()],
+        )
+        .await?
+        .as_ref()
+        .map(identity_from_row))
+}
+
+pub async fn set_name<C: GenericClient + Sync>(
+    db: &C,
+    device: &DeviceId,
+    name: &str,
+    new_color: &str,
+    now: i64,
+) -> Result<Identity> {
+    let row = db
+        .query_one(
+            "INSERT INTO users (device_id, name, color, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (device_id) DO UPDATE SET name = excluded.name
+             RETURNING id, name, color",
+            &[&device.to_string(), &name, &new_color, &now],
+        )
+        .await?;
+    Ok(identity_from_row(&row))
+}
+
+pub async fn import_user<C: GenericClient + Sync>(
+    db: &C,
+    device: &DeviceId,
+    name: &str,
+    color: &str,
+    now: i64,
+) -> Result<()> {
+    db.execute(
+        "INSERT INTO users (device_id, name, color, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (device_id) DO UPDATE SET name = excluded.name, color = excluded.color",
+        &[&device.to_string(), &name, &color, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn create_transfer<C: GenericClient + Sync>(
+    db: &C,
+    device: &DeviceId,
+    token: &str,
+    expires_at: i64,
+) -> Result<()> {
+    db.execute(
+        "INSERT INTO transfer_tokens (token, device_id, expires_at) VALUES ($1, $2, $3)",
+        &[&token, &device.to_string(), &expires_at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes the token (so it works once, on whichever node) and returns
+/// its device; expired tokens are swept on the way.
+pub async fn claim_transfer<C: GenericClient + Sync>(
+    db: &C,
+    token: &str,
+    now: i64,
+) -> Result<Option<DeviceId>> {
+    db.execute(
+        "DELETE FROM transfer_tokens WHERE expires_at <= $1",
+        &[&now],
+    )
+    .await?;
+    let device: Option<String> = db
+        .query_opt(
+            "DELETE FROM transfer_tokens WHERE token = $1 RETURNING device_id",
+            &[&token],
+        )
+        .await?
+        .map(|r| r.get(0));
+    Ok(device.as_deref().and_then(DeviceId::parse))
+}
