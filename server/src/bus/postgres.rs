@@ -26,6 +26,8 @@ use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 
 const EVENT_CHANNEL: &str = "chat_event";
+/// The listener's `application_name`, to find it in `pg_stat_activity`.
+pub const LISTENER_NAME: &str = "chat-bus";
 /// How often positions are compared with the table.
 const POSITION_CHECK: Duration = Duration::from_secs(2);
 /// Rows read per refill query.
@@ -130,7 +132,7 @@ impl Listener {
 
     /// One connection's life: LISTEN, catch up, then follow.
     async fn session(&mut self, first: &mut bool) -> Result<(), StoreError> {
-        let (client, mut connection) = self.connector.connect_raw().await?;
+        let (client, mut connection) = self.connector.connect_raw(LISTENER_NAME).await?;
         let (wake_tx, mut wakes) = mpsc::unbounded_channel();
         let driver = tokio::spawn(async move {
             let mut stream = futures::stream::poll_fn(move |cx| connection.poll_message(cx));

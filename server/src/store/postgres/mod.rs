@@ -75,6 +75,7 @@ impl Connector {
     /// A connection whose messages (notifications) the caller drives.
     pub async fn connect_raw(
         &self,
+        application_name: &str,
     ) -> std::result::Result<
         (
             tokio_postgres::Client,
@@ -89,12 +90,13 @@ impl Connector {
     > {
         let mut config = self.config.clone();
         config.connect_timeout(WAIT);
+        config.application_name(application_name);
         config.connect(self.tls.clone()).await
     }
 
     /// A connection driven in the background.
     pub async fn connect(&self) -> std::result::Result<tokio_postgres::Client, tokio_postgres::Error> {
-        let (client, connection) = self.connect_raw().await?;
+        let (client, connection) = self.connect_raw("chat").await?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "a database connection ended");
@@ -106,6 +108,7 @@ impl Connector {
     fn pool(&self) -> Result<Pool> {
         let mut config = self.config.clone();
         config.connect_timeout(WAIT);
+        config.application_name("chat");
         let manager = Manager::from_config(
             config,
             self.tls.clone(),
