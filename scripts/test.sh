@@ -19,7 +19,12 @@ cargo clippy -p server -p app -p loadgen --features app/ssr --all-targets -- -D 
 step "clippy: browser crate (hydrate, wasm32)"
 cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
-step "unit and server integration tests"
+step "throwaway PostgreSQL 15 for the shared-mode tests"
+eval "$(scripts/pg.sh start)"
+trap 'scripts/pg.sh stop "$CHAT_TEST_PGDATA"' EXIT
+echo "PostgreSQL at $CHAT_TEST_PG"
+
+step "unit and server integration tests (SQLite, and PostgreSQL for the shared mode)"
 cargo test -p server -p app -p loadgen --features app/ssr
 
 step "release build (server + WASM)"

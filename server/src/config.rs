@@ -202,10 +202,14 @@ impl Settings {
     /// `chat.db` when absent).
     pub fn database(&self) -> Result<Database, String> {
         match self.database_url.as_deref() {
-            None | Some("") | Some("sqlite:") => Ok(Database::Sqlite(self.data_dir.join("chat.db"))),
+            None | Some("") | Some("sqlite:") => {
+                Ok(Database::Sqlite(self.data_dir.join("chat.db")))
+            }
             Some(url) => {
                 if let Some(path) = url.strip_prefix("sqlite:") {
-                    Ok(Database::Sqlite(PathBuf::from(path.trim_start_matches("//"))))
+                    Ok(Database::Sqlite(PathBuf::from(
+                        path.trim_start_matches("//"),
+                    )))
                 } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
                     Ok(Database::Postgres(url.to_owned()))
                 } else {

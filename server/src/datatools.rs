@@ -48,7 +48,9 @@ pub async fn migrate(settings: &Settings, url: &str) -> Result<Copied, BoxError>
 
     let mut stmt = src.prepare("SELECT id, device_id, name, color, created_at FROM users")?;
     let users: Vec<(i64, String, String, String, i64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     for u in &users {
         copied.users += tx
@@ -191,7 +193,9 @@ pub async fn migrate(settings: &Settings, url: &str) -> Result<Copied, BoxError>
         src.prepare("SELECT device_id, role, joined_at, invite_id, blocked_at FROM members")?;
     type MemberRow = (String, String, i64, Option<i64>, Option<i64>);
     let members: Vec<MemberRow> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     for m in &members {
         tx.execute(
@@ -217,7 +221,9 @@ pub async fn migrate(settings: &Settings, url: &str) -> Result<Copied, BoxError>
 
     let mut stmt = src.prepare("SELECT id, mime, size, inline != 0, created_at FROM blobs")?;
     let blobs: Vec<(String, String, i64, bool, i64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     for b in &blobs {
         tx.execute(

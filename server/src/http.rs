@@ -300,14 +300,23 @@ async fn healthz(State(state): State<AppState>) -> axum::response::Response {
     .await;
     match read {
         Ok(Ok(_)) if state.chat.hub().healthy() => "ok".into_response(),
-        Ok(Ok(_)) => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy: the bus is not connected\n")
+        Ok(Ok(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unhealthy: the bus is not connected\n",
+        )
             .into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "unhealthy: the database cannot be read\n")
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unhealthy: the database cannot be read\n",
+            )
                 .into_response()
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy: the database does not answer\n")
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unhealthy: the database does not answer\n",
+        )
             .into_response(),
     }
 }

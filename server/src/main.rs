@@ -12,25 +12,26 @@ use std::sync::Arc;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let result = match cli.command {
-        None | Some(Command::Serve) => serve(cli.settings).await,
-        Some(Command::ImportSeed { file }) => import_seed(&cli.settings, &file).await,
-        Some(Command::OwnerLink) => owner_link(&cli.settings).await,
-        Some(Command::Backup { path }) => server::datatools::backup(&cli.settings, &path),
-        Some(Command::Migrate { to }) => server::datatools::migrate(&cli.settings, &to)
-            .await
-            .map(|copied| {
-                tracing::info!(
-                    users = copied.users,
-                    rooms = copied.rooms,
-                    messages = copied.messages,
-                    "copied (rows already there were kept)"
-                );
-            }),
-        Some(Command::Precompress) => {
-            server::assets::precompress(&cli.settings.site_root).map_err(BoxError::from)
-        }
-    };
+    let result =
+        match cli.command {
+            None | Some(Command::Serve) => serve(cli.settings).await,
+            Some(Command::ImportSeed { file }) => import_seed(&cli.settings, &file).await,
+            Some(Command::OwnerLink) => owner_link(&cli.settings).await,
+            Some(Command::Backup { path }) => server::datatools::backup(&cli.settings, &path),
+            Some(Command::Migrate { to }) => server::datatools::migrate(&cli.settings, &to)
+                .await
+                .map(|copied| {
+                    tracing::info!(
+                        users = copied.users,
+                        rooms = copied.rooms,
+                        messages = copied.messages,
+                        "copied (rows already there were kept)"
+                    );
+                }),
+            Some(Command::Precompress) => {
+                server::assets::precompress(&cli.settings.site_root).map_err(BoxError::from)
+            }
+        };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -86,7 +87,13 @@ async fn signal() {
 
 async fn owner_link(settings: &Settings) -> Result<(), BoxError> {
     use server::access::token;
-    let store = server::open_store(settings, Arc::new(Hub::new()), Arc::new(Metrics::default()), false).await?;
+    let store = server::open_store(
+        settings,
+        Arc::new(Hub::new()),
+        Arc::new(Metrics::default()),
+        false,
+    )
+    .await?;
     let t = token::new_token();
     let now = server::chat::now_ms();
     let day = 24 * 60 * 60 * 1000;
@@ -104,7 +111,13 @@ async fn owner_link(settings: &Settings) -> Result<(), BoxError> {
 }
 
 async fn import_seed(settings: &Settings, file: &std::path::Path) -> Result<(), BoxError> {
-    let store = server::open_store(settings, Arc::new(Hub::new()), Arc::new(Metrics::default()), false).await?;
+    let store = server::open_store(
+        settings,
+        Arc::new(Hub::new()),
+        Arc::new(Metrics::default()),
+        false,
+    )
+    .await?;
     let report = seed::import(store.as_ref(), file).await?;
     for reason in &report.skipped {
         tracing::warn!("skipped {reason}");

@@ -97,7 +97,12 @@ async fn watch_until(c: &mut Client, after: Seq, last: Seq) -> Vec<i64> {
     let mut at = after.0;
     while at < last.0 {
         let m = message(c).await;
-        assert_eq!(m.seq.0, at + 1, "seq {} after {at}: a gap, repeat or reorder", m.seq.0);
+        assert_eq!(
+            m.seq.0,
+            at + 1,
+            "seq {} after {at}: a gap, repeat or reorder",
+            m.seq.0
+        );
         at = m.seq.0;
         seen.push(m.id.0);
     }
@@ -152,7 +157,11 @@ async fn a_message_sent_on_one_node_reaches_the_other_once_acked_and_stored() {
 
     // /healthz is green on both.
     for n in [&a, &b] {
-        let res = common::http().get(n.url("/healthz")).send().await.expect("answers");
+        let res = common::http()
+            .get(n.url("/healthz"))
+            .send()
+            .await
+            .expect("answers");
         assert_eq!(res.status(), 200);
     }
 }
@@ -183,7 +192,12 @@ async fn concurrent_senders_on_two_nodes_make_one_gapless_order() {
             let mut sent = 0;
             while acked < EACH {
                 while sent < EACH && sent - acked < 32 {
-                    send(&mut c, ClientMessageId::new_random(), &format!("s{i} m{sent}")).await;
+                    send(
+                        &mut c,
+                        ClientMessageId::new_random(),
+                        &format!("s{i} m{sent}"),
+                    )
+                    .await;
                     sent += 1;
                 }
                 ack(&mut c).await;
@@ -208,7 +222,8 @@ async fn concurrent_senders_on_two_nodes_make_one_gapless_order() {
         )
         .await
         .expect("counts");
-    let (n, lo, hi, distinct): (i64, i64, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (n, lo, hi, distinct): (i64, i64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
     assert_eq!((n, lo, hi, distinct), (2000, 1, 2000, 2000));
 }
 
@@ -268,14 +283,24 @@ async fn clients_of_a_killed_node_catch_up_exactly_once_on_the_other() {
     let (mut watch_a, _) = Client::joined(&a, &ann).await;
     let (mut talk_b, _) = Client::joined(&b, &bo).await;
     for i in 0..50 {
-        send(&mut talk_b, ClientMessageId::new_random(), &format!("before {i}")).await;
+        send(
+            &mut talk_b,
+            ClientMessageId::new_random(),
+            &format!("before {i}"),
+        )
+        .await;
     }
     let seen = watch_until(&mut watch_a, Seq(0), Seq(50)).await;
     assert_eq!(seen.len(), 50);
     // Traffic continues while A dies.
     let talker = tokio::spawn(async move {
         for i in 0..150 {
-            send(&mut talk_b, ClientMessageId::new_random(), &format!("during {i}")).await;
+            send(
+                &mut talk_b,
+                ClientMessageId::new_random(),
+                &format!("during {i}"),
+            )
+            .await;
             ack(&mut talk_b).await;
         }
         talk_b
@@ -304,7 +329,12 @@ async fn a_terminated_listener_leaves_no_gap() {
     let (mut watch_b, _) = Client::joined(&b, &bo).await;
     let (mut watch_a, _) = Client::joined(&a, &bo).await;
     let check = sql(&url).await;
-    let dbname = url.split('/').next_back().and_then(|t| t.split('?').next()).unwrap_or("").to_owned();
+    let dbname = url
+        .split('/')
+        .next_back()
+        .and_then(|t| t.split('?').next())
+        .unwrap_or("")
+        .to_owned();
     let talker = tokio::spawn(async move {
         for i in 0..300 {
             send(&mut talk_a, ClientMessageId::new_random(), &format!("m{i}")).await;
@@ -335,11 +365,18 @@ async fn a_terminated_listener_leaves_no_gap() {
     for n in [&a, &b] {
         let deadline = std::time::Instant::now() + common::WAIT;
         loop {
-            let res = common::http().get(n.url("/healthz")).send().await.expect("answers");
+            let res = common::http()
+                .get(n.url("/healthz"))
+                .send()
+                .await
+                .expect("answers");
             if res.status() == 200 {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "the listener did not recover");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the listener did not recover"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -368,7 +405,13 @@ async fn a_database_restart_loses_no_acked_message() {
     let restart = tokio::task::spawn_blocking(move || {
         std::thread::sleep(Duration::from_millis(300));
         let status = std::process::Command::new("runuser")
-            .args(["-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl", "-D"])
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                "/usr/lib/postgresql/15/bin/pg_ctl",
+                "-D",
+            ])
             .arg(&pgdata)
             .args(["restart", "-m", "immediate", "-w"])
             .stdout(std::process::Stdio::null())
@@ -386,7 +429,9 @@ async fn a_database_restart_loses_no_acked_message() {
             let answer = talk
                 .next_matching(|e| match e {
                     ServerEvent::Ack { message, .. } => Some(Ok(message)),
-                    ServerEvent::Error { client_id: Some(c), .. } if c == cid => Some(Err(())),
+                    ServerEvent::Error {
+                        client_id: Some(c), ..
+                    } if c == cid => Some(Err(())),
                     _ => None,
                 })
                 .await;
@@ -458,5 +503,9 @@ async fn a_cursor_from_another_epoch_gets_the_page() {
     }
     let mut same = Client::connect(&a, Some(&ann), &format!("?last_seen=1&epoch={epoch}")).await;
     same.next().await;
-    assert_eq!(message(&mut same).await.seq, Seq(2), "same epoch: a catch-up");
+    assert_eq!(
+        message(&mut same).await.seq,
+        Seq(2),
+        "same epoch: a catch-up"
+    );
 }

@@ -49,7 +49,10 @@ impl Bus for PgBus {
             return;
         };
         if json.len() > MAX_PAYLOAD {
-            tracing::warn!(bytes = json.len(), "an event too large to share was dropped");
+            tracing::warn!(
+                bytes = json.len(),
+                "an event too large to share was dropped"
+            );
             return;
         }
         if self.outbox.try_send(json).is_err() {
@@ -170,7 +173,10 @@ impl Listener {
         first: &mut bool,
     ) -> Result<(), StoreError> {
         client
-            .batch_execute(&format!("LISTEN {}; LISTEN {EVENT_CHANNEL}", rooms::SEQ_CHANNEL))
+            .batch_execute(&format!(
+                "LISTEN {}; LISTEN {EVENT_CHANNEL}",
+                rooms::SEQ_CHANNEL
+            ))
             .await?;
         // Only now read: whatever commits from here on is notified too.
         if *first {
@@ -208,12 +214,8 @@ impl Listener {
 
     /// Compares every room's cursor with what was delivered. A query that
     /// hangs means a half-open connection: give up and reconnect.
-    async fn check_positions(
-        &mut self,
-        client: &tokio_postgres::Client,
-    ) -> Result<(), StoreError> {
-        let cursors = match tokio::time::timeout(POSITION_CHECK * 3, rooms::cursors(client)).await
-        {
+    async fn check_positions(&mut self, client: &tokio_postgres::Client) -> Result<(), StoreError> {
+        let cursors = match tokio::time::timeout(POSITION_CHECK * 3, rooms::cursors(client)).await {
             Ok(cursors) => cursors?,
             Err(_) => {
                 return Err(StoreError::Unavailable(
@@ -238,9 +240,7 @@ impl Listener {
     ) -> Result<(), StoreError> {
         loop {
             let after = self.position(room);
-            let changed = messages::changed_after(client, room, after, REFILL)
-                .await
-                ?;
+            let changed = messages::changed_after(client, room, after, REFILL).await?;
             let n = changed.len();
             for (message, created) in changed {
                 let seq = message.seq;

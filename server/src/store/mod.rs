@@ -13,6 +13,8 @@
 //! - what changed is published to the hub in seq order, after its commit
 //!   and before the caller's future resolves.
 
+#[cfg(test)]
+mod contract;
 pub mod postgres;
 pub mod sqlite;
 

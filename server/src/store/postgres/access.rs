@@ -50,7 +50,11 @@ pub async fn set_setting<C: GenericClient + Sync>(db: &C, key: &str, value: &str
 
 /// Stores `value` unless the key has one; what is stored (the first
 /// node's value wins).
-pub async fn init_setting<C: GenericClient + Sync>(db: &C, key: &str, value: &str) -> Result<String> {
+pub async fn init_setting<C: GenericClient + Sync>(
+    db: &C,
+    key: &str,
+    value: &str,
+) -> Result<String> {
     db.execute(
         "INSERT INTO chat_settings (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         &[&key, &value],

@@ -38,8 +38,11 @@ pub async fn sweep_blobs<C: GenericClient + Sync>(
     upload_before: i64,
     blob_before: i64,
 ) -> Result<Vec<String>> {
-    db.execute("DELETE FROM uploads WHERE created_at < $1", &[&upload_before])
-        .await?;
+    db.execute(
+        "DELETE FROM uploads WHERE created_at < $1",
+        &[&upload_before],
+    )
+    .await?;
     Ok(db
         .query(
             "DELETE FROM blobs WHERE created_at < $1 AND id NOT IN (

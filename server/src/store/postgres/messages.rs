@@ -119,8 +119,11 @@ pub async fn change(
                 let message = rows::message(&tx, id).await?;
                 return Ok((message, false));
             }
-            tx.execute("UPDATE messages SET seq = $2 WHERE id = $1", &[&id.0, &seq.0])
-                .await?;
+            tx.execute(
+                "UPDATE messages SET seq = $2 WHERE id = $1",
+                &[&id.0, &seq.0],
+            )
+            .await?;
         }
     }
     rooms::advance(&tx, room, seq).await?;
@@ -261,12 +264,15 @@ pub async fn search<C: GenericClient + Sync>(
     if words.is_empty() {
         return Ok(Vec::new());
     }
-    let patterns: Vec<String> = words.iter().map(|w| format!("%{}%", like_escape(w))).collect();
+    let patterns: Vec<String> = words
+        .iter()
+        .map(|w| format!("%{}%", like_escape(&fold(w))))
+        .collect();
     let found = rows::messages(
         db,
         &format!(
             "{SELECT_MESSAGE} WHERE deleted = 0 AND id < $1
-             AND body ILIKE ALL($2) ORDER BY id DESC LIMIT $3"
+             AND chat_fold(body) LIKE ALL($2) ORDER BY id DESC LIMIT $3"
         ),
         &[
             &before.map_or(i64::MAX, |id| id.0),
@@ -312,24 +318,40 @@ fn like_escape(word: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Wraps each case-insensitive occurrence of a word in the marks
+/// Lower case without accents: what search compares (`chat_fold` in SQL).
+fn fold(text: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    text.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Wraps each occurrence of a word (compared folded) in the marks
 /// `search::parts` splits on.
 fn mark(text: &str, words: &[String]) -> String {
-    let lower: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
     let chars: Vec<char> = text.chars().collect();
-    if lower.len() != chars.len() {
-        // Lowercasing changed the length (rare scripts): show unmarked.
-        return text.to_owned();
+    // Each folded character remembers the character it came from.
+    let mut folded: Vec<char> = Vec::with_capacity(chars.len());
+    let mut origin: Vec<usize> = Vec::with_capacity(chars.len());
+    for (i, c) in chars.iter().enumerate() {
+        for f in fold(&c.to_string()).chars() {
+            folded.push(f);
+            origin.push(i);
+        }
     }
     let mut hit = vec![false; chars.len()];
     for w in words {
-        let w: Vec<char> = w.chars().flat_map(char::to_lowercase).collect();
-        if w.is_empty() || w.len() > lower.len() {
+        let w: Vec<char> = fold(w).chars().collect();
+        if w.is_empty() || w.len() > folded.len() {
             continue;
         }
-        for start in 0..=lower.len() - w.len() {
-            if lower[start..start + w.len()] == w[..] {
-                hit[start..start + w.len()].iter_mut().for_each(|h| *h = true);
+        for start in 0..=folded.len() - w.len() {
+            if folded[start..start + w.len()] == w[..] {
+                for &i in &origin[start..start + w.len()] {
+                    hit[i] = true;
+                }
             }
         }
     }
@@ -356,6 +378,8 @@ mod tests {
     fn matches_are_marked_without_regard_to_case() {
         let marked = mark("Say Hello, hello", &["hel".into()]);
         assert_eq!(marked, "Say \u{1}Hel\u{2}lo, \u{1}hel\u{2}lo");
+        assert_eq!(mark("Un Café", &["cafe".into()]), "Un \u{1}Café\u{2}");
+        assert_eq!(fold("CRÈME Brûlée"), "creme brulee");
         assert_eq!(words(r#" "big cat"  sat *** "#), vec!["big cat", "sat"]);
         assert_eq!(like_escape("50%_\\"), "50\\%\\_\\\\");
     }

@@ -95,7 +95,9 @@ impl Connector {
     }
 
     /// A connection driven in the background.
-    pub async fn connect(&self) -> std::result::Result<tokio_postgres::Client, tokio_postgres::Error> {
+    pub async fn connect(
+        &self,
+    ) -> std::result::Result<tokio_postgres::Client, tokio_postgres::Error> {
         let (client, connection) = self.connect_raw("chat").await?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -328,7 +330,14 @@ impl Store for PgStore {
     }
 
     async fn import_user(&self, device: DeviceId, name: UserName, color: String) -> Result<()> {
-        users::import_user(&**self.db().await?, &device, name.as_str(), &color, now_ms()).await
+        users::import_user(
+            &**self.db().await?,
+            &device,
+            name.as_str(),
+            &color,
+            now_ms(),
+        )
+        .await
     }
 
     async fn create_transfer(

@@ -91,7 +91,10 @@ pub async fn statuses<C: GenericClient + Sync>(
     user: Option<UserId>,
 ) -> Result<Vec<RoomStatus>> {
     let rooms: Vec<RoomInfo> = db
-        .query(&format!("{SELECT_ROOM} WHERE NOT archived ORDER BY id"), &[])
+        .query(
+            &format!("{SELECT_ROOM} WHERE NOT archived ORDER BY id"),
+            &[],
+        )
         .await?
         .iter()
         .map(room_from_row)
@@ -230,7 +233,9 @@ pub async fn rename<C: GenericClient + Sync>(
     name: &RoomName,
 ) -> Result<RoomInfo> {
     require_name(db, device).await?;
-    let info = room(db, &RoomKey::Id(id)).await?.ok_or(StoreError::NotFound)?;
+    let info = room(db, &RoomKey::Id(id))
+        .await?
+        .ok_or(StoreError::NotFound)?;
     if info.archived {
         return Err(StoreError::Archived);
     }
@@ -256,7 +261,9 @@ pub async fn archive<C: GenericClient + Sync>(
     if id == RoomId::DEFAULT {
         return Err(StoreError::DefaultRoom);
     }
-    let info = room(db, &RoomKey::Id(id)).await?.ok_or(StoreError::NotFound)?;
+    let info = room(db, &RoomKey::Id(id))
+        .await?
+        .ok_or(StoreError::NotFound)?;
     if info.archived {
         return Err(StoreError::Archived);
     }
@@ -276,7 +283,9 @@ pub async fn mark_read<C: GenericClient + Sync>(
     seq: Seq,
 ) -> Result<RoomStatus> {
     let me = require_name(db, device).await?;
-    let info = room(db, &RoomKey::Id(id)).await?.ok_or(StoreError::NotFound)?;
+    let info = room(db, &RoomKey::Id(id))
+        .await?
+        .ok_or(StoreError::NotFound)?;
     let seq = seq.min(last_seq(db, id).await?);
     db.execute(
         "INSERT INTO read_marks (user_id, room_id, seq) VALUES ($1, $2, $3)

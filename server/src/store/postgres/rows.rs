@@ -52,18 +52,45 @@ pub async fn migrate(db: &mut tokio_postgres::Client) -> Result<()> {
     )
     .await?;
     tx.commit().await?;
-    // Substring search needs trigrams to stay fast; without the extension
-    // it still works, by scanning.
+    search_index(db).await;
+    Ok(())
+}
+
+/// Search compares `chat_fold(body)`: lower case without accents, as
+/// SQLite's FTS5 tokenizer does, through `unaccent` where the server has
+/// it; a trigram index on it keeps substring search fast. Both are
+/// optional: without them search still works, by scanning.
+async fn search_index(db: &tokio_postgres::Client) {
+    let unaccented = db
+        .batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS unaccent;
+             CREATE OR REPLACE FUNCTION chat_fold(t text) RETURNS text
+                 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+                 AS $$ SELECT lower(public.unaccent('public.unaccent'::regdictionary, t)) $$;",
+        )
+        .await;
+    if let Err(e) = unaccented {
+        tracing::warn!(error = %e, "no unaccent: search in the shared mode is accent-sensitive");
+        let plain = db
+            .batch_execute(
+                "CREATE OR REPLACE FUNCTION chat_fold(t text) RETURNS text
+                     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT lower(t) $$;",
+            )
+            .await;
+        if let Err(e) = plain {
+            tracing::error!(error = %e, "search will fail: chat_fold could not be made");
+        }
+    }
     if let Err(e) = db
         .batch_execute(
             "CREATE EXTENSION IF NOT EXISTS pg_trgm;
-             CREATE INDEX IF NOT EXISTS messages_body_trgm ON messages USING gin (body gin_trgm_ops);",
+             CREATE INDEX IF NOT EXISTS messages_fold_trgm ON messages
+                 USING gin (chat_fold(body) gin_trgm_ops);",
         )
         .await
     {
         tracing::warn!(error = %e, "no trigram index; search scans the messages");
     }
-    Ok(())
 }
 
 /// A message row and its `created_seq` (equal to `seq` while nothing has

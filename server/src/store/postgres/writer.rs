@@ -55,7 +55,12 @@ pub fn spawn(pool: Pool, metrics: Arc<Metrics>, stored: Arc<Stored>) -> mpsc::Se
     tx
 }
 
-async fn run(pool: Pool, mut jobs: mpsc::Receiver<Job>, metrics: Arc<Metrics>, stored: Arc<Stored>) {
+async fn run(
+    pool: Pool,
+    mut jobs: mpsc::Receiver<Job>,
+    metrics: Arc<Metrics>,
+    stored: Arc<Stored>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.recv().await {
         batch.push(first);
@@ -163,7 +168,10 @@ async fn commit(pool: &Pool, posts: &[&NewPost]) -> Result<Vec<Result<Posted>>> 
             continue;
         };
         let client_id = post.client_id.0.to_string();
-        if let Some(row) = tx.query_opt(&existing, &[&me.user_id.0, &client_id]).await? {
+        if let Some(row) = tx
+            .query_opt(&existing, &[&me.user_id.0, &client_id])
+            .await?
+        {
             let id = rows::message_from_row(&row).0.id;
             results.push(Ok(Posted {
                 message: rows::message(&*tx, id).await?,
@@ -205,13 +213,9 @@ async fn commit(pool: &Pool, posts: &[&NewPost]) -> Result<Vec<Result<Posted>>> 
                 cursor.seq = seq;
                 cursor.moved = true;
                 let mut message = rows::message_from_row(&row).0;
-                message.mentions = messages::store_mentions(
-                    &*tx,
-                    message.id,
-                    post.text.as_str(),
-                    &post.mentions,
-                )
-                .await?;
+                message.mentions =
+                    messages::store_mentions(&*tx, message.id, post.text.as_str(), &post.mentions)
+                        .await?;
                 results.push(Ok(Posted {
                     message,
                     fresh: true,

@@ -1,0 +1,891 @@
+//! The store contract: one suite, run against every `Store` and its way
+//! of publishing (the SQLite writer's hub; PostgreSQL's bus listener), so
+//! the backends cannot drift. PostgreSQL runs when `CHAT_TEST_PG` names a
+//! cluster (`scripts/test.sh` starts one); under CI it must.
+
+use super::postgres::PgStore;
+use super::sqlite::SqliteStore;
+use super::*;
+use crate::chat::now_ms;
+use crate::hub::{Broadcast, Hub};
+use crate::metrics::Metrics;
+use app::protocol::{ChatMessage, MessageId};
+use app::protocol::{ClientMessageId, DeviceId, RoomId, Seq, UserId, REACTIONS};
+use app::validate::{MessageText, RoomName, UserName};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+pub struct Backend {
+    pub store: Arc<dyn Store>,
+    pub hub: Arc<Hub>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Option<Backend> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let hub = Arc::new(Hub::new());
+    let store =
+        SqliteStore::open(dir.path(), hub.clone(), Arc::new(Metrics::default())).expect("opens");
+    Some(Backend {
+        store: Arc::new(store),
+        hub,
+        _dir: Some(dir),
+    })
+}
+
+/// A fresh database on the test cluster, with its bus listening.
+async fn postgres() -> Option<Backend> {
+    let admin = match std::env::var("CHAT_TEST_PG") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CHAT_TEST_PG is not set: scripts/test.sh starts a PostgreSQL"
+            );
+            eprintln!("skipped: no CHAT_TEST_PG");
+            return None;
+        }
+    };
+    let name = format!("contract_{}", uuid::Uuid::new_v4().simple());
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("database created");
+    let url = admin.replacen("/postgres?", &format!("/{name}?"), 1);
+    let hub = Arc::new(Hub::new());
+    let store = PgStore::open(&url, hub.clone(), Arc::new(Metrics::default()), true)
+        .await
+        .expect("opens");
+    // The listener is connected once the hub reports healthy.
+    for _ in 0..100 {
+        if hub.healthy() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(hub.healthy(), "the bus listener connected");
+    Some(Backend {
+        store: Arc::new(store),
+        hub,
+        _dir: None,
+    })
+}
+
+/// The seqs of the next `n` published message changes, waiting for them
+/// (publication may follow the commit, as with the PostgreSQL bus), and
+/// of any that follow within a short while.
+async fn published(live: &mut broadcast::Receiver<Broadcast>, n: usize) -> Vec<Seq> {
+    let mut seqs = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let wait = if seqs.len() < n {
+            deadline.saturating_duration_since(tokio::time::Instant::now())
+        } else {
+            Duration::from_millis(300)
+        };
+        match tokio::time::timeout(wait, live.recv()).await {
+            Ok(Ok(b)) => {
+                if let Some(seq) = b.seq {
+                    seqs.push(seq);
+                }
+            }
+            _ => return seqs,
+        }
+    }
+}
+
+fn name(s: &str) -> UserName {
+    UserName::parse(s).expect("valid name")
+}
+
+fn post(device: DeviceId, client_id: ClientMessageId, text: &str) -> NewPost {
+    post_in(RoomId::DEFAULT, device, client_id, text)
+}
+
+fn post_in(room: RoomId, device: DeviceId, client_id: ClientMessageId, text: &str) -> NewPost {
+    NewPost {
+        device,
+        room,
+        client_id,
+        text: MessageText::parse(text).expect("valid text"),
+        mentions: Vec::new(),
+        attachment: None,
+        ts: 1,
+    }
+}
+
+fn text(s: &str) -> MessageText {
+    MessageText::parse(s).expect("valid text")
+}
+
+fn room_name(s: &str) -> RoomName {
+    RoomName::parse(s).expect("valid room name")
+}
+
+async fn named(store: &dyn Store, s: &str) -> DeviceId {
+    let device = DeviceId::new_random();
+    store
+        .set_name(device, name(s), "rgb(200,100,100)".into())
+        .await
+        .expect("named");
+    device
+}
+
+/// Runs each contract test against each backend.
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    if let Some(b) = super::sqlite().await {
+                        super::$test(b).await;
+                    }
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    if let Some(b) = super::postgres().await {
+                        super::$test(b).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    renaming_keeps_the_colour_and_user_id,
+    posting_without_a_name_is_refused,
+    resend_with_same_client_id_is_stored_once,
+    many_concurrent_posts_are_all_stored_in_one_id_order,
+    pages_are_oldest_first_and_bounded,
+    a_transfer_token_works_once_and_expires,
+    invites_expire_run_out_and_can_be_revoked,
+    an_owner_token_works_once_before_it_expires_and_replaces_the_old_owner,
+    every_change_takes_the_rooms_next_seq_and_catch_up_replays_current_state,
+    only_the_author_edits_or_deletes_and_only_within_the_window,
+    reactions_are_idempotent_under_resend,
+    rooms_have_unique_names_unique_slugs_and_archive_to_read_only,
+    unread_counts_follow_read_marks_and_mentions,
+    search_finds_words_phrases_accents_and_emoji_newest_first,
+    search_follows_edits_and_deletes_and_pages,
+    the_first_stored_setting_wins,
+);
+
+/// Settings keep the first value a node stored.
+async fn the_first_stored_setting_wins(b: Backend) {
+    let Backend { store, .. } = b;
+    let first = store
+        .init_setting("epoch", "one".into())
+        .await
+        .expect("stored");
+    let second = store
+        .init_setting("epoch", "two".into())
+        .await
+        .expect("stored");
+    assert_eq!(first, second);
+    assert_eq!(store.setting("epoch").await.expect("reads"), Some(first));
+}
+
+async fn renaming_keeps_the_colour_and_user_id(b: Backend) {
+    let Backend { store, .. } = b;
+    let device = DeviceId::new_random();
+    let first = store
+        .set_name(device, name("Ann"), "rgb(200,100,100)".into())
+        .await
+        .expect("named");
+    let second = store
+        .set_name(device, name("Annie"), "rgb(255,255,255)".into())
+        .await
+        .expect("renamed");
+    assert_eq!(second.user_id, first.user_id);
+    assert_eq!(second.color, "rgb(200,100,100)");
+    assert_eq!(second.name, "Annie");
+    assert_eq!(store.identity(device).await.expect("reads"), Some(second));
+}
+
+async fn posting_without_a_name_is_refused(b: Backend) {
+    let Backend { store, .. } = b;
+    let result = store
+        .post(post(
+            DeviceId::new_random(),
+            ClientMessageId::new_random(),
+            "hi",
+        ))
+        .await;
+    assert!(matches!(result, Err(StoreError::NoIdentity)));
+}
+
+async fn resend_with_same_client_id_is_stored_once(b: Backend) {
+    let Backend { store, hub, .. } = b;
+    let device = named(store.as_ref(), "Ann").await;
+    let mut live = hub.subscribe();
+    let cid = ClientMessageId::new_random();
+    let a = store
+        .post(post(device, cid, "hello"))
+        .await
+        .expect("stored");
+    let b = store
+        .post(post(device, cid, "hello"))
+        .await
+        .expect("stored");
+    assert!(a.fresh && !b.fresh);
+    assert_eq!(a.message, b.message);
+    assert_eq!(
+        store
+            .page_before(RoomId::DEFAULT, None, 10)
+            .await
+            .expect("reads")
+            .len(),
+        1
+    );
+    assert_eq!(
+        published(&mut live, 1).await.len(),
+        1,
+        "the first is published, the resend is not"
+    );
+}
+
+async fn many_concurrent_posts_are_all_stored_in_one_id_order(b: Backend) {
+    let Backend { store, hub, .. } = b;
+    let mut devices = Vec::new();
+    for i in 0..8 {
+        devices.push(named(store.as_ref(), &format!("u{i}")).await);
+    }
+    let mut live = hub.subscribe();
+    let posts = (0..400).map(|i| {
+        let store = store.clone();
+        let device = devices[i % devices.len()];
+        tokio::spawn(async move {
+            store
+                .post(post(
+                    device,
+                    ClientMessageId::new_random(),
+                    &format!("m{i}"),
+                ))
+                .await
+        })
+    });
+    let mut acked = Vec::new();
+    for p in posts {
+        acked.push(p.await.expect("joins").expect("stored").message.id);
+    }
+    acked.sort();
+    let published = published(&mut live, 400).await;
+    let acked_seqs: Vec<Seq> = {
+        let stored = store
+            .page_before(RoomId::DEFAULT, None, 400)
+            .await
+            .expect("reads");
+        stored.iter().map(|m| m.seq).collect()
+    };
+    assert_eq!(published, acked_seqs, "published once each, in seq order");
+    assert!(acked_seqs.windows(2).all(|w| w[0] < w[1]));
+    let stored: Vec<MessageId> = store
+        .page_before(RoomId::DEFAULT, None, 400)
+        .await
+        .expect("reads")
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(stored, acked);
+}
+
+async fn pages_are_oldest_first_and_bounded(b: Backend) {
+    let Backend { store, .. } = b;
+    let device = named(store.as_ref(), "Ann").await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let p = store
+            .post(post(
+                device,
+                ClientMessageId::new_random(),
+                &format!("m{i}"),
+            ))
+            .await
+            .expect("stored");
+        ids.push(p.message.id);
+    }
+    let ids_of = |v: Vec<ChatMessage>| v.iter().map(|m| m.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids_of(
+            store
+                .page_before(RoomId::DEFAULT, None, 3)
+                .await
+                .expect("reads")
+        ),
+        ids[7..]
+    );
+    assert_eq!(
+        ids_of(
+            store
+                .page_before(RoomId::DEFAULT, Some(ids[7]), 3)
+                .await
+                .expect("reads")
+        ),
+        ids[4..7]
+    );
+    let seq5 = store
+        .page_before(RoomId::DEFAULT, Some(ids[6]), 1)
+        .await
+        .expect("reads")[0]
+        .seq;
+    assert_eq!(
+        ids_of(
+            store
+                .changed_after(RoomId::DEFAULT, seq5, 100)
+                .await
+                .expect("reads")
+        ),
+        ids[6..]
+    );
+}
+
+async fn a_transfer_token_works_once_and_expires(b: Backend) {
+    let Backend { store, .. } = b;
+    let device = DeviceId::new_random();
+    store
+        .create_transfer(device, "t1".into(), 100)
+        .await
+        .expect("created");
+    assert_eq!(
+        store.claim_transfer("t1".into(), 50).await.expect("claims"),
+        Some(device)
+    );
+    assert_eq!(
+        store.claim_transfer("t1".into(), 51).await.expect("claims"),
+        None
+    );
+    store
+        .create_transfer(device, "t2".into(), 100)
+        .await
+        .expect("created");
+    assert_eq!(
+        store
+            .claim_transfer("t2".into(), 100)
+            .await
+            .expect("claims"),
+        None
+    );
+}
+
+async fn invites_expire_run_out_and_can_be_revoked(b: Backend) {
+    use crate::store::InviteClaim;
+    let Backend { store, .. } = b;
+    let owner = UserId(1);
+    let info = store
+        .create_invite("h-two".into(), owner, 0, 100, 2)
+        .await
+        .expect("created")
+        .expect("listed");
+    assert_eq!((info.max_uses, info.uses), (2, 0));
+    let (a, b, c) = (
+        DeviceId::new_random(),
+        DeviceId::new_random(),
+        DeviceId::new_random(),
+    );
+    let claim = |h: &str, d, now| store.claim_invite(h.to_owned(), d, now);
+    // (The store hashes nothing itself: it is given hashes.)
+    assert_eq!(
+        claim("h-two", a, 10).await.expect("claim"),
+        InviteClaim::Admitted
+    );
+    assert_eq!(
+        claim("h-two", a, 11).await.expect("claim"),
+        InviteClaim::AlreadyMember,
+        "a member opening it again spends nothing"
+    );
+    assert_eq!(store.invites(12).await.expect("list")[0].uses, 1);
+    assert_eq!(
+        claim("h-two", b, 12).await.expect("claim"),
+        InviteClaim::Admitted
+    );
+    assert_eq!(
+        claim("h-two", c, 13).await.expect("claim"),
+        InviteClaim::UsedUp
+    );
+    assert!(
+        store.invites(13).await.expect("list").is_empty(),
+        "used up: not listed"
+    );
+    assert_eq!(
+        store.standing(c).await.expect("standing").role,
+        None,
+        "not let in"
+    );
+    assert_eq!(
+        store.standing(b).await.expect("standing").role,
+        Some(app::api::Role::Member)
+    );
+
+    store
+        .create_invite("h-late".into(), owner, 0, 100, 5)
+        .await
+        .expect("created");
+    assert_eq!(
+        claim("h-late", c, 100).await.expect("claim"),
+        InviteClaim::Expired
+    );
+    let revoked = store
+        .create_invite("h-gone".into(), owner, 0, 1000, 5)
+        .await
+        .expect("created")
+        .expect("listed");
+    assert!(store.revoke_invite(revoked.id, 50).await.expect("revoke"));
+    assert!(
+        !store.revoke_invite(revoked.id, 51).await.expect("revoke"),
+        "once"
+    );
+    assert_eq!(
+        claim("h-gone", c, 60).await.expect("claim"),
+        InviteClaim::Revoked
+    );
+    assert_eq!(
+        claim("nope", c, 60).await.expect("claim"),
+        InviteClaim::Unknown
+    );
+}
+
+async fn an_owner_token_works_once_before_it_expires_and_replaces_the_old_owner(b: Backend) {
+    let Backend { store, .. } = b;
+    let (first, second) = (DeviceId::new_random(), DeviceId::new_random());
+    assert!(!store.has_owner().await.expect("read"));
+    store
+        .add_owner_token("t1".into(), 0, 100)
+        .await
+        .expect("stored");
+    assert!(
+        !store
+            .claim_owner("t1".into(), first, 100)
+            .await
+            .expect("claim"),
+        "expired"
+    );
+    store
+        .add_owner_token("t2".into(), 0, 100)
+        .await
+        .expect("stored");
+    assert!(store
+        .claim_owner("t2".into(), first, 50)
+        .await
+        .expect("claim"));
+    assert!(
+        !store
+            .claim_owner("t2".into(), second, 51)
+            .await
+            .expect("claim"),
+        "used"
+    );
+    assert!(store.has_owner().await.expect("read"));
+    store
+        .add_owner_token("t3".into(), 60, 200)
+        .await
+        .expect("stored");
+    assert!(store
+        .claim_owner("t3".into(), second, 70)
+        .await
+        .expect("claim"));
+    let second_role = store.standing(second).await.expect("standing").role;
+    assert_eq!(second_role, Some(app::api::Role::Owner));
+    let first_role = store.standing(first).await.expect("standing").role;
+    assert_eq!(first_role, Some(app::api::Role::Member), "the lost phone");
+}
+
+async fn every_change_takes_the_rooms_next_seq_and_catch_up_replays_current_state(b: Backend) {
+    let Backend { store, .. } = b;
+    let ann = named(store.as_ref(), "Ann").await;
+    let a = store
+        .post(post(ann, ClientMessageId::new_random(), "first"))
+        .await
+        .expect("stored")
+        .message;
+    let b = store
+        .post(post(ann, ClientMessageId::new_random(), "second"))
+        .await
+        .expect("stored")
+        .message;
+    assert_eq!(b.seq.0, a.seq.0 + 1);
+    let mark = b.seq;
+    let edit = Change::Edit {
+        text: text("first, edited"),
+        window_ms: 60_000,
+    };
+    let edited = store.change(ann, a.id, edit, 2).await.expect("edited");
+    assert_eq!(edited.seq.0, mark.0 + 1);
+    assert!(edited.edited);
+    let deleted = store
+        .change(ann, b.id, Change::Delete, 3)
+        .await
+        .expect("deleted");
+    assert_eq!(deleted.seq.0, mark.0 + 2);
+    // A client that stopped at `mark` gets both changes, current state, in seq order.
+    let missed = store
+        .changed_after(RoomId::DEFAULT, mark, 100)
+        .await
+        .expect("reads");
+    assert_eq!(
+        missed.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![a.id, b.id]
+    );
+    assert_eq!(missed[0].msg, "first, edited");
+    assert!(missed[1].deleted && missed[1].msg.is_empty());
+    assert_eq!(
+        store.room_seq(RoomId::DEFAULT).await.expect("reads"),
+        deleted.seq
+    );
+}
+
+async fn only_the_author_edits_or_deletes_and_only_within_the_window(b: Backend) {
+    let Backend { store, .. } = b;
+    let ann = named(store.as_ref(), "Ann").await;
+    let bob = named(store.as_ref(), "Bob").await;
+    let m = store
+        .post(post(ann, ClientMessageId::new_random(), "mine"))
+        .await
+        .expect("stored")
+        .message;
+    let forged = Change::Edit {
+        text: text("not yours"),
+        window_ms: 60_000,
+    };
+    assert!(matches!(
+        store.change(bob, m.id, forged, 2).await,
+        Err(StoreError::NotAuthor)
+    ));
+    assert!(matches!(
+        store.change(bob, m.id, Change::Delete, 2).await,
+        Err(StoreError::NotAuthor)
+    ));
+    let late = Change::Edit {
+        text: text("too late"),
+        window_ms: 1000,
+    };
+    assert!(matches!(
+        store.change(ann, m.id, late, m.ts + 1001).await,
+        Err(StoreError::EditWindowClosed)
+    ));
+    assert!(matches!(
+        store.change(ann, MessageId(9999), Change::Delete, 2).await,
+        Err(StoreError::NotFound)
+    ));
+    let kept = store
+        .page_before(RoomId::DEFAULT, None, 1)
+        .await
+        .expect("reads");
+    assert_eq!(kept[0].msg, "mine");
+    // Deletes have no window.
+    store
+        .change(ann, m.id, Change::Delete, m.ts + 10_000_000)
+        .await
+        .expect("deleted");
+}
+
+async fn reactions_are_idempotent_under_resend(b: Backend) {
+    let Backend { store, hub, .. } = b;
+    let ann = named(store.as_ref(), "Ann").await;
+    let bob = named(store.as_ref(), "Bob").await;
+    let mut live = hub.subscribe();
+    let m = store
+        .post(post(ann, ClientMessageId::new_random(), "react"))
+        .await
+        .expect("stored")
+        .message;
+    let on = || Change::React {
+        emoji: REACTIONS[0].into(),
+        on: true,
+    };
+    let first = store.change(bob, m.id, on(), 2).await.expect("reacted");
+    let again = store.change(bob, m.id, on(), 3).await.expect("resent");
+    assert_eq!(first, again, "the resend changes nothing");
+    assert_eq!(first.reactions.len(), 1);
+    assert_eq!(first.reactions[0].users[0].name, "Bob");
+    assert_eq!(
+        published(&mut live, 2).await.len(),
+        2,
+        "the message, then the reaction once"
+    );
+    let off = store
+        .change(
+            bob,
+            m.id,
+            Change::React {
+                emoji: REACTIONS[0].into(),
+                on: false,
+            },
+            4,
+        )
+        .await
+        .expect("removed");
+    assert!(off.reactions.is_empty());
+    assert!(matches!(
+        store
+            .change(
+                bob,
+                m.id,
+                Change::React {
+                    emoji: "💩".into(),
+                    on: true
+                },
+                5
+            )
+            .await,
+        Err(StoreError::InvalidReaction)
+    ));
+}
+
+async fn rooms_have_unique_names_unique_slugs_and_archive_to_read_only(b: Backend) {
+    let Backend { store, .. } = b;
+    let ann = named(store.as_ref(), "Ann").await;
+    let club = store
+        .create_room(ann, room_name("Book Club"), 1)
+        .await
+        .expect("created");
+    assert_eq!(club.slug, "book-club");
+    assert!(matches!(
+        store.create_room(ann, room_name("book club"), 1).await,
+        Err(StoreError::NameTaken)
+    ));
+    let other = store
+        .create_room(ann, room_name("Book-Club!"), 1)
+        .await
+        .expect("created");
+    assert_eq!(other.slug, "book-club-2");
+    let renamed = store
+        .rename_room(ann, club.id, room_name("Readers"))
+        .await
+        .expect("renamed");
+    assert_eq!(
+        (renamed.slug.as_str(), renamed.name.as_str()),
+        ("book-club", "Readers")
+    );
+    store.archive_room(ann, club.id).await.expect("archived");
+    assert!(matches!(
+        store
+            .post(post_in(club.id, ann, ClientMessageId::new_random(), "hi"))
+            .await,
+        Err(StoreError::Archived)
+    ));
+    assert!(matches!(
+        store.archive_room(ann, RoomId::DEFAULT).await,
+        Err(StoreError::DefaultRoom)
+    ));
+    let listed: Vec<RoomId> = store
+        .room_statuses(None)
+        .await
+        .expect("reads")
+        .iter()
+        .map(|s| s.room.id)
+        .collect();
+    assert!(
+        listed.contains(&other.id) && !listed.contains(&club.id),
+        "archived rooms are hidden"
+    );
+    let by_slug = store
+        .room(RoomKey::Slug("book-club".into()))
+        .await
+        .expect("reads");
+    assert!(by_slug.is_some_and(|r| r.archived), "still reachable");
+}
+
+async fn unread_counts_follow_read_marks_and_mentions(b: Backend) {
+    let Backend { store, .. } = b;
+    let ann = named(store.as_ref(), "Ann").await;
+    let bob = named(store.as_ref(), "Bob").await;
+    let ann_id = store
+        .identity(ann)
+        .await
+        .expect("reads")
+        .expect("named")
+        .user_id;
+    let bob_id = store
+        .identity(bob)
+        .await
+        .expect("reads")
+        .expect("named")
+        .user_id;
+    let mut seqs = Vec::new();
+    for i in 0..3 {
+        let mut p = post(bob, ClientMessageId::new_random(), &format!("hi @Ann {i}"));
+        p.ts = now_ms() + 1000;
+        p.mentions = if i == 0 { vec![ann_id] } else { Vec::new() };
+        seqs.push(store.post(p).await.expect("stored").message.seq);
+    }
+    let mine = store
+        .post(post(ann, ClientMessageId::new_random(), "my own"))
+        .await
+        .expect("stored");
+    let status = |statuses: Vec<RoomStatus>| {
+        statuses
+            .into_iter()
+            .find(|s| s.room.id == RoomId::DEFAULT)
+            .expect("room")
+    };
+    let s = status(store.room_statuses(Some(ann_id)).await.expect("reads"));
+    assert_eq!(
+        (s.unread, s.mentions),
+        (3, 1),
+        "own messages are not unread"
+    );
+    let s = store
+        .mark_read(ann, RoomId::DEFAULT, seqs[0])
+        .await
+        .expect("marked");
+    assert_eq!((s.unread, s.mentions), (2, 0));
+    let s = store
+        .mark_read(ann, RoomId::DEFAULT, Seq(0))
+        .await
+        .expect("never backwards");
+    assert_eq!(s.read, seqs[0]);
+    let s = store
+        .mark_read(ann, RoomId::DEFAULT, Seq(1_000_000))
+        .await
+        .expect("capped");
+    assert_eq!((s.unread, s.mentions, s.read), (0, 0, mine.message.seq));
+    // A mention the text does not hold is dropped.
+    let mut p = post(ann, ClientMessageId::new_random(), "no names here");
+    p.mentions = vec![bob_id];
+    assert!(store
+        .post(p)
+        .await
+        .expect("stored")
+        .message
+        .mentions
+        .is_empty());
+}
+
+async fn search_finds_words_phrases_accents_and_emoji_newest_first(b: Backend) {
+    let Backend { store, .. } = b;
+    let ann = named(store.as_ref(), "Ann").await;
+    let mut ids = Vec::new();
+    for text in [
+        "Meet at the café tomorrow",
+        "The big red balloon 🎈 flew away",
+        "red alert: the balloon is big",
+        "Nothing to see",
+        "une crème brûlée SVP",
+    ] {
+        ids.push(
+            store
+                .post(post(ann, ClientMessageId::new_random(), text))
+                .await
+                .expect("stored")
+                .message
+                .id,
+        );
+    }
+    let found = |q: &str| {
+        let store = &store;
+        let q = q.to_owned();
+        async move {
+            store
+                .search(q, None, 20)
+                .await
+                .expect("searches")
+                .into_iter()
+                .map(|(m, _)| m.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("cafe").await, vec![ids[0]], "accents fold");
+    assert_eq!(found("CRÈME brulee").await, vec![ids[4]]);
+    assert_eq!(found("balloon").await, vec![ids[2], ids[1]], "newest first");
+    assert_eq!(
+        found("\"big red\"").await,
+        vec![ids[1]],
+        "a phrase in order"
+    );
+    assert_eq!(
+        found("big red").await,
+        vec![ids[2], ids[1]],
+        "words in any order"
+    );
+    assert_eq!(found("🎈").await, vec![ids[1]], "emoji are words");
+    assert_eq!(
+        found("ball").await,
+        vec![ids[2], ids[1]],
+        "the last word is a prefix"
+    );
+    assert!(
+        found("NOT OR AND \" ( *").await.is_empty(),
+        "syntax is just text"
+    );
+    // Highlighting marks the match; the parts carry no markup.
+    let (_, marked) = store
+        .search("café".into(), None, 1)
+        .await
+        .expect("searches")
+        .remove(0);
+    let parts = crate::store::sqlite::search::parts(&marked);
+    assert!(parts.contains(&("café".to_owned(), true)), "{parts:?}");
+}
+
+async fn search_follows_edits_and_deletes_and_pages(b: Backend) {
+    let Backend { store, .. } = b;
+    let ann = named(store.as_ref(), "Ann").await;
+    let old = store
+        .post(post(ann, ClientMessageId::new_random(), "first wording"))
+        .await
+        .expect("stored")
+        .message;
+    let gone = store
+        .post(post(
+            ann,
+            ClientMessageId::new_random(),
+            "wording to delete",
+        ))
+        .await
+        .expect("stored")
+        .message;
+    let edit = Change::Edit {
+        text: text("second phrasing"),
+        window_ms: 60_000,
+    };
+    store.change(ann, old.id, edit, 2).await.expect("edited");
+    store
+        .change(ann, gone.id, Change::Delete, 3)
+        .await
+        .expect("deleted");
+    assert!(store
+        .search("wording".into(), None, 10)
+        .await
+        .expect("searches")
+        .is_empty());
+    assert_eq!(
+        store
+            .search("phrasing".into(), None, 10)
+            .await
+            .expect("searches")
+            .len(),
+        1
+    );
+    for i in 0..25 {
+        store
+            .post(post(
+                ann,
+                ClientMessageId::new_random(),
+                &format!("page {i}"),
+            ))
+            .await
+            .expect("stored");
+    }
+    let first = store
+        .search("page".into(), None, 10)
+        .await
+        .expect("searches");
+    let second = store
+        .search("page".into(), Some(first[9].0.id), 10)
+        .await
+        .expect("searches");
+    assert_eq!(first.len(), 10);
+    assert!(second.iter().all(|(m, _)| m.id < first[9].0.id));
+    assert_eq!(second[0].0.msg, "page 14");
+}
