@@ -97,8 +97,10 @@ pub struct Hub {
     tap: OnceLock<mpsc::Sender<ChatMessage>>,
     /// The other nodes, in the shared mode; unset, this hub is the bus.
     bus: OnceLock<Arc<dyn Bus>>,
-    /// Bumped when another node changed chat-wide settings or blocks.
+    /// Bumped when another node changed chat-wide settings or blocks…
     access_changed: watch::Sender<u64>,
+    /// …or push subscriptions.
+    push_changed: watch::Sender<u64>,
 }
 
 impl Hub {
@@ -109,6 +111,7 @@ impl Hub {
             tap: OnceLock::new(),
             bus: OnceLock::new(),
             access_changed: watch::Sender::new(0),
+            push_changed: watch::Sender::new(0),
         }
     }
 
@@ -121,9 +124,11 @@ impl Hub {
 
     /// Delivers an event to the sockets of every node.
     pub fn share(&self, event: Shared) {
-        match self.bus.get() {
-            Some(bus) => bus.share(event),
-            None => self.deliver(event),
+        match (self.bus.get(), &event) {
+            (Some(bus), _) => bus.share(event),
+            // One node: it already knows what it changed.
+            (None, Shared::Access | Shared::Push) => {}
+            (None, _) => self.deliver(event),
         }
     }
 
@@ -137,15 +142,19 @@ impl Hub {
                 reason,
                 event,
             } => self.kick(device, code, reason, event),
-            Shared::Access => {
-                self.access_changed.send_modify(|n| *n += 1);
-            }
+            Shared::Access => self.access_changed.send_modify(|n| *n += 1),
+            Shared::Push => self.push_changed.send_modify(|n| *n += 1),
         }
     }
 
     /// Changes each time another node changes settings or blocks.
     pub fn access_changes(&self) -> watch::Receiver<u64> {
         self.access_changed.subscribe()
+    }
+
+    /// Changes each time another node changes push subscriptions.
+    pub fn push_changes(&self) -> watch::Receiver<u64> {
+        self.push_changed.subscribe()
     }
 
     /// Whether this node reaches the other nodes.

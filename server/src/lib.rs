@@ -143,6 +143,7 @@ pub async fn run(
             contact: settings.push_contact.clone(),
             collapse: Duration::from_secs(settings.push_collapse_secs),
             allow_loopback: settings.push_allow_loopback,
+            shared: matches!(settings.database()?, config::Database::Postgres(_)),
         },
         store,
         &hub,

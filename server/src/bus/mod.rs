@@ -27,6 +27,8 @@ pub enum Shared {
     },
     /// Chat-wide settings or blocks changed: reread them.
     Access,
+    /// Push subscriptions or modes changed: reread them.
+    Push,
 }
 
 pub trait Bus: Send + Sync + 'static {

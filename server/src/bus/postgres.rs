@@ -308,6 +308,7 @@ enum Wire {
         event: ServerEvent,
     },
     Access,
+    Push,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -342,6 +343,7 @@ impl Wire {
                 event: event.clone(),
             },
             Shared::Access => Wire::Access,
+            Shared::Push => Wire::Push,
         })
     }
 
@@ -378,6 +380,7 @@ impl Wire {
                 event,
             },
             Wire::Access => Shared::Access,
+            Wire::Push => Shared::Push,
         })
     }
 }

@@ -14,6 +14,7 @@ pub mod guard;
 mod registry;
 mod vapid;
 
+use crate::bus::Shared;
 use crate::hub::Hub;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
@@ -63,6 +64,8 @@ pub struct Push {
     policy: Policy,
     store: Arc<dyn Store>,
     limits: Arc<Limits>,
+    /// Tells other nodes that subscriptions changed.
+    hub: Arc<Hub>,
 }
 
 pub struct Options<'a> {
@@ -70,6 +73,9 @@ pub struct Options<'a> {
     pub contact: String,
     pub collapse: Duration,
     pub allow_loopback: bool,
+    /// Several nodes share the database: the key lives there, so every
+    /// node signs with the same one.
+    pub shared: bool,
 }
 
 impl Push {
@@ -78,13 +84,17 @@ impl Push {
     pub async fn start(
         options: Options<'_>,
         store: Arc<dyn Store>,
-        hub: &Hub,
+        hub: &Arc<Hub>,
         presence: Arc<Presence>,
         access: Arc<crate::access::Access>,
         limits: Arc<Limits>,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Self>, crate::BoxError> {
-        let vapid = vapid::Vapid::load_or_generate(options.data_dir)?;
+        let vapid = if options.shared {
+            vapid::Vapid::load_shared(store.as_ref(), options.data_dir).await?
+        } else {
+            vapid::Vapid::load_or_generate(options.data_dir)?
+        };
         let policy = Policy {
             allow_loopback: options.allow_loopback,
         };
@@ -101,9 +111,24 @@ impl Push {
             policy,
             store,
             limits,
+            hub: hub.clone(),
         });
         let (tx, rx) = mpsc::channel(QUEUE);
         hub.tap(tx);
+        {
+            // Another node stored or removed a subscription: this node may
+            // be the one that pushes the next message.
+            let push = push.clone();
+            let mut changes = hub.push_changes();
+            tokio::spawn(async move {
+                while changes.changed().await.is_ok() {
+                    match push.store.push_state().await {
+                        Ok(state) => push.with_registry(|r| *r = Registry::load(state)),
+                        Err(e) => tracing::warn!(error = %e, "could not reread push subscriptions"),
+                    }
+                }
+            });
+        }
         let pusher = Pusher {
             push: push.clone(),
             presence,
@@ -164,6 +189,7 @@ impl Push {
             )
             .await?;
         self.with_registry(|r| r.add(endpoint, device, me.user_id, keys));
+        self.hub.share(Shared::Push);
         tracing::info!(user_id = me.user_id.0, "push subscription stored");
         Ok(self.settings(device))
     }
@@ -178,6 +204,7 @@ impl Push {
             .delete_push(endpoint.clone(), Some(device))
             .await?;
         self.with_registry(|r| r.remove(&endpoint, Some(device)));
+        self.hub.share(Shared::Push);
         Ok(self.settings(device))
     }
 
@@ -196,6 +223,7 @@ impl Push {
         }
         self.store.set_push_mode(device, room, mode).await?;
         self.with_registry(|r| r.set_mode(device, room, mode));
+        self.hub.share(Shared::Push);
         Ok(self.settings(device))
     }
 

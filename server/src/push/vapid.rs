@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use web_push_native::jwt_simple::algorithms::{ECDSAP256PublicKeyLike, ES256KeyPair};
 
 const FILE: &str = "vapid-private-key.txt";
+/// Where the shared mode keeps it (`chat_settings`).
+const SETTING: &str = "vapid_private_key";
 
 pub struct Vapid {
     pub key: ES256KeyPair,
@@ -39,6 +41,25 @@ impl Vapid {
             }
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
+        let public = key.public_key().public_key().to_bytes_uncompressed();
+        Ok(Self { key, public })
+    }
+}
+
+impl Vapid {
+    /// The key kept in the shared database; the first node to start puts
+    /// it there (the data directory's key, if the chat moved from SQLite,
+    /// so browsers stay subscribed).
+    pub async fn load_shared(store: &dyn crate::store::Store, dir: &Path) -> Result<Self, String> {
+        let ours = std::fs::read_to_string(dir.join(FILE))
+            .ok()
+            .and_then(|text| parse(&text))
+            .unwrap_or_else(ES256KeyPair::generate);
+        let stored = store
+            .init_setting(SETTING, Base64UrlUnpadded::encode_string(&ours.to_bytes()))
+            .await
+            .map_err(|e| format!("cannot read the VAPID key from the database: {e}"))?;
+        let key = parse(&stored).ok_or("the database's VAPID key is damaged")?;
         let public = key.public_key().public_key().to_bytes_uncompressed();
         Ok(Self { key, public })
     }
