@@ -101,6 +101,8 @@ pub struct Hub {
     access_changed: watch::Sender<u64>,
     /// …or push subscriptions.
     push_changed: watch::Sender<u64>,
+    /// Other nodes' presence.
+    presence_notes: broadcast::Sender<crate::presence::Note>,
 }
 
 impl Hub {
@@ -112,6 +114,7 @@ impl Hub {
             bus: OnceLock::new(),
             access_changed: watch::Sender::new(0),
             push_changed: watch::Sender::new(0),
+            presence_notes: broadcast::channel(BACKLOG).0,
         }
     }
 
@@ -127,7 +130,7 @@ impl Hub {
         match (self.bus.get(), &event) {
             (Some(bus), _) => bus.share(event),
             // One node: it already knows what it changed.
-            (None, Shared::Access | Shared::Push) => {}
+            (None, Shared::Access | Shared::Push | Shared::Presence(_)) => {}
             (None, _) => self.deliver(event),
         }
     }
@@ -144,12 +147,26 @@ impl Hub {
             } => self.kick(device, code, reason, event),
             Shared::Access => self.access_changed.send_modify(|n| *n += 1),
             Shared::Push => self.push_changed.send_modify(|n| *n += 1),
+            Shared::Presence(note) => {
+                // Nobody listening yet is fine: presence starts with the chat.
+                let _ = self.presence_notes.send(note);
+            }
         }
     }
 
     /// Changes each time another node changes settings or blocks.
     pub fn access_changes(&self) -> watch::Receiver<u64> {
         self.access_changed.subscribe()
+    }
+
+    /// What other nodes say about their tabs.
+    pub fn presence_notes(&self) -> broadcast::Receiver<crate::presence::Note> {
+        self.presence_notes.subscribe()
+    }
+
+    /// Whether other nodes share this chat.
+    pub fn is_shared(&self) -> bool {
+        self.bus.get().is_some()
     }
 
     /// Changes each time another node changes push subscriptions.

@@ -114,6 +114,20 @@ pub async fn run(
     )
     .with_epoch(epoch);
     {
+        // What other nodes' tabs are showing.
+        let presence = chat.presence().clone();
+        let mut notes = hub.presence_notes();
+        tokio::spawn(async move {
+            loop {
+                match notes.recv().await {
+                    Ok(note) => presence.note(note),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                }
+            }
+        });
+    }
+    {
         // Another node changed settings or blocks: reread them.
         let access = chat.access().clone();
         let mut changes = hub.access_changes();
@@ -126,9 +140,11 @@ pub async fn run(
         });
     }
     {
-        // Background tabs past their grace period leave the room lists.
+        // Background tabs past their grace period leave the room lists;
+        // other nodes hear this node's presence again (at most every 2 s).
         let chat = chat.clone();
-        let every = Duration::from_secs(settings.presence_grace_secs.clamp(1, 10)) / 2;
+        let every = (Duration::from_secs(settings.presence_grace_secs.clamp(1, 10)) / 2)
+            .min(Duration::from_secs(2));
         tokio::spawn(async move {
             let mut every = tokio::time::interval(every);
             loop {

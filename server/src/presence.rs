@@ -2,12 +2,52 @@
 //! never stored, never replayed. An identity with several tabs counts
 //! once; a tab in the background still counts for a grace period, so a
 //! phone switching apps does not flicker in and out.
+//!
+//! With several nodes, each announces its own tabs' people per room (and
+//! the devices with a visible tab, which push skips) on the bus when they
+//! change and every few seconds; what another node announced counts
+//! until it expires, so a killed node's people leave after `REMOTE_TTL`.
 
+use crate::bus::Shared;
 use crate::hub::{Audience, Hub, Publish};
 use app::protocol::{DeviceId, Identity, RoomId, ServerEvent, UserId};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// How often a node repeats what it announced.
+const ANNOUNCE_EVERY: Duration = Duration::from_secs(3);
+/// How long another node's announcement counts without being repeated
+/// (a few announcements may be lost before people flicker).
+const REMOTE_TTL: Duration = Duration::from_secs(10);
+
+/// What one node says about its own tabs.
+#[derive(Debug, Clone)]
+pub enum Note {
+    Room {
+        node: u64,
+        room: RoomId,
+        people: Vec<Identity>,
+    },
+    Visible {
+        node: u64,
+        devices: Vec<DeviceId>,
+    },
+}
+
+#[derive(Default)]
+struct Remote {
+    /// Per (node, room): its people, until when.
+    rooms: HashMap<(u64, RoomId), (Vec<Identity>, Instant)>,
+    visible: HashMap<u64, (HashSet<DeviceId>, Instant)>,
+}
+
+#[derive(Default)]
+struct Announced {
+    rooms: HashMap<RoomId, Vec<Identity>>,
+    visible: Vec<DeviceId>,
+    at: Option<Instant>,
+}
 
 /// One open tab (WebSocket session).
 pub type TabId = u64;
@@ -28,6 +68,10 @@ pub struct Presence {
     shown: Mutex<HashMap<RoomId, Vec<Identity>>>,
     hub: Arc<Hub>,
     grace: Duration,
+    /// This node among others on the bus.
+    node: u64,
+    remote: Mutex<Remote>,
+    announced: Mutex<Announced>,
 }
 
 impl Presence {
@@ -37,6 +81,89 @@ impl Presence {
             shown: Mutex::new(HashMap::new()),
             hub,
             grace,
+            node: rand::random(),
+            remote: Mutex::new(Remote::default()),
+            announced: Mutex::new(Announced::default()),
+        }
+    }
+
+    /// What another node announced (this node's own come back too, and
+    /// are ignored).
+    pub fn note(&self, note: Note) {
+        let until = Instant::now() + REMOTE_TTL;
+        let room = match note {
+            Note::Room { node, .. } | Note::Visible { node, .. } if node == self.node => return,
+            Note::Room { node, room, people } => {
+                if let Ok(mut r) = self.remote.lock() {
+                    if people.is_empty() {
+                        r.rooms.remove(&(node, room));
+                    } else {
+                        r.rooms.insert((node, room), (people, until));
+                    }
+                }
+                room
+            }
+            Note::Visible { node, devices } => {
+                if let Ok(mut r) = self.remote.lock() {
+                    r.visible
+                        .insert(node, (devices.into_iter().collect(), until));
+                }
+                return;
+            }
+        };
+        self.publish_if_changed(room);
+    }
+
+    /// Tells the other nodes what this one has: what changed, and all of
+    /// it every `ANNOUNCE_EVERY`.
+    fn announce(&self, now: Instant) {
+        let Ok(mut a) = self.announced.lock() else {
+            return;
+        };
+        let repeat =
+            a.at.is_none_or(|at| now.duration_since(at) >= ANNOUNCE_EVERY);
+        let mut rooms: Vec<RoomId> = self.with_tabs(|tabs| tabs.values().map(|t| t.room).collect());
+        rooms.extend(a.rooms.keys().copied());
+        rooms.sort();
+        rooms.dedup();
+        for room in rooms {
+            let people = self.local_people_at(room, now);
+            let before = a.rooms.get(&room);
+            if before == Some(&people) && !repeat {
+                continue;
+            }
+            if before.is_none() && people.is_empty() {
+                continue;
+            }
+            self.hub.share(Shared::Presence(Note::Room {
+                node: self.node,
+                room,
+                people: people.clone(),
+            }));
+            if people.is_empty() {
+                a.rooms.remove(&room);
+            } else {
+                a.rooms.insert(room, people);
+            }
+        }
+        let mut visible: Vec<DeviceId> = self.with_tabs(|tabs| {
+            tabs.values()
+                .filter(|t| t.hidden_since.is_none())
+                .map(|t| t.device)
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect()
+        });
+        visible.sort_by_key(|d| d.as_uuid());
+        if visible != a.visible || repeat {
+            self.hub.share(Shared::Presence(Note::Visible {
+                node: self.node,
+                devices: visible.clone(),
+            }));
+            a.visible = visible;
+        }
+        if repeat {
+            a.at = Some(now);
         }
     }
 
@@ -108,9 +235,15 @@ impl Presence {
     /// Whether one of the device's tabs is in view now (a tab in the
     /// background counts as away at once: its phone may be in a pocket).
     pub fn device_visible(&self, device: DeviceId) -> bool {
-        self.with_tabs(|tabs| {
+        let here = self.with_tabs(|tabs| {
             tabs.values()
                 .any(|t| t.device == device && t.hidden_since.is_none())
+        });
+        let now = Instant::now();
+        here || self.remote.lock().is_ok_and(|r| {
+            r.visible
+                .values()
+                .any(|(devices, until)| *until > now && devices.contains(&device))
         })
     }
 
@@ -120,6 +253,27 @@ impl Presence {
     }
 
     fn people_at(&self, room: RoomId, now: Instant) -> Vec<Identity> {
+        let mut people: BTreeMap<UserId, Identity> = self
+            .local_people_at(room, now)
+            .into_iter()
+            .map(|p| (p.user_id, p))
+            .collect();
+        if let Ok(r) = self.remote.lock() {
+            for ((_, r_room), (list, until)) in &r.rooms {
+                if *r_room == room && *until > now {
+                    for p in list {
+                        people.entry(p.user_id).or_insert_with(|| p.clone());
+                    }
+                }
+            }
+        }
+        let mut list: Vec<Identity> = people.into_values().collect();
+        list.sort_by_key(|p| p.name.to_lowercase());
+        list
+    }
+
+    /// The people of this node's own tabs.
+    fn local_people_at(&self, room: RoomId, now: Instant) -> Vec<Identity> {
         self.with_tabs(|tabs| {
             let mut people: BTreeMap<UserId, Identity> = BTreeMap::new();
             for t in tabs.values().filter(|t| t.room == room) {
@@ -139,6 +293,11 @@ impl Presence {
     /// Re-checks every room, so background tabs past the grace period
     /// drop out; run every few seconds.
     pub fn sweep(&self) {
+        let now = Instant::now();
+        if let Ok(mut r) = self.remote.lock() {
+            r.rooms.retain(|_, (_, until)| *until > now);
+            r.visible.retain(|_, (_, until)| *until > now);
+        }
         let rooms: Vec<RoomId> = {
             let shown = self.shown.lock().map(|s| s.keys().copied().collect());
             shown.unwrap_or_default()
@@ -146,9 +305,13 @@ impl Presence {
         for room in rooms {
             self.publish_if_changed(room);
         }
+        self.announce(now);
     }
 
     fn publish_if_changed(&self, room: RoomId) {
+        if self.hub.is_shared() {
+            self.announce(Instant::now());
+        }
         let people = self.people(room);
         let Ok(mut shown) = self.shown.lock() else {
             return;

@@ -509,3 +509,48 @@ async fn a_cursor_from_another_epoch_gets_the_page() {
         "same epoch: a catch-up"
     );
 }
+
+/// Who's here spans the nodes: people on A see who opened the room on B,
+/// typing crosses too, and a killed node's people leave after a while.
+#[tokio::test]
+async fn presence_and_typing_cross_nodes() {
+    let Some(admin) = cluster() else { return };
+    let _one = SERIAL.lock().await;
+    let url = fresh_database(&admin).await;
+    let (a, _da) = node(&url);
+    let (b, _db) = node(&url);
+    let (ann, bo) = (new_device(), new_device());
+    let ann_id = named(&a, &ann, "Ann").await;
+    let bo_id = named(&b, &bo, "Bo").await;
+    let (mut on_a, _) = Client::joined(&a, &ann).await;
+    let (mut on_b, _) = Client::joined(&b, &bo).await;
+    let names = |people: &[app::protocol::Identity]| {
+        let mut n: Vec<String> = people.iter().map(|p| p.name.clone()).collect();
+        n.sort();
+        n
+    };
+    on_a.next_matching(|e| match e {
+        ServerEvent::Presence { people, .. } if names(&people) == ["Ann", "Bo"] => Some(()),
+        _ => None,
+    })
+    .await;
+    on_b.send_event(&ClientEvent::Typing).await;
+    let typist = on_a
+        .next_matching(|e| match e {
+            ServerEvent::Typing { user, .. } => Some(user),
+            _ => None,
+        })
+        .await;
+    assert_eq!(typist.user_id, bo_id.user_id);
+    b.crash();
+    // Bo's node stopped announcing; Ann's list drops him once it expires
+    // (10 s after its last announcement).
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let left = on_a
+        .next_matching(|e| match e {
+            ServerEvent::Presence { people, .. } => Some(people),
+            _ => None,
+        })
+        .await;
+    assert_eq!(left, vec![ann_id]);
+}

@@ -29,6 +29,8 @@ pub enum Shared {
     Access,
     /// Push subscriptions or modes changed: reread them.
     Push,
+    /// A node's own tabs: who is in a room, which devices are looking.
+    Presence(crate::presence::Note),
 }
 
 pub trait Bus: Send + Sync + 'static {

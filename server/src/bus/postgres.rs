@@ -14,6 +14,7 @@
 
 use super::{Bus, Shared, KICK_REASONS};
 use crate::hub::{Audience, Hub, Publish};
+use crate::presence::Note;
 use crate::store::postgres::{messages, rooms, writer::Stored, Connector};
 use crate::store::StoreError;
 use app::protocol::{DeviceId, RoomId, Seq, ServerEvent};
@@ -309,6 +310,15 @@ enum Wire {
     },
     Access,
     Push,
+    Room {
+        node: u64,
+        room: RoomId,
+        people: Vec<app::protocol::Identity>,
+    },
+    Visible {
+        node: u64,
+        devices: Vec<String>,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -344,6 +354,15 @@ impl Wire {
             },
             Shared::Access => Wire::Access,
             Shared::Push => Wire::Push,
+            Shared::Presence(Note::Room { node, room, people }) => Wire::Room {
+                node: *node,
+                room: *room,
+                people: people.clone(),
+            },
+            Shared::Presence(Note::Visible { node, devices }) => Wire::Visible {
+                node: *node,
+                devices: devices.iter().map(|d| d.to_string()).collect(),
+            },
         })
     }
 
@@ -381,6 +400,13 @@ impl Wire {
             },
             Wire::Access => Shared::Access,
             Wire::Push => Shared::Push,
+            Wire::Room { node, room, people } => {
+                Shared::Presence(Note::Room { node, room, people })
+            }
+            Wire::Visible { node, devices } => Shared::Presence(Note::Visible {
+                node,
+                devices: devices.iter().filter_map(|d| DeviceId::parse(d)).collect(),
+            }),
         })
     }
 }
