@@ -6,6 +6,7 @@
 #   BASELINE=/path/to/older/server BASELINE_SITE=/its/site scripts/bench.sh
 #                                         # and an older build, same run
 #   SCENARIOS="a b f" scripts/bench.sh    # a subset
+#   SCENARIOS=n scripts/bench.sh          # SQLite vs PostgreSQL, 1 and 2 nodes
 #
 # Every server is started fresh on loopback with its limits raised by
 # flags, and stopped after its scenarios. The seed (../shared/seed, the
@@ -113,13 +114,79 @@ run_all() { # who protocol pids
   return 0
 }
 
+# (n) The same load on SQLite (one node), PostgreSQL with one node and
+# with two (clients split between them): a throwaway cluster, a fresh
+# database each time, PostgreSQL's CPU and its sessions' wait events.
+N_ARGS=(run --clients 1000 --senders 10 --in-flight 1 --duration 15 --warmup 2)
+pg_ticks() { # CPU ticks of every postgres process
+  local total=0 p
+  for p in $(pgrep -u postgres postgres || true); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+n_on_postgres() { # name nodes
+  local name=$1 nodes=$2 db url pids="" urls=() i sampler t0 t1 s0 s1
+  db=bench_$(date +%s%N)
+  psql "$CHAT_TEST_PG" -qc "CREATE DATABASE $db"
+  url=${CHAT_TEST_PG/\/postgres\?//$db?}
+  for i in $(seq 0 $((nodes - 1))); do
+    local data; data=$(mktemp -d)
+    "$SERVER" --addr "127.0.0.1:$((PORT + i))" --data-dir "$data" --cert "$data/cert.pem" --key "$data/key.pem" \
+      --site-root "$SITE" --database-url "$url" "${FLAGS[@]}" >"$OUT/server-$name-$i.log" 2>&1 &
+    pids="$pids${pids:+,}$!"
+    urls+=(--url "https://127.0.0.1:$((PORT + i))")
+    for _ in $(seq 100); do curl -skf -o /dev/null "https://127.0.0.1:$((PORT + i))/healthz" && break; sleep 0.1; done
+  done
+  # Wait events of the chat's sessions, sampled every 100 ms.
+  ( while true; do
+      psql "$url" -Atc "SELECT coalesce(wait_event_type, 'CPU'), coalesce(wait_event, 'running')
+                        FROM pg_stat_activity WHERE datname = current_database()
+                        AND state = 'active' AND pid <> pg_backend_pid()" 2>/dev/null
+      sleep 0.1
+    done ) >"$OUT/n-$name-waits.txt" &
+  sampler=$!
+  t0=$(date +%s.%N); s0=$(pg_ticks)
+  echo "   $name: ${N_ARGS[*]} on $nodes node(s)" >&2
+  # shellcheck disable=SC2046
+  "$LOADGEN" "${N_ARGS[@]}" "${urls[@]}" $(pid_args "$pids") >"$OUT/n-$name.json" 2>>"$OUT/loadgen.log" \
+    || echo '{"error":"run failed"}' >"$OUT/n-$name.json"
+  t1=$(date +%s.%N); s1=$(pg_ticks)
+  kill "$sampler" 2>/dev/null || true
+  python3 - "$OUT/n-$name.json" "$OUT/n-$name-waits.txt" "$s0" "$s1" "$t0" "$t1" <<'PY'
+import json, os, sys, collections
+path, waits, s0, s1, t0, t1 = sys.argv[1:]
+r = json.load(open(path))
+ticks = os.sysconf("SC_CLK_TCK")
+r["postgres_cores"] = (int(s1) - int(s0)) / ticks / (float(t1) - float(t0))
+c = collections.Counter(l.strip() for l in open(waits) if l.strip())
+r["postgres_waits"] = dict(c.most_common(6))
+json.dump(r, open(path, "w"), indent=1)
+PY
+  local p; for p in ${pids//,/ }; do stop "$p"; done
+}
+if has n; then
+  echo "== (n) SQLite, PostgreSQL 1 node, PostgreSQL 2 nodes" >&2
+  start_chat "$SERVER"
+  scenario n sqlite "$PID" sqlite "${N_ARGS[@]}"
+  stop "$PID"
+  started_pg=0
+  if [ -z "${CHAT_TEST_PG:-}" ]; then eval "$(scripts/pg.sh start)"; started_pg=1; fi
+  n_on_postgres pg1 1
+  n_on_postgres pg2 2
+  [ "$started_pg" = 1 ] && scripts/pg.sh stop "$CHAT_TEST_PGDATA"
+  SCENARIOS=${SCENARIOS// n/}; SCENARIOS=${SCENARIOS//n /}; [ "$SCENARIOS" = n ] && SCENARIOS=""
+fi
+
 echo "== this build" >&2
-start_chat "$SERVER"; run_all chat chat "$PID"; stop "$PID"
-if [ -n "${BASELINE:-}" ]; then
+if [ -n "$SCENARIOS" ]; then
+  start_chat "$SERVER"; run_all chat chat "$PID"; stop "$PID"
+fi
+if [ -n "${BASELINE:-}" ] && [ -n "$SCENARIOS" ]; then
   echo "== baseline $BASELINE" >&2
   start_chat "$BASELINE" "${BASELINE_SITE:-$SITE}"; run_all baseline chat "$PID"; stop "$PID"
 fi
-if [ "$SEED" = 1 ] && [ -d "$SEED_DIR" ]; then
+if [ "$SEED" = 1 ] && [ -d "$SEED_DIR" ] && [ -n "$SCENARIOS" ]; then
   echo "== seed (gevent)" >&2
   start_seed; run_all seed seed "$PIDS"; stop "$PID"
 fi

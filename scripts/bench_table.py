@@ -102,7 +102,36 @@ def table(run):
             merged[f[:-5]] = load(os.path.join(run, f))
     with open(os.path.join(run, "results.json"), "w") as f:
         json.dump(merged, f, indent=1)
+    out += nodes_table(run)
     return "\n".join(out)
+
+
+def nodes_table(run):
+    """(n): SQLite, PostgreSQL one node, PostgreSQL two nodes."""
+    runs = [(label, load(f"{run}/n-{name}.json")) for name, label in
+            (("sqlite", "SQLite, 1 node"), ("pg1", "PostgreSQL, 1 node"), ("pg2", "PostgreSQL, 2 nodes"))]
+    if all(r is None for _, r in runs):
+        return []
+    out = ["", "(n) 1,000 clients (split over the nodes), 10 senders, closed loop, 15 s", "",
+           "| | deliveries/s | msgs/s | ack p50 / p99 ms | delivery p50 / p99 ms | same-node p50 / p99 | cross-node p50 / p99 | lost / dup / reordered | chat CPU | PostgreSQL CPU | PostgreSQL waits (samples) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for label, r in runs:
+        if r is None:
+            continue
+        if "error" in r:
+            out.append(f"| {label} | failed ||||||||||")
+            continue
+        lat = r["latency_ms"]
+        split = lambda k: (f"{r[k]['p50']:.1f} / {r[k]['p99']:.1f}" if r.get(k) else "—")
+        waits = ", ".join(f"{k} {v}" for k, v in (r.get("postgres_waits") or {}).items()) or "—"
+        pg = f"{r['postgres_cores']:.2f} cores" if "postgres_cores" in r else "—"
+        out.append(
+            f"| {label} | {r['deliveries_per_sec'] / 1000:.1f}k | {r['accepted_per_sec']:.0f} | "
+            f"{r['ack_ms']['p50']:.1f} / {r['ack_ms']['p99']:.1f} | "
+            f"{lat['p50']:.1f} / {lat['p99']:.1f} | {split('same_node_latency_ms')} | {split('cross_node_latency_ms')} | "
+            f"{r['lost']} / {r['duplicated']} / {r['reordered']} | {r['usage'].get('server_cores', 0):.2f} cores "
+            f"(loadgen {r['usage'].get('loadgen_cores', 0):.2f}) | {pg} | {waits} |")
+    return out
 
 
 if __name__ == "__main__":

@@ -43,8 +43,10 @@ enum Mode {
 #[derive(Args)]
 struct Common {
     /// Server base URL, e.g. https://127.0.0.1:8443 (loopback only).
-    #[arg(long)]
-    url: String,
+    /// Repeat it for several nodes of one chat: client i connects to the
+    /// (i mod n)th, and latency is reported same-node and cross-node too.
+    #[arg(long, required = true)]
+    url: Vec<String>,
     /// Which server speaks at that URL.
     #[arg(long, value_enum, default_value = "chat")]
     protocol: Protocol,
@@ -136,7 +138,11 @@ async fn execute(mode: Mode) -> Result<String, String> {
     match mode {
         Mode::Run(a) => {
             let c = a.common;
-            let target = Arc::new(Target::new(&c.url, c.protocol)?);
+            let targets = c
+                .url
+                .iter()
+                .map(|u| Target::new(u, c.protocol).map(Arc::new))
+                .collect::<Result<Vec<_>, _>>()?;
             let plan = run::Plan {
                 clients: c.clients.min(MAX_CLIENTS),
                 senders: a.senders,
@@ -150,12 +156,13 @@ async fn execute(mode: Mode) -> Result<String, String> {
                 max_messages: a.max_messages,
                 connect_concurrency: c.connect_concurrency,
             };
-            let report = run::run(target, plan, &c.server_pids).await?;
+            let report = run::run(targets, plan, &c.server_pids).await?;
             serde_json::to_string_pretty(&report).map_err(|e| e.to_string())
         }
         Mode::Idle(a) => {
             let c = a.common;
-            let target = Arc::new(Target::new(&c.url, c.protocol)?);
+            let url = c.url.first().ok_or("no --url")?;
+            let target = Arc::new(Target::new(url, c.protocol)?);
             let report = run::idle(
                 target,
                 c.clients.min(MAX_CLIENTS),

@@ -78,6 +78,12 @@ impl Seen {
 /// What one client reports at the end.
 struct ClientReport {
     latency: Histogram<u64>,
+    /// With several nodes: from a sender on the receiver's node, and from
+    /// one on another node.
+    same_node: Histogram<u64>,
+    cross_node: Histogram<u64>,
+    /// A sender's own messages: send to ack.
+    ack: Histogram<u64>,
     deliveries_in_window: u64,
     seen: Vec<Seen>,
     duplicated: u64,
@@ -127,6 +133,16 @@ pub struct Report {
     pub deliveries_per_sec: f64,
     /// Send to receipt, every (message, receiver) pair sent in the window.
     pub latency_ms: Percentiles,
+    /// Send to the sender's ack (this chat; empty for the seed).
+    pub ack_ms: Percentiles,
+    /// With several nodes (`--url` repeated): nodes, and latency split by
+    /// whether sender and receiver were on the same one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_node_latency_ms: Option<Percentiles>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_node_latency_ms: Option<Percentiles>,
     pub lost: u64,
     pub duplicated: u64,
     pub reordered: u64,
@@ -142,9 +158,14 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant bounds are valid")
 }
 
-pub async fn run(target: Arc<Target>, plan: Plan, server_pids: &[u32]) -> Result<Report, String> {
+pub async fn run(
+    targets: Vec<Arc<Target>>,
+    plan: Plan,
+    server_pids: &[u32],
+) -> Result<Report, String> {
     let base = Instant::now();
-    let (sockets, connect_ms, failures) = connect_all(&target, &plan, base).await;
+    let nodes = targets.len().max(1);
+    let (sockets, connect_ms, failures) = connect_all(&targets, &plan, base).await;
     let connected = sockets.len();
     if connected == 0 {
         return Err("no client could connect".into());
@@ -175,12 +196,17 @@ pub async fn run(target: Arc<Target>, plan: Plan, server_pids: &[u32]) -> Result
         .enumerate()
         .map(|(i, (index, socket))| {
             let role = (i < senders).then_some(index as u32);
-            let target = target.clone();
+            let target = targets[index % nodes].clone();
+            let node = Node {
+                mine: index % nodes,
+                count: nodes,
+            };
             let clock = clock.clone();
             let plan = plan.clone();
             tokio::spawn(async move {
                 client(
                     target,
+                    node,
                     socket,
                     role,
                     senders,
@@ -205,12 +231,20 @@ pub async fn run(target: Arc<Target>, plan: Plan, server_pids: &[u32]) -> Result
         reports.push(t.await.map_err(|e| e.to_string())?);
     }
     Ok(summarise(
-        &plan, connected, failures, connect_ms, senders, reports, usage,
+        &plan, connected, failures, connect_ms, senders, nodes, reports, usage,
     ))
 }
 
+/// Which node a client is on, of how many: client i is on node i mod n
+/// (senders too, so a sender's node follows from its index).
+#[derive(Clone, Copy)]
+struct Node {
+    mine: usize,
+    count: usize,
+}
+
 async fn connect_all(
-    target: &Arc<Target>,
+    targets: &[Arc<Target>],
     plan: &Plan,
     base: Instant,
 ) -> (Vec<(usize, Socket)>, Histogram<u64>, usize) {
@@ -219,7 +253,7 @@ async fn connect_all(
     let mut sockets = Vec::with_capacity(plan.clients);
     let attempts = futures::stream::iter(0..plan.clients)
         .map(|i| {
-            let target = target.clone();
+            let target = targets[i % targets.len().max(1)].clone();
             let sender = i < plan.senders;
             async move {
                 let device = uuid::Uuid::new_v4().to_string();
@@ -253,6 +287,7 @@ async fn connect_all(
 #[allow(clippy::too_many_arguments)]
 async fn client(
     target: Arc<Target>,
+    node: Node,
     socket: Socket,
     sender: Option<u32>,
     senders: usize,
@@ -264,6 +299,9 @@ async fn client(
     let (mut sink, mut stream) = socket.split();
     let mut report = ClientReport {
         latency: histogram(),
+        same_node: histogram(),
+        cross_node: histogram(),
+        ack: histogram(),
         deliveries_in_window: 0,
         seen: (0..senders).map(|_| Seen::default()).collect(),
         duplicated: 0,
@@ -328,7 +366,7 @@ async fn client(
                             }
                             last_id = Some(id);
                         }
-                        record(&mut report, &clock, payload, now);
+                        record(&mut report, &clock, node, payload, now);
                         completed = plan.complete_on_echo && Some(payload.sender) == sender;
                         if completed && clock.in_window(now) {
                             report.completed_in_window += 1;
@@ -337,6 +375,9 @@ async fn client(
                     Frame::Ack(payload) => {
                         if clock.in_window(now) {
                             report.completed_in_window += 1;
+                        }
+                        if clock.in_window(payload.sent_us) {
+                            let _ = report.ack.record(now.saturating_sub(payload.sent_us).max(1));
                         }
                         completed = !plan.complete_on_echo && Some(payload.sender) == sender;
                     }
@@ -370,7 +411,7 @@ async fn client(
     report
 }
 
-fn record(report: &mut ClientReport, clock: &Clock, payload: Payload, now: u64) {
+fn record(report: &mut ClientReport, clock: &Clock, node: Node, payload: Payload, now: u64) {
     let Some(seen) = report.seen.get_mut(payload.sender as usize) else {
         return;
     };
@@ -387,27 +428,40 @@ fn record(report: &mut ClientReport, clock: &Clock, payload: Payload, now: u64) 
         report.deliveries_in_window += 1;
     }
     if clock.in_window(payload.sent_us) {
-        let _ = report
-            .latency
-            .record(now.saturating_sub(payload.sent_us).max(1));
+        let took = now.saturating_sub(payload.sent_us).max(1);
+        let _ = report.latency.record(took);
+        if node.count > 1 {
+            let split = if payload.sender as usize % node.count == node.mine {
+                &mut report.same_node
+            } else {
+                &mut report.cross_node
+            };
+            let _ = split.record(took);
+        }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn summarise(
     plan: &Plan,
     connected: usize,
     connect_failures: usize,
     connect_ms: Histogram<u64>,
     senders: usize,
+    nodes: usize,
     reports: Vec<ClientReport>,
     usage: Usage,
 ) -> Report {
     let window = plan.duration.as_secs_f64();
     let sent_by: Vec<u64> = reports.iter().take(senders).map(|r| r.sent).collect();
     let mut latency = histogram();
+    let (mut same, mut cross, mut ack) = (histogram(), histogram(), histogram());
     let mut lost = 0;
     for r in &reports {
         let _ = latency.add(&r.latency);
+        let _ = same.add(&r.same_node);
+        let _ = cross.add(&r.cross_node);
+        let _ = ack.add(&r.ack);
         if r.closed_early {
             continue;
         }
@@ -443,6 +497,10 @@ fn summarise(
         deliveries_in_window: deliveries,
         deliveries_per_sec: deliveries as f64 / window,
         latency_ms: Percentiles::of_micros(&latency),
+        ack_ms: Percentiles::of_micros(&ack),
+        nodes: (nodes > 1).then_some(nodes),
+        same_node_latency_ms: (nodes > 1).then(|| Percentiles::of_micros(&same)),
+        cross_node_latency_ms: (nodes > 1).then(|| Percentiles::of_micros(&cross)),
         lost,
         duplicated: sum(|r| r.duplicated),
         reordered: sum(|r| r.reordered),
@@ -476,7 +534,8 @@ pub async fn idle(
         max_messages: 0,
         connect_concurrency: concurrency,
     };
-    let (sockets, connect_ms, failures) = connect_all(&target, &plan, Instant::now()).await;
+    let (sockets, connect_ms, failures) =
+        connect_all(std::slice::from_ref(&target), &plan, Instant::now()).await;
     // Keep every socket read (pings answered) while holding.
     let connected = sockets.len();
     let holders: FuturesUnordered<_> = sockets
