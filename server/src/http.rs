@@ -226,17 +226,8 @@ async fn get_messages(
     Extension(device): Extension<DeviceId>,
     Query(q): Query<HistoryQuery>,
 ) -> Response {
-    match state.chat.access().admit(device).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(why)) => return (StatusCode::FORBIDDEN, why.sentence()).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "could not check the device");
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Could not read the history.",
-            )
-                .into_response();
-        }
+    if let Err(e) = state.chat.admit(device).await {
+        return e.into_response();
     }
     let limit = q.limit.unwrap_or(HISTORY_PAGE).clamp(1, HISTORY_MAX_LIMIT);
     let room = match q.room {
@@ -244,14 +235,7 @@ async fn get_messages(
         Some(slug) => match state.chat.room(RoomKey::Slug(slug)).await {
             Ok(Some(room)) => room.id,
             Ok(None) => return (StatusCode::NOT_FOUND, "There is no such room.").into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "room lookup failed");
-                return (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Could not read the history.",
-                )
-                    .into_response();
-            }
+            Err(e) => return e.into_response(),
         },
     };
     match state
@@ -260,14 +244,7 @@ async fn get_messages(
         .await
     {
         Ok(messages) => Json::<Vec<ChatMessage>>(messages).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "history query failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Could not read the history.",
-            )
-                .into_response()
-        }
+        Err(e) => e.into_response(),
     }
 }
 

@@ -15,10 +15,7 @@ pub async fn claim(State(state): State<AppState>, Path(token): Path<String>) -> 
     let device = if valid {
         match state.chat.claim_transfer(token).await {
             Ok(device) => device,
-            Err(e) => {
-                tracing::error!(error = %e, "transfer claim failed");
-                return (StatusCode::INTERNAL_SERVER_ERROR, "Please try again.").into_response();
-            }
+            Err(e) => return e.into_response(),
         }
     } else {
         None

@@ -85,15 +85,8 @@ pub async fn upgrade(
     };
     // A private chat's socket is for members only; a blocked device gets
     // none at all.
-    match app.chat.admit(device).await {
-        Ok(_) => {}
-        Err(ChatError::Denied(why)) => {
-            return (StatusCode::FORBIDDEN, why.sentence()).into_response();
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "could not check the device");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "Please try again.").into_response();
-        }
+    if let Err(e) = app.chat.admit(device).await {
+        return e.into_response();
     }
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
