@@ -18,9 +18,18 @@ pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts
 
 /// Creates or updates the schema. Nodes starting together take turns.
 pub async fn migrate(db: &mut tokio_postgres::Client) -> Result<()> {
-    let tx = db.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+    // "Already exists, skipping" is the normal case on every start.
+    db.batch_execute("SET client_min_messages = warning").await?;
+    db.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
+    let result = migrate_locked(db).await;
+    db.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    result
+}
+
+async fn migrate_locked(db: &mut tokio_postgres::Client) -> Result<()> {
+    let tx = db.transaction().await?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
         .await?;
     let found: Option<i64> = tx
