@@ -168,7 +168,7 @@ PY
 if has n; then
   echo "== (n) SQLite, PostgreSQL 1 node, PostgreSQL 2 nodes" >&2
   start_chat "$SERVER"
-  scenario n sqlite "$PID" sqlite "${N_ARGS[@]}"
+  scenario n chat "$PID" sqlite "${N_ARGS[@]}"
   stop "$PID"
   started_pg=0
   if [ -z "${CHAT_TEST_PG:-}" ]; then eval "$(scripts/pg.sh start)"; started_pg=1; fi

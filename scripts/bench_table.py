@@ -93,9 +93,9 @@ def table(run):
         ("(f) 50 senders × 8 in flight, committed", lambda w: run_cell(load(f"{run}/{w}-f.json"))),
         ("(h) phone, slow 4G, 4× CPU: navigation to usable message box", lambda w: hydration_cell(load(f"{run}/{w}-h.json"))),
     ]
-    out = ["| scenario | " + " | ".join(whos) + " |", "|---|" + "---|" * len(whos)]
+    out = ["| scenario | " + " | ".join(whos) + " |", "|---|" + "---|" * len(whos)] if whos else []
     merged = {}
-    for name, cell in rows:
+    for name, cell in rows if whos else []:
         out.append(f"| {name} | " + " | ".join(cell(w) for w in whos) + " |")
     for f in sorted(os.listdir(run)):
         if f.endswith(".json") and f != "results.json":

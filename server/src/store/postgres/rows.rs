@@ -19,7 +19,8 @@ pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts
 /// Creates or updates the schema. Nodes starting together take turns.
 pub async fn migrate(db: &mut tokio_postgres::Client) -> Result<()> {
     // "Already exists, skipping" is the normal case on every start.
-    db.batch_execute("SET client_min_messages = warning").await?;
+    db.batch_execute("SET client_min_messages = warning")
+        .await?;
     db.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
     let result = migrate_locked(db).await;

@@ -8,9 +8,9 @@
 
 use super::super::{NewPost, Posted, Result, StoreError};
 use super::rows::{self, SELECT_MESSAGE};
-use super::{messages, rooms, users};
+use super::{messages, rooms};
 use crate::metrics::Metrics;
-use app::protocol::{DeviceId, Identity, RoomId, Seq};
+use app::protocol::{Identity, MessageId, RoomId, Seq, UserId};
 use deadpool_postgres::Pool;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -113,6 +113,51 @@ struct Cursor {
 async fn commit(pool: &Pool, posts: &[&NewPost]) -> Result<Vec<Result<Posted>>> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    // Before any lock, in one query each: who the posters are, and which
+    // posts are resends. The room locks are then held only for the
+    // inserts and the commit.
+    let mut devices: Vec<String> = posts.iter().map(|p| p.device.to_string()).collect();
+    devices.sort_unstable();
+    devices.dedup();
+    let who = tx
+        .prepare_cached("SELECT device_id, id, name, color FROM users WHERE device_id = ANY($1)")
+        .await?;
+    let names: HashMap<String, Identity> = tx
+        .query(&who, &[&devices])
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                Identity {
+                    user_id: UserId(r.get(1)),
+                    name: r.get(2),
+                    color: r.get(3),
+                },
+            )
+        })
+        .collect();
+    let keys: Vec<(i64, String)> = posts
+        .iter()
+        .filter_map(|p| {
+            let me = names.get(&p.device.to_string())?;
+            Some((me.user_id.0, p.client_id.0.to_string()))
+        })
+        .collect();
+    let resent = tx
+        .prepare_cached(
+            "SELECT m.user_id, m.client_id, m.id FROM messages m
+             JOIN UNNEST($1::BIGINT[], $2::TEXT[]) AS k(user_id, client_id)
+               ON m.user_id = k.user_id AND m.client_id = k.client_id",
+        )
+        .await?;
+    let (users, clients): (Vec<i64>, Vec<String>) = keys.into_iter().unzip();
+    let stored: HashMap<(i64, String), i64> = tx
+        .query(&resent, &[&users, &clients])
+        .await?
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect();
     let mut wanted: Vec<i64> = posts.iter().map(|p| p.room.0).collect();
     wanted.sort_unstable();
     wanted.dedup();
@@ -152,29 +197,16 @@ async fn commit(pool: &Pool, posts: &[&NewPost]) -> Result<Vec<Result<Posted>>> 
                 .trim_end_matches(" FROM messages")
         ))
         .await?;
-    let mut names: HashMap<DeviceId, Option<Identity>> = HashMap::new();
     let mut results = Vec::with_capacity(posts.len());
     for post in posts {
-        let me = match names.get(&post.device) {
-            Some(me) => me.clone(),
-            None => {
-                let me = users::identity(&*tx, &post.device).await?;
-                names.insert(post.device, me.clone());
-                me
-            }
-        };
-        let Some(me) = me else {
+        let Some(me) = names.get(&post.device.to_string()) else {
             results.push(Err(StoreError::NoIdentity));
             continue;
         };
         let client_id = post.client_id.0.to_string();
-        if let Some(row) = tx
-            .query_opt(&existing, &[&me.user_id.0, &client_id])
-            .await?
-        {
-            let id = rows::message_from_row(&row).0.id;
+        if let Some(id) = stored.get(&(me.user_id.0, client_id.clone())) {
             results.push(Ok(Posted {
-                message: rows::message(&*tx, id).await?,
+                message: rows::message(&*tx, MessageId(*id)).await?,
                 fresh: false,
             }));
             continue;
