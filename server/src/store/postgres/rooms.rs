@@ -56,17 +56,25 @@ pub async fn lock<C: GenericClient + Sync>(db: &C, room: RoomId) -> Result<Seq> 
 /// Moves a locked room's cursor to `seq` and wakes every node's listener
 /// once the transaction commits.
 pub async fn advance<C: GenericClient + Sync>(db: &C, room: RoomId, seq: Seq) -> Result<()> {
-    db.execute(
-        "UPDATE rooms SET last_seq = $2 WHERE id = $1",
-        &[&room.0, &seq.0],
-    )
-    .await?;
-    db.execute(
-        "SELECT pg_notify($1, $2)",
-        &[&SEQ_CHANNEL, &format!("{}:{}", room.0, seq.0)],
-    )
-    .await?;
+    db.execute(ADVANCE, &advance_params(room, seq).as_params())
+        .await?;
     Ok(())
+}
+
+/// Moves the cursor and notifies in one round trip.
+pub const ADVANCE: &str =
+    "WITH moved AS (UPDATE rooms SET last_seq = $2 WHERE id = $1) SELECT pg_notify($3, $4)";
+
+pub struct AdvanceParams(i64, i64, &'static str, String);
+
+pub fn advance_params(room: RoomId, seq: Seq) -> AdvanceParams {
+    AdvanceParams(room.0, seq.0, SEQ_CHANNEL, format!("{}:{}", room.0, seq.0))
+}
+
+impl AdvanceParams {
+    pub fn as_params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 4] {
+        [&self.0, &self.1, &self.2, &self.3]
+    }
 }
 
 pub async fn last_seq<C: GenericClient + Sync>(db: &C, room: RoomId) -> Result<Seq> {

@@ -267,9 +267,11 @@ async fn commit(pool: &Pool, posts: &[&NewPost]) -> Result<Vec<Result<Posted>>> 
             }
         }
     }
+    let advance = tx.prepare_cached(rooms::ADVANCE).await?;
     for (room, cursor) in &cursors {
         if cursor.moved {
-            rooms::advance(&*tx, RoomId(*room), cursor.seq).await?;
+            let p = rooms::advance_params(RoomId(*room), cursor.seq);
+            tx.execute(&advance, &p.as_params()).await?;
         }
     }
     tx.commit().await?;
