@@ -381,6 +381,10 @@ pub enum ErrorCode {
     Blocked,
     /// Invite-only, and this device is not a member.
     Private,
+    /// The server cannot store anything now (its database is unreachable):
+    /// nothing was stored; send the same message again after
+    /// `retry_after_ms`, before any later one.
+    Unavailable,
     Internal,
 }
 

@@ -430,8 +430,11 @@ async fn a_database_restart_loses_no_acked_message() {
                 .next_matching(|e| match e {
                     ServerEvent::Ack { message, .. } => Some(Ok(message)),
                     ServerEvent::Error {
-                        client_id: Some(c), ..
-                    } if c == cid => Some(Err(())),
+                        client_id: Some(c),
+                        code,
+                        retry_after_ms,
+                        ..
+                    } if c == cid => Some(Err((code, retry_after_ms))),
                     _ => None,
                 })
                 .await;
@@ -440,7 +443,11 @@ async fn a_database_restart_loses_no_acked_message() {
                     acked.insert(cid, message);
                     break;
                 }
-                Err(()) => {
+                Err((code, retry)) => {
+                    // "Not now, send it again": the page's outbox waits
+                    // and resends it, first in line.
+                    assert_eq!(code, app::protocol::ErrorCode::Unavailable);
+                    assert!(retry.is_some());
                     refused += 1;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }

@@ -403,8 +403,9 @@ impl ChatState {
                 self.merge([message]);
                 self.acked(client_id);
             }
+            // Both mean "not now": the message waits, first in line.
             ServerEvent::Error {
-                code: ErrorCode::RateLimited,
+                code: ErrorCode::RateLimited | ErrorCode::Unavailable,
                 message,
                 client_id,
                 retry_after_ms,

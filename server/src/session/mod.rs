@@ -268,9 +268,27 @@ fn answer(
             client_id,
             message: posted.message,
         },
+        Err(
+            e @ (StoreError::Unavailable(_)
+            | StoreError::Commit(_)
+            | StoreError::Postgres(_)
+            | StoreError::WriterGone),
+        ) => {
+            tracing::warn!(error = %e, "a message could not be stored");
+            ServerEvent::Error {
+                code: ErrorCode::Unavailable,
+                message: "The chat cannot save messages right now; yours is kept and sent again."
+                    .to_owned(),
+                client_id: Some(client_id),
+                retry_after_ms: Some(UNAVAILABLE_RETRY.as_millis() as u64),
+            }
+        }
         Err(e) => refusal(ChatError::Store(e), client_id),
     }
 }
+
+/// How long a client waits before resending what the database refused.
+const UNAVAILABLE_RETRY: Duration = Duration::from_secs(2);
 
 /// The error event for a refused request, in words for the user.
 fn refusal(e: ChatError, client_id: ClientMessageId) -> ServerEvent {
