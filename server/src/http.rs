@@ -105,7 +105,21 @@ pub fn router(state: AppState) -> Router {
             header_policy,
             headers::security_headers,
         ))
+        .layer(middleware::from_fn(request_span))
         .with_state(state)
+}
+
+/// A span per request, named by its route rather than its path: a path
+/// can carry an owner, invite or transfer token, which is never logged.
+async fn request_span(req: Request<Body>, next: middleware::Next) -> Response {
+    use tracing::Instrument;
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("other", |p| p.as_str())
+        .to_owned();
+    let span = tracing::info_span!("request", method = %req.method(), route);
+    next.run(req).instrument(span).await
 }
 
 /// `GET /`: the default room.

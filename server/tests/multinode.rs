@@ -561,3 +561,109 @@ async fn presence_and_typing_cross_nodes() {
         .await;
     assert_eq!(left, vec![ann_id]);
 }
+
+/// Moderation on one node holds on the other: a block closes the
+/// blocked device's sockets there and removes its messages for everyone,
+/// and switching to invite-only shuts strangers out on every node.
+#[tokio::test]
+async fn blocks_and_invite_only_apply_on_every_node() {
+    use app::api::ModAction;
+    use app::protocol::{close_code, ErrorCode};
+    let Some(admin) = cluster() else { return };
+    let _one = SERIAL.lock().await;
+    let url = fresh_database(&admin).await;
+    let (a, _da) = node(&url);
+    let (b, _db) = node(&url);
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let ann = new_device();
+    let token = a.printed_owner_token();
+    let claimed = no_redirects
+        .get(a.url(&format!("/owner/{token}")))
+        .header("cookie", common::cookie(&ann))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(claimed.status(), 303, "Ann owns the chat");
+    named(&a, &ann, "Ann").await;
+    let bo = new_device();
+    let bo_id = named(&b, &bo, "Bo").await.user_id;
+    let watcher = new_device();
+    named(&b, &watcher, "Cy").await;
+    let (mut bo_tab, _) = Client::joined(&b, &bo).await;
+    let (mut cy_tab, _) = Client::joined(&b, &watcher).await;
+    send(&mut bo_tab, ClientMessageId::new_random(), "spam").await;
+    let spam = ack(&mut bo_tab).await;
+
+    let moderate = |action: ModAction| {
+        let a_url = a.url("/api/moderate");
+        let ann = ann.clone();
+        async move {
+            let res = common::http()
+                .post(a_url)
+                .header("cookie", common::cookie(&ann))
+                .json(&serde_json::json!({ "action": action }))
+                .send()
+                .await
+                .expect("answers");
+            assert!(
+                res.status().is_success(),
+                "{}",
+                res.text().await.unwrap_or_default()
+            );
+        }
+    };
+    moderate(ModAction::Block {
+        user: bo_id,
+        remove_messages: true,
+    })
+    .await;
+    bo_tab
+        .next_matching(|e| match e {
+            ServerEvent::Error {
+                code: ErrorCode::Blocked,
+                ..
+            } => Some(()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(bo_tab.close_code().await, Some(close_code::BLOCKED));
+    let removed = cy_tab
+        .next_matching(|e| match e {
+            ServerEvent::Message { message } if message.id == spam.id && message.deleted => {
+                Some(message)
+            }
+            _ => None,
+        })
+        .await;
+    assert!(removed.removed && removed.msg.is_empty());
+
+    moderate(ModAction::SetAccess { invite_only: true }).await;
+    let stranger = new_device();
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        let page = no_redirects
+            .get(b.url("/"))
+            .header("cookie", common::cookie(&stranger))
+            .send()
+            .await
+            .expect("answers");
+        if page.status() == 403 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node B still lets strangers in"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let members_page = no_redirects
+        .get(b.url("/"))
+        .header("cookie", common::cookie(&watcher))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(members_page.status(), 200, "members stay in");
+}
