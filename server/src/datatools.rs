@@ -35,8 +35,10 @@ pub struct Copied {
 
 /// Copies the SQLite chat into PostgreSQL: users, members, settings (the
 /// epoch too, so clients keep their cursors), rooms, messages with their
-/// ids and seqs, reactions, mentions, read marks and file records. Rows
-/// already there are kept, so it can run again.
+/// ids and seqs, reactions, mentions, read marks, file records, push
+/// subscriptions and modes, invites and the moderation log. Rows already
+/// there are kept, so it can run again. (Unsent uploads, transfer links
+/// and owner links are short-lived and not copied.)
 pub async fn migrate(settings: &Settings, url: &str) -> Result<Copied, BoxError> {
     let from = sqlite_path(settings)?;
     let src = Connection::open_with_flags(&from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
@@ -234,8 +236,86 @@ pub async fn migrate(settings: &Settings, url: &str) -> Result<Copied, BoxError>
         .await?;
     }
 
+    let mut stmt = src
+        .prepare("SELECT endpoint, device_id, p256dh, auth, created_at FROM push_subscriptions")?;
+    let subs: Vec<(String, String, String, String, i64)> = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for p in &subs {
+        tx.execute(
+            "INSERT INTO push_subscriptions (endpoint, device_id, p256dh, auth, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            &[&p.0, &p.1, &p.2, &p.3, &p.4],
+        )
+        .await?;
+    }
+    let mut stmt = src.prepare("SELECT device_id, room_id, mode FROM push_modes")?;
+    let modes: Vec<(String, i64, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for m in &modes {
+        tx.execute(
+            "INSERT INTO push_modes (device_id, room_id, mode) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[&m.0, &m.1, &m.2],
+        )
+        .await?;
+    }
+    let mut stmt = src.prepare(
+        "SELECT id, token_hash, created_by, created_at, expires_at, max_uses, uses, revoked_at
+         FROM invites",
+    )?;
+    type InviteRow = (i64, String, i64, i64, i64, i64, i64, Option<i64>);
+    let invites: Vec<InviteRow> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for i in &invites {
+        tx.execute(
+            "INSERT INTO invites (id, token_hash, created_by, created_at, expires_at, max_uses, uses, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            &[&i.0, &i.1, &i.2, &i.3, &i.4, &i.5, &i.6, &i.7],
+        )
+        .await?;
+    }
+    let mut stmt =
+        src.prepare("SELECT id, at, actor, action, target_user, detail FROM moderation_log")?;
+    type LogRow = (i64, i64, i64, String, Option<i64>, String);
+    let log: Vec<LogRow> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for l in &log {
+        tx.execute(
+            "INSERT INTO moderation_log (id, at, actor, action, target_user, detail)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            &[&l.0, &l.1, &l.2, &l.3, &l.4, &l.5],
+        )
+        .await?;
+    }
+
     // New rows continue after the copied ids.
-    for table in ["users", "rooms", "messages"] {
+    for table in ["users", "rooms", "messages", "invites", "moderation_log"] {
         tx.execute(
             &format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'),

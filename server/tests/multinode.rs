@@ -155,6 +155,17 @@ async fn a_message_sent_on_one_node_reaches_the_other_once_acked_and_stored() {
         .await;
     assert_eq!(got.msg, long);
 
+    // Both nodes sign pushes with the one key kept in the database.
+    let mut keys = Vec::new();
+    for (n, device) in [(&a, &ann), (&b, &bo)] {
+        let res = common::server_fn(n, device, "push_settings", &[]).await;
+        assert!(res.status().is_success());
+        let settings: app::api::PushSettings = res.json().await.expect("settings");
+        keys.push(settings.key);
+    }
+    assert_eq!(keys[0], keys[1]);
+    assert_eq!(keys[0].len(), 65, "an uncompressed P-256 point");
+
     // /healthz is green on both.
     for n in [&a, &b] {
         let res = common::http()

@@ -179,7 +179,52 @@ contract!(
     search_finds_words_phrases_accents_and_emoji_newest_first,
     search_follows_edits_and_deletes_and_pages,
     the_first_stored_setting_wins,
+    shared_events_reach_this_nodes_sockets,
 );
+
+/// The bus contract: what a node shares (an ephemeral event, a kick)
+/// reaches its own hub, whether the hub is the bus (SQLite) or the bus
+/// is PostgreSQL's NOTIFY.
+async fn shared_events_reach_this_nodes_sockets(b: Backend) {
+    use crate::bus::Shared;
+    use crate::hub::Publish;
+    let Backend { hub, .. } = b;
+    let mut live = hub.subscribe();
+    let device = DeviceId::new_random();
+    let typist = app::protocol::Identity {
+        user_id: UserId(7),
+        name: "Ann".into(),
+        color: "rgb(200,100,100)".into(),
+    };
+    hub.share(Shared::Publish(Publish::room(
+        RoomId::DEFAULT,
+        app::protocol::ServerEvent::Typing {
+            room: RoomId::DEFAULT,
+            user: typist,
+        },
+    )));
+    hub.share(Shared::Kick {
+        device,
+        code: 4003,
+        reason: crate::bus::KICK_REASONS[0],
+        event: app::protocol::ServerEvent::Pong { nonce: 1 },
+    });
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let b = tokio::time::timeout(Duration::from_secs(10), live.recv())
+            .await
+            .expect("shared events arrive")
+            .expect("not lagged");
+        got.push(b);
+    }
+    assert!(
+        got[0].frame.as_str().contains("\"typing\""),
+        "{}",
+        got[0].frame.as_str()
+    );
+    assert_eq!(got[1].close, Some((4003, crate::bus::KICK_REASONS[0])));
+    assert!(got[1].audience.includes(device));
+}
 
 /// Settings keep the first value a node stored.
 async fn the_first_stored_setting_wins(b: Backend) {
