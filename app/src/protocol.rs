@@ -334,6 +334,14 @@ pub enum ServerEvent {
     Read {
         status: RoomStatus,
     },
+    /// The owner renamed the chat (header, title).
+    ChatName {
+        name: String,
+    },
+    /// This device's role changed (it was made a moderator, or the owner).
+    Role {
+        role: Option<crate::api::Role>,
+    },
     /// The message with this client id is durably stored as `message`.
     Ack {
         client_id: ClientMessageId,

@@ -97,6 +97,16 @@ struct Pong {
     nonce: u64,
 }
 
+#[derive(Deserialize)]
+struct ChatName {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RoleChange {
+    role: Option<crate::api::Role>,
+}
+
 fn default_room() -> RoomId {
     RoomId::DEFAULT
 }
@@ -175,6 +185,12 @@ pub fn server_event(json: &str) -> Result<ServerEvent, serde_json::Error> {
         }
         "pong" => ServerEvent::Pong {
             nonce: serde_json::from_str::<Pong>(json)?.nonce,
+        },
+        "chat_name" => ServerEvent::ChatName {
+            name: serde_json::from_str::<ChatName>(json)?.name,
+        },
+        "role" => ServerEvent::Role {
+            role: serde_json::from_str::<RoleChange>(json)?.role,
         },
         other => {
             return Err(serde_json::Error::custom(format!(
@@ -296,6 +312,13 @@ mod tests {
                 retry_after_ms: None,
             },
             ServerEvent::Pong { nonce: 7 },
+            ServerEvent::ChatName {
+                name: "Family".into(),
+            },
+            ServerEvent::Role {
+                role: Some(crate::api::Role::Moderator),
+            },
+            ServerEvent::Role { role: None },
         ];
         for event in events {
             let json = serde_json::to_string(&event).expect("serialises");

@@ -85,3 +85,22 @@ test('owner: claim, invite-only, invite a guest, remove a message, block the gue
   await expect(guest.locator('h1')).toHaveText('You cannot use this chat');
   await guestContext.close();
 });
+
+test('a new chat name and a new moderator reach open pages without a reload', async ({ page, browser }, testInfo) => {
+  const t = tag(testInfo);
+  const owner = page;
+  await join(owner, `Owner-${t}`, ownerLink());
+  const memberContext = await newDevice(browser, testInfo);
+  const member = await memberContext.newPage();
+  await join(member, `Member-${t}`, server.url);
+  await expect(member.locator('.manage-button')).toHaveCount(0);
+
+  const manage = await openManage(owner);
+  await manage.locator('#chat-name-input').fill(`Den ${t}`);
+  await manage.locator('.chat-name button[type="submit"]').click();
+  await expect(member).toHaveTitle(`Den ${t}`);
+
+  await manage.locator('.person', { hasText: `Member-${t}` }).locator('.set-moderator').click();
+  await expect(member.locator('.manage-button')).toBeVisible();
+  await memberContext.close();
+});

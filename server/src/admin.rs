@@ -5,6 +5,7 @@
 use crate::access::{roles, token, Denied};
 use crate::bus::{Shared, KICK_REASONS};
 use crate::chat::{now_ms, Chat, ChatError, Result};
+use crate::hub::Publish;
 use crate::store::{InviteClaim, StoreError};
 use app::api::{Admin, InviteInfo, ModAction, Role};
 use app::protocol::{close_code, DeviceId, ErrorCode, Identity, ServerEvent, UserId};
@@ -52,6 +53,12 @@ impl Chat {
         if claimed {
             self.access().note_blocked(device, false);
             self.hub().share(Shared::Access);
+            self.hub().share(Shared::Publish(Publish::device(
+                device,
+                ServerEvent::Role {
+                    role: Some(Role::Owner),
+                },
+            )));
             tracing::warn!(token = %token::shown(raw), "the server has a new owner");
         }
         Ok(claimed)
@@ -138,8 +145,11 @@ impl Chat {
                     return Err(refused("A chat name is 1 to 48 characters."));
                 }
                 store.set_setting("name", name.clone()).await?;
-                // Open pages show it from their next load.
                 self.access().note_name(name.clone());
+                self.hub()
+                    .share(Shared::Publish(Publish::everyone(ServerEvent::ChatName {
+                        name: name.clone(),
+                    })));
                 ("renamed the chat", None, name)
             }
             ModAction::SetModerator { user, moderator } => {
@@ -152,8 +162,12 @@ impl Chat {
                 } else {
                     Role::Member
                 };
-                // Their pages show the new controls from the next load.
                 store.set_role(device_of, role, now).await?;
+                // Their open pages show the new controls at once.
+                self.hub().share(Shared::Publish(Publish::device(
+                    device_of,
+                    ServerEvent::Role { role: Some(role) },
+                )));
                 let what = if moderator {
                     "made a moderator"
                 } else {

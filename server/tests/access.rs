@@ -107,6 +107,7 @@ async fn the_owner_link_works_once_and_owner_link_makes_a_new_one() {
     .expect("the app's manifest");
     let site_root = site.path().to_str().expect("utf8");
     let (server, ann) = owned(dir.path(), &["--site-root", site_root]).await;
+    let (mut ann_tab, _) = Client::joined(&server, &ann).await;
     let admin = moderate(
         &server,
         &ann,
@@ -116,6 +117,14 @@ async fn the_owner_link_works_once_and_owner_link_makes_a_new_one() {
     )
     .await
     .expect("the owner may rename the chat");
+    // Open pages hear of it at once.
+    let renamed = ann_tab
+        .next_matching(|e| match e {
+            ServerEvent::ChatName { name } => Some(name),
+            _ => None,
+        })
+        .await;
+    assert_eq!(renamed, "Kitchen");
     assert_eq!(
         (admin.role, admin.chat_name.as_str()),
         (Some(Role::Owner), "Kitchen")
@@ -445,6 +454,7 @@ async fn forged_and_overreaching_moderation_is_refused_and_changes_nothing() {
 
     // A moderator removes and blocks members, but not the owner or
     // another moderator, and does not run the chat.
+    let (mut mo_tab, _) = Client::joined(&server, &mo).await;
     moderate(
         &server,
         &ann,
@@ -455,6 +465,14 @@ async fn forged_and_overreaching_moderation_is_refused_and_changes_nothing() {
     )
     .await
     .expect("owner makes a moderator");
+    // Their open page gets the new controls without a reload.
+    let role = mo_tab
+        .next_matching(|e| match e {
+            ServerEvent::Role { role } => Some(role),
+            _ => None,
+        })
+        .await;
+    assert_eq!(role, Some(Role::Moderator));
     moderate(
         &server,
         &ann,

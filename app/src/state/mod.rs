@@ -433,6 +433,8 @@ impl ChatState {
             }
             ServerEvent::Error { message, .. } => self.notice.set(Some(message)),
             ServerEvent::Pong { .. } => {}
+            ServerEvent::ChatName { name } => self.chat_name.set(name),
+            ServerEvent::Role { role } => self.role.set(role),
         }
     }
 
