@@ -10,8 +10,13 @@
 //!   a room: the seq is the catch-up cursor;
 //! - a post is stored once per (user, client id): a resend resolves to the
 //!   stored row, marked not fresh;
-//! - what changed is published to the hub in seq order, after its commit
-//!   and before the caller's future resolves.
+//! - what changed is published to the hub in seq order, after its commit:
+//!   the SQLite writer publishes before the caller's future resolves; in
+//!   the shared mode every node's bus listener publishes it from the
+//!   table, maybe just after (a session skips what catch-up already sent,
+//!   by seq, so either order is safe).
+//!
+//! `contract.rs` holds the tests every store passes.
 
 #[cfg(test)]
 mod contract;
