@@ -379,20 +379,18 @@ impl Chat {
             .transfers
             .check(&device)
             .map_err(ChatError::RateLimited)?;
-        let token = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
+        // Only its hash is stored: the database alone hands over no one.
+        let token = crate::access::token::new_token();
         let expires_at = now_ms() + ttl.as_millis() as i64;
         self.store
-            .create_transfer(device, token.clone(), expires_at)
+            .create_transfer(device, crate::access::token::hash(&token), expires_at)
             .await?;
         Ok(token)
     }
 
     pub async fn claim_transfer(&self, token: String) -> Result<Option<DeviceId>> {
-        Ok(self.store.claim_transfer(token, now_ms()).await?)
+        let hash = crate::access::token::hash(&token);
+        Ok(self.store.claim_transfer(hash, now_ms()).await?)
     }
 
     pub async fn checkpoint(&self) -> Result<()> {

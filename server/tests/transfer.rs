@@ -57,6 +57,14 @@ async fn a_transfer_link_gives_the_identity_once() {
         .starts_with(&format!("http://{}/claim/", server.addr)));
     assert!(link.qr_svg.starts_with("<?xml") && link.qr_svg.contains("<svg"));
     assert_eq!(link.expires_in_secs, 600);
+    // Only a hash is stored: the database alone hands over nobody.
+    let (_, token) = link.url.split_once("/claim/").expect("a claim link");
+    let db = rusqlite::Connection::open(dir.path().join("chat.db")).expect("opens");
+    let stored: String = db
+        .query_row("SELECT token FROM transfer_tokens", [], |r| r.get(0))
+        .expect("one token row");
+    assert_ne!(stored, token);
+    assert_eq!(stored.len(), 64);
 
     let first = claim(&server, &link).await;
     assert_eq!(first.status(), 303);

@@ -1,5 +1,5 @@
-//! Owner and invite tokens: long random values, kept only as hashes, and
-//! never logged whole.
+//! Owner, invite and transfer tokens: long random values, kept only as
+//! hashes, and never logged whole.
 
 use rand::RngCore;
 
