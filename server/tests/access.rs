@@ -570,13 +570,33 @@ async fn a_newcomers_first_messages_meet_the_tighter_limit() {
         ErrorCode::RateLimited,
         "the third is over the newcomer limit"
     );
-    // Known from before (the period counts from the first name in this
-    // process): the usual limit only.
+    // The period counts from the first name as stored: a restart (or
+    // another node) still knows the device is new.
     let addr = server.addr.to_string();
     server.stop();
     let server = Server::start_at(dir.path(), &addr, &flags);
     let (mut tab, _) = Client::joined(&server, &dev).await;
-    for text in ["four", "five", "six"] {
+    post(&mut tab, "four").await;
+    post(&mut tab, "five").await;
+    let id = tab.say("six").await;
+    let code = tab
+        .next_matching(|e| match e {
+            ServerEvent::Error {
+                client_id, code, ..
+            } if client_id == Some(id) => Some(code),
+            ServerEvent::Ack { client_id, .. } if client_id == id => Some(ErrorCode::Internal),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, ErrorCode::RateLimited, "still new after a restart");
+    // Once the period has passed: the usual limit only.
+    server.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let mut short = flags.to_vec();
+    short.extend(["--newcomer-secs", "1"]);
+    let server = Server::start_at(dir.path(), &addr, &short);
+    let (mut tab, _) = Client::joined(&server, &dev).await;
+    for text in ["seven", "eight", "nine"] {
         post(&mut tab, text).await;
     }
 }

@@ -42,9 +42,10 @@ pub struct Access {
     invite_only: AtomicBool,
     name: RwLock<String>,
     blocked: RwLock<HashSet<DeviceId>>,
-    /// Devices named since this process started, and when: their first
-    /// messages get the tighter newcomer limit.
-    newcomers: Mutex<HashMap<DeviceId, Instant>>,
+    /// When devices that wrote lately first picked a name (`None`: longer
+    /// ago than the newcomer period), read from the store once per device
+    /// and process, so every node and a restart agree on who is new.
+    newcomers: Mutex<HashMap<DeviceId, Option<Instant>>>,
     newcomer_period: Duration,
 }
 
@@ -140,18 +141,39 @@ impl Access {
     /// Records a device's first name.
     pub(crate) fn note_newcomer(&self, device: DeviceId) {
         if let Ok(mut n) = self.newcomers.lock() {
-            let period = self.newcomer_period;
-            n.retain(|_, since| since.elapsed() < period);
-            n.entry(device).or_insert_with(Instant::now);
+            n.insert(device, Some(Instant::now()));
         }
     }
 
-    /// Named within the newcomer period.
-    pub fn is_newcomer(&self, device: DeviceId) -> bool {
-        self.newcomers.lock().is_ok_and(|n| {
-            n.get(&device)
-                .is_some_and(|since| since.elapsed() < self.newcomer_period)
-        })
+    /// Named within the newcomer period (on any node, before any restart).
+    pub async fn is_newcomer(&self, device: DeviceId) -> Result<bool, StoreError> {
+        let known = self
+            .newcomers
+            .lock()
+            .ok()
+            .and_then(|n| n.get(&device).copied());
+        let since = match known {
+            Some(since) => since,
+            None => {
+                let named_at = self.store.named_at(device).await?;
+                let age = named_at.map(|at| {
+                    Duration::from_millis(crate::chat::now_ms().saturating_sub(at).max(0) as u64)
+                });
+                let since = age
+                    .filter(|age| *age < self.newcomer_period)
+                    .and_then(|age| Instant::now().checked_sub(age));
+                if let Ok(mut n) = self.newcomers.lock() {
+                    // Newcomers age out: forget those past the period.
+                    let period = self.newcomer_period;
+                    n.retain(|_, s| s.is_none_or(|s| s.elapsed() < period));
+                    if named_at.is_some() {
+                        n.insert(device, since);
+                    }
+                }
+                since
+            }
+        };
+        Ok(since.is_some_and(|s| s.elapsed() < self.newcomer_period))
     }
 }
 

@@ -406,7 +406,10 @@ async fn handle_text(chat: &Chat, tab: &mut Tab, text: &str) -> Handled {
             }
             // Only valid messages spend tokens. A newcomer's first
             // messages also meet the tighter limit.
-            let newcomer = chat.access().is_newcomer(device);
+            let newcomer = match chat.access().is_newcomer(device).await {
+                Ok(newcomer) => newcomer,
+                Err(e) => return refused(ChatError::Store(e), client_id),
+            };
             let newcomer_limit = if newcomer {
                 chat.limits().newcomer_messages.check(&device)
             } else {

@@ -179,6 +179,7 @@ contract!(
     search_finds_words_phrases_accents_and_emoji_newest_first,
     search_follows_edits_and_deletes_and_pages,
     the_first_stored_setting_wins,
+    the_first_name_is_dated,
     shared_events_reach_this_nodes_sockets,
 );
 
@@ -227,6 +228,29 @@ async fn shared_events_reach_this_nodes_sockets(b: Backend) {
 }
 
 /// Settings keep the first value a node stored.
+async fn the_first_name_is_dated(b: Backend) {
+    let Backend { store, .. } = b;
+    let device = DeviceId::new_random();
+    assert_eq!(store.named_at(device).await.expect("reads"), None);
+    let before = now_ms();
+    named(store.as_ref(), "Ann").await;
+    store
+        .set_name(device, name("Bo"), "rgb(200,100,100)".into())
+        .await
+        .expect("named");
+    let at = store.named_at(device).await.expect("reads").expect("dated");
+    assert!(at >= before && at <= now_ms() + 1);
+    store
+        .set_name(device, name("Bob"), "rgb(200,100,100)".into())
+        .await
+        .expect("renamed");
+    assert_eq!(
+        store.named_at(device).await.expect("reads"),
+        Some(at),
+        "a rename keeps it"
+    );
+}
+
 async fn the_first_stored_setting_wins(b: Backend) {
     let Backend { store, .. } = b;
     let first = store

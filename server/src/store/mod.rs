@@ -162,6 +162,8 @@ pub type PostTicket = std::pin::Pin<Box<dyn std::future::Future<Output = Result<
 pub trait Store: Send + Sync + 'static {
     /// The device's public identity, if it has chosen a name.
     async fn identity(&self, device: DeviceId) -> Result<Option<Identity>>;
+    /// When the device first chose a name (ms since the epoch).
+    async fn named_at(&self, device: DeviceId) -> Result<Option<i64>>;
     /// Names the device; a new device gets `new_color`, a known one keeps its own.
     async fn set_name(
         &self,

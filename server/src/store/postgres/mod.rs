@@ -179,6 +179,10 @@ impl Store for PgStore {
         users::identity(&**self.db().await?, &device).await
     }
 
+    async fn named_at(&self, device: DeviceId) -> Result<Option<i64>> {
+        users::named_at(&**self.db().await?, &device).await
+    }
+
     async fn set_name(
         &self,
         device: DeviceId,

@@ -26,6 +26,16 @@ pub async fn identity<C: GenericClient + Sync>(
         .map(identity_from_row))
 }
 
+pub async fn named_at<C: GenericClient + Sync>(db: &C, device: &DeviceId) -> Result<Option<i64>> {
+    Ok(db
+        .query_opt(
+            "SELECT created_at FROM users WHERE device_id = $1",
+            &[&device.to_string()],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
 pub async fn set_name<C: GenericClient + Sync>(
     db: &C,
     device: &DeviceId,

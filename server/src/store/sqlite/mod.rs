@@ -96,6 +96,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn named_at(&self, device: DeviceId) -> Result<Option<i64>> {
+        self.readers
+            .run(move |db| users::named_at(db, &device))
+            .await
+    }
+
     async fn set_name(
         &self,
         device: DeviceId,

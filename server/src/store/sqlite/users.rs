@@ -19,6 +19,13 @@ pub fn identity(db: &Connection, device: &DeviceId) -> Result<Option<Identity>> 
         .optional()?)
 }
 
+pub fn named_at(db: &Connection, device: &DeviceId) -> Result<Option<i64>> {
+    let mut stmt = db.prepare_cached("SELECT created_at FROM users WHERE device_id = ?1")?;
+    Ok(stmt
+        .query_row([device.to_string()], |r| r.get(0))
+        .optional()?)
+}
+
 pub fn set_name(
     db: &Connection,
     device: &DeviceId,
