@@ -35,7 +35,7 @@ pub struct Copied {
 
 /// Copies the SQLite chat into PostgreSQL: users, members, settings (the
 /// epoch too, so clients keep their cursors), rooms, messages with their
-/// ids and seqs, reactions, mentions, read marks, file records, push
+/// ids and seqs, reactions, mentions, read marks, files, push
 /// subscriptions and modes, invites and the moderation log. Rows already
 /// there are kept, so it can run again. (Unsent uploads, transfer links
 /// and owner links are short-lived and not copied.)
@@ -227,6 +227,8 @@ pub async fn migrate(settings: &Settings, url: &str) -> Result<Copied, BoxError>
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
+    // The files themselves move into the database too.
+    let files = crate::files::blobs::DirBlobs::new(&settings.data_dir)?;
     for b in &blobs {
         tx.execute(
             "INSERT INTO blobs (id, mime, size, inline, created_at) VALUES ($1, $2, $3, $4, $5)
@@ -234,6 +236,18 @@ pub async fn migrate(settings: &Settings, url: &str) -> Result<Copied, BoxError>
             &[&b.0, &b.1, &b.2, &b.3, &b.4],
         )
         .await?;
+        match crate::files::blobs::Blobs::get(&files, &b.0).await? {
+            Some(bytes) => {
+                tx.execute(
+                    "INSERT INTO blob_data (id, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&b.0, &bytes],
+                )
+                .await?;
+            }
+            None => {
+                tracing::warn!(blob = %b.0, "a recorded file is missing from the data directory")
+            }
+        }
     }
 
     let mut stmt = src

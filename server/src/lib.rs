@@ -94,7 +94,14 @@ pub async fn run(
         .await?;
     let files = Arc::new(files::Files {
         store: store.clone(),
-        blobs: Arc::new(files::blobs::DirBlobs::new(&settings.data_dir)?),
+        blobs: match settings.database()? {
+            config::Database::Sqlite(_) => {
+                Arc::new(files::blobs::DirBlobs::new(&settings.data_dir)?)
+            }
+            config::Database::Postgres(url) => {
+                Arc::new(store::postgres::blobs::PgBlobs::new(&url)?)
+            }
+        },
         max_bytes: settings.max_upload_mb * 1024 * 1024,
         quota: settings.storage_quota_mb * 1024 * 1024,
         sweep_grace: Duration::from_secs(settings.file_sweep_grace_secs),

@@ -70,9 +70,22 @@ async fn migrating_to_postgres_keeps_ids_seqs_names_and_the_epoch() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let ann = new_device();
-    let (before, old_epoch) = {
+    let (before, old_epoch, photo) = {
         let server = Server::start(dir.path());
         named(&server, &ann, "Ann").await;
+        let img = image::RgbImage::from_pixel(40, 20, image::Rgb([200, 10, 30]));
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .expect("encodes");
+        let res = common::http()
+            .post(server.url("/upload?name=red.png"))
+            .header("cookie", common::cookie(&ann))
+            .body(png)
+            .send()
+            .await
+            .expect("upload answers");
+        let up: app::protocol::Uploaded = res.json().await.expect("uploaded");
         let (mut c, _) = Client::joined(&server, &ann).await;
         for i in 0..5 {
             say(&mut c, &format!("old {i}")).await;
@@ -80,7 +93,7 @@ async fn migrating_to_postgres_keeps_ids_seqs_names_and_the_epoch() {
         let epoch = epoch(&server, &ann).await;
         let before = common::history(&server).await;
         server.stop();
-        (before, epoch)
+        (before, epoch, up.attachment.id)
     };
     let name = format!("migrated_{}", uuid::Uuid::new_v4().simple());
     let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
@@ -112,6 +125,14 @@ async fn migrating_to_postgres_keeps_ids_seqs_names_and_the_epoch() {
     let (mut c, me) = Client::joined(&node, &ann).await;
     assert_eq!(me.map(|m| m.name), Some("Ann".to_owned()));
     let next = say(&mut c, "new on PostgreSQL").await;
+    // The photo moved into the database: the node serves it.
+    let served = common::http()
+        .get(node.url(&format!("/files/{photo}")))
+        .header("cookie", common::cookie(&ann))
+        .send()
+        .await
+        .expect("served");
+    assert_eq!(served.status(), 200);
     let last = before.last().expect("messages");
     assert!(next.id > last.id && next.seq.0 == last.seq.0 + 1);
 }

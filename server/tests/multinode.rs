@@ -678,3 +678,40 @@ async fn blocks_and_invite_only_apply_on_every_node() {
         .expect("answers");
     assert_eq!(members_page.status(), 200, "members stay in");
 }
+
+/// A photo uploaded through one node is served by the other: in the
+/// shared mode files live in the database, not one node's directory.
+#[tokio::test]
+async fn a_photo_uploaded_to_one_node_is_served_by_the_other() {
+    let Some(admin) = cluster() else { return };
+    let _one = SERIAL.lock().await;
+    let url = fresh_database(&admin).await;
+    let (a, _da) = node(&url);
+    let (b, _db) = node(&url);
+    let ann = new_device();
+    named(&a, &ann, "Ann").await;
+    let img = image::RgbImage::from_pixel(64, 32, image::Rgb([10, 200, 30]));
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("encodes");
+    let res = common::http()
+        .post(a.url("/upload?name=dot.png"))
+        .header("cookie", common::cookie(&ann))
+        .body(png)
+        .send()
+        .await
+        .expect("upload answers");
+    assert_eq!(res.status(), 200);
+    let up: app::protocol::Uploaded = res.json().await.expect("uploaded");
+    let served = common::http()
+        .get(b.url(&format!("/files/{}", up.attachment.id)))
+        .header("cookie", common::cookie(&ann))
+        .send()
+        .await
+        .expect("served");
+    assert_eq!(served.status(), 200);
+    let bytes = served.bytes().await.expect("body");
+    let photo = image::load_from_memory(&bytes).expect("an image");
+    assert_eq!((photo.width(), photo.height()), (64, 32));
+}

@@ -5,6 +5,7 @@
 //! (see `bus::postgres`). Ephemeral events go to the bus.
 
 pub mod access;
+pub mod blobs;
 pub mod files;
 pub mod messages;
 pub mod rooms;
@@ -108,6 +109,10 @@ impl Connector {
     }
 
     fn pool(&self) -> Result<Pool> {
+        self.pool_of(POOL)
+    }
+
+    pub fn pool_of(&self, size: usize) -> Result<Pool> {
         let mut config = self.config.clone();
         config.connect_timeout(WAIT);
         config.application_name("chat");
@@ -119,7 +124,7 @@ impl Connector {
             },
         );
         Pool::builder(manager)
-            .max_size(POOL)
+            .max_size(size)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(WAIT))
             .create_timeout(Some(WAIT))

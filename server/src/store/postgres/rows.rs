@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use tokio_postgres::{GenericClient, Row};
 
 /// Schema steps, applied in order; `schema_version` records progress.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0002_blobs.sql"),
+];
 
 /// Any number that is the same on every node: the advisory lock that
 /// lets one node at a time migrate.
