@@ -22,6 +22,15 @@ pub fn backup(settings: &Settings, to: &Path) -> Result<(), BoxError> {
     }
     let db = Connection::open_with_flags(&from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     db.execute("VACUUM INTO ?1", [to.to_string_lossy()])?;
+    // The copy's future differs from the live chat's: once restored it is
+    // a new epoch, and pages that saw the live chat start over instead of
+    // waiting for seqs that were never in the copy.
+    let copy = Connection::open(to)?;
+    copy.execute(
+        "INSERT INTO chat_settings (key, value) VALUES ('epoch', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [uuid::Uuid::new_v4().simple().to_string()],
+    )?;
     Ok(())
 }
 

@@ -54,6 +54,16 @@ async fn a_backup_taken_while_the_chat_runs_holds_every_acked_message() {
         .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
         .expect("counts");
     assert_eq!(n, 20);
+    // Restored, the copy is a new epoch: pages that saw more start over.
+    let live_epoch = epoch(&server, &ann).await;
+    let copy_epoch: String = db
+        .query_row(
+            "SELECT value FROM chat_settings WHERE key = 'epoch'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("an epoch");
+    assert_ne!(copy_epoch, live_epoch);
     let again = run_server(&["backup", copy.to_str().expect("utf-8 path")], dir.path());
     assert!(
         !again.status.success(),

@@ -519,6 +519,10 @@ async fn a_cursor_from_another_epoch_gets_the_page() {
         }
         other => panic!("expected the page, got {other:?}"),
     }
+    // A cursor past the room's end (a restored backup) gets the page too.
+    let mut ahead = Client::connect(&a, Some(&ann), &format!("?last_seen=99&epoch={epoch}")).await;
+    ahead.next().await;
+    assert!(matches!(ahead.next().await, ServerEvent::Resync { .. }));
     let mut same = Client::connect(&a, Some(&ann), &format!("?last_seen=1&epoch={epoch}")).await;
     same.next().await;
     assert_eq!(

@@ -244,6 +244,12 @@ async fn open(
     last_seen: Option<Seq>,
     writer: &mut Writer<'_>,
 ) -> Result<Showing, GreetError> {
+    // A cursor past the room's end comes from another timeline (a
+    // restored backup): it gets the page, like a missing one.
+    let last_seen = match last_seen {
+        Some(last) if last > chat.room_seq(room).await? => None,
+        other => other,
+    };
     let missed = match last_seen {
         Some(last) => Some(chat.changed_after(room, last, MAX_REPLAY + 1).await?),
         None => None,
