@@ -5,7 +5,9 @@ import { join } from 'node:path';
 
 // Workers inherit the environment, so the port and data directory chosen
 // here once are shared by every worker and by the server.
-process.env.E2E_PORT ??= String(20000 + Math.floor(Math.random() * 20000));
+// Below Linux's ephemeral range (32768+), where outgoing connections (the
+// PostgreSQL pools among them) could already hold the port.
+process.env.E2E_PORT ??= String(20000 + Math.floor(Math.random() * 12000));
 process.env.E2E_DATA ??= mkdtempSync(join(tmpdir(), 'chat-e2e-'));
 const port = process.env.E2E_PORT;
 const data = process.env.E2E_DATA;

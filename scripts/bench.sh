@@ -35,7 +35,7 @@ if [ -z "${LOADGEN:-}" ]; then
   cargo build --release -p loadgen -q
   LOADGEN=target/release/loadgen
 fi
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 12000))   # below the ephemeral range (32768+)
 URL=https://127.0.0.1:$PORT
 
 # Raised limits: one machine plays thousands of devices from one address.

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 cargo build --release -q -p loadgen
 data=$(mktemp -d)
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))   # below the ephemeral range (32768+)
 target/release/server --addr "127.0.0.1:$port" --data-dir "$data" --cert "$data/cert.pem" \
   --key "$data/key.pem" --site-root target/site --message-burst 100000 --newcomer-burst 100000 >"$data/server.log" 2>&1 &
 pid=$!

@@ -8,7 +8,8 @@ import { join } from 'node:path';
  * Same release binary and site as the shared one, its own port and data.
  */
 export class OwnServer {
-  readonly port = 20000 + Math.floor(Math.random() * 20000);
+  /** Below the ephemeral range (32768+), which outgoing connections use. */
+  readonly port = 20000 + Math.floor(Math.random() * 12000);
   readonly data = mkdtempSync(join(tmpdir(), 'chat-e2e-own-'));
   readonly url: string;
 
