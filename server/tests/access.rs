@@ -539,6 +539,20 @@ async fn forged_and_overreaching_moderation_is_refused_and_changes_nothing() {
     .is_err());
 }
 
+/// How the server answers a message: the error code of a refusal, or
+/// `None` when it was stored.
+async fn refusal(tab: &mut Client, text: &str) -> Option<ErrorCode> {
+    let id = tab.say(text).await;
+    tab.next_matching(|e| match e {
+        ServerEvent::Error {
+            client_id, code, ..
+        } if client_id == Some(id) => Some(Some(code)),
+        ServerEvent::Ack { client_id, .. } if client_id == id => Some(None),
+        _ => None,
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_newcomers_first_messages_meet_the_tighter_limit() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -555,19 +569,10 @@ async fn a_newcomers_first_messages_meet_the_tighter_limit() {
     let (mut tab, _) = Client::joined(&server, &dev).await;
     post(&mut tab, "one").await;
     post(&mut tab, "two").await;
-    let id = tab.say("three").await;
-    let code = tab
-        .next_matching(|e| match e {
-            ServerEvent::Error {
-                client_id, code, ..
-            } if client_id == Some(id) => Some(code),
-            ServerEvent::Ack { client_id, .. } if client_id == id => Some(ErrorCode::Internal),
-            _ => None,
-        })
-        .await;
+    let code = refusal(&mut tab, "three").await;
     assert_eq!(
         code,
-        ErrorCode::RateLimited,
+        Some(ErrorCode::RateLimited),
         "the third is over the newcomer limit"
     );
     // The period counts from the first name as stored: a restart (or
@@ -578,17 +583,12 @@ async fn a_newcomers_first_messages_meet_the_tighter_limit() {
     let (mut tab, _) = Client::joined(&server, &dev).await;
     post(&mut tab, "four").await;
     post(&mut tab, "five").await;
-    let id = tab.say("six").await;
-    let code = tab
-        .next_matching(|e| match e {
-            ServerEvent::Error {
-                client_id, code, ..
-            } if client_id == Some(id) => Some(code),
-            ServerEvent::Ack { client_id, .. } if client_id == id => Some(ErrorCode::Internal),
-            _ => None,
-        })
-        .await;
-    assert_eq!(code, ErrorCode::RateLimited, "still new after a restart");
+    let code = refusal(&mut tab, "six").await;
+    assert_eq!(
+        code,
+        Some(ErrorCode::RateLimited),
+        "still new after a restart"
+    );
     // Once the period has passed: the usual limit only.
     server.stop();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;

@@ -73,9 +73,7 @@ async fn a_backup_taken_while_the_chat_runs_holds_every_acked_message() {
 
 #[tokio::test]
 async fn migrating_to_postgres_keeps_ids_seqs_names_and_the_epoch() {
-    let Ok(admin) = std::env::var("CHAT_TEST_PG") else {
-        assert!(std::env::var_os("CI").is_none(), "CHAT_TEST_PG is not set");
-        eprintln!("skipped: no CHAT_TEST_PG");
+    let Some(admin) = common::pg::cluster() else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -83,11 +81,7 @@ async fn migrating_to_postgres_keeps_ids_seqs_names_and_the_epoch() {
     let (before, old_epoch, photo) = {
         let server = Server::start(dir.path());
         named(&server, &ann, "Ann").await;
-        let img = image::RgbImage::from_pixel(40, 20, image::Rgb([200, 10, 30]));
-        let mut png = Vec::new();
-        image::DynamicImage::ImageRgb8(img)
-            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-            .expect("encodes");
+        let png = common::png(40, 20);
         let res = common::http()
             .post(server.url("/upload?name=red.png"))
             .header("cookie", common::cookie(&ann))
@@ -105,16 +99,7 @@ async fn migrating_to_postgres_keeps_ids_seqs_names_and_the_epoch() {
         server.stop();
         (before, epoch, up.attachment.id)
     };
-    let name = format!("migrated_{}", uuid::Uuid::new_v4().simple());
-    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-        .await
-        .expect("connects");
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("created");
-    let url = admin.replacen("/postgres?", &format!("/{name}?"), 1);
+    let url = common::pg::fresh_database(&admin).await;
     for _ in 0..2 {
         // Twice: what is there already is kept, nothing doubles.
         let out = run_server(&["migrate", "--to", &url], dir.path());

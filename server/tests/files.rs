@@ -7,15 +7,6 @@ use app::protocol::{ClientEvent, ClientMessageId, ErrorCode, ServerEvent, Upload
 use common::{named, new_device, Client, Server};
 
 /// A small PNG made on the spot.
-fn png(width: u32, height: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_pixel(width, height, image::Rgb([10, 200, 30]));
-    let mut out = Vec::new();
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-        .expect("encodes");
-    out
-}
-
 async fn upload(server: &Server, device: &str, name: &str, body: Vec<u8>) -> reqwest::Response {
     common::http()
         .post(server.url(&format!("/upload?name={name}")))
@@ -38,7 +29,7 @@ async fn a_photo_is_stored_reencoded_with_a_thumbnail_and_served_with_the_right_
     let dev = new_device();
     named(&server, &dev, "Ann").await;
     // A PNG that calls itself a PDF: the content decides.
-    let res = upload(&server, &dev, "report.pdf", png(1200, 600)).await;
+    let res = upload(&server, &dev, "report.pdf", common::png(1200, 600)).await;
     assert_eq!(res.status(), 200);
     let up: Uploaded = res.json().await.expect("uploaded");
     let image = up.attachment.image.clone().expect("treated as a photo");
@@ -154,7 +145,7 @@ async fn a_message_carries_its_uploader_s_file_and_no_one_else_s() {
     let (ann, eve) = (new_device(), new_device());
     named(&server, &ann, "Ann").await;
     named(&server, &eve, "Eve").await;
-    let up: Uploaded = upload(&server, &ann, "cat.png", png(50, 40))
+    let up: Uploaded = upload(&server, &ann, "cat.png", common::png(50, 40))
         .await
         .json()
         .await
@@ -219,7 +210,7 @@ async fn a_deleted_messages_photo_is_deleted_from_disk_and_others_stay() {
     let (mut a, _) = Client::joined(&server, &dev).await;
     let mut sent = Vec::new();
     for (name, size) in [("gone.png", 300), ("kept.png", 200)] {
-        let up: Uploaded = upload(&server, &dev, name, png(size, size))
+        let up: Uploaded = upload(&server, &dev, name, common::png(size, size))
             .await
             .json()
             .await
@@ -246,7 +237,7 @@ async fn a_deleted_messages_photo_is_deleted_from_disk_and_others_stay() {
         sent.push((message, up.attachment));
     }
     // An upload never sent stays (for a day) too.
-    let pending: Uploaded = upload(&server, &dev, "later.png", png(100, 100))
+    let pending: Uploaded = upload(&server, &dev, "later.png", common::png(100, 100))
         .await
         .json()
         .await

@@ -6,6 +6,7 @@
 mod common;
 
 use app::protocol::{ChatMessage, ClientEvent, ClientMessageId, Seq, ServerEvent};
+use common::pg::{cluster, fresh_database, sql};
 use common::{named, new_device, Client, Server};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,40 +16,6 @@ use tokio::sync::Mutex;
 static SERIAL: Mutex<()> = Mutex::const_new(());
 
 const FLAGS: &[&str] = &["--no-tls", "--message-burst", "100000"];
-
-/// The cluster's admin URL, or `None` (outside CI) to skip.
-fn cluster() -> Option<String> {
-    match std::env::var("CHAT_TEST_PG") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CHAT_TEST_PG is not set: scripts/test.sh starts a PostgreSQL for these tests"
-            );
-            eprintln!("skipped: no CHAT_TEST_PG (run through scripts/test.sh)");
-            None
-        }
-    }
-}
-
-async fn sql(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .expect("the test connects to PostgreSQL");
-    tokio::spawn(conn);
-    client
-}
-
-/// A new, empty database on the cluster; its URL.
-async fn fresh_database(admin: &str) -> String {
-    let name = format!("chat_{}", uuid::Uuid::new_v4().simple());
-    sql(admin)
-        .await
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("database created");
-    admin.replacen("/postgres?", &format!("/{name}?"), 1)
-}
 
 fn node(url: &str) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -694,11 +661,7 @@ async fn a_photo_uploaded_to_one_node_is_served_by_the_other() {
     let (b, _db) = node(&url);
     let ann = new_device();
     named(&a, &ann, "Ann").await;
-    let img = image::RgbImage::from_pixel(64, 32, image::Rgb([10, 200, 30]));
-    let mut png = Vec::new();
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .expect("encodes");
+    let png = common::png(64, 32);
     let res = common::http()
         .post(a.url("/upload?name=dot.png"))
         .header("cookie", common::cookie(&ann))

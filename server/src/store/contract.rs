@@ -99,15 +99,20 @@ async fn published(live: &mut broadcast::Receiver<Broadcast>, n: usize) -> Vec<S
     }
 }
 
-fn name(s: &str) -> UserName {
+pub(super) fn name(s: &str) -> UserName {
     UserName::parse(s).expect("valid name")
 }
 
-fn post(device: DeviceId, client_id: ClientMessageId, text: &str) -> NewPost {
+pub(super) fn post(device: DeviceId, client_id: ClientMessageId, text: &str) -> NewPost {
     post_in(RoomId::DEFAULT, device, client_id, text)
 }
 
-fn post_in(room: RoomId, device: DeviceId, client_id: ClientMessageId, text: &str) -> NewPost {
+pub(super) fn post_in(
+    room: RoomId,
+    device: DeviceId,
+    client_id: ClientMessageId,
+    text: &str,
+) -> NewPost {
     NewPost {
         device,
         room,
@@ -127,7 +132,7 @@ fn room_name(s: &str) -> RoomName {
     RoomName::parse(s).expect("valid room name")
 }
 
-async fn named(store: &dyn Store, s: &str) -> DeviceId {
+pub(super) async fn named(store: &dyn Store, s: &str) -> DeviceId {
     let device = DeviceId::new_random();
     store
         .set_name(device, name(s), "rgb(200,100,100)".into())

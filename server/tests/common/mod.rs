@@ -3,6 +3,8 @@
 //! WebSocket connections.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use app::protocol::{ChatMessage, ClientEvent, ClientMessageId, Identity, ServerEvent};
 use futures::{SinkExt, StreamExt};
 use std::io::{BufRead, BufReader};
@@ -323,4 +325,14 @@ impl Client {
             }
         }
     }
+}
+
+/// A plain PNG of one colour, for uploads.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(width, height, image::Rgb([10, 200, 30]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("encodes");
+    out
 }

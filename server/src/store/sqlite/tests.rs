@@ -1,35 +1,6 @@
+use super::super::contract::{named, post};
 use super::*;
 use app::protocol::ClientMessageId;
-use app::validate::MessageText;
-
-fn name(s: &str) -> UserName {
-    UserName::parse(s).expect("valid name")
-}
-
-fn post(device: DeviceId, client_id: ClientMessageId, text: &str) -> NewPost {
-    post_in(RoomId::DEFAULT, device, client_id, text)
-}
-
-fn post_in(room: RoomId, device: DeviceId, client_id: ClientMessageId, text: &str) -> NewPost {
-    NewPost {
-        device,
-        room,
-        client_id,
-        text: MessageText::parse(text).expect("valid text"),
-        mentions: Vec::new(),
-        attachment: None,
-        ts: 1,
-    }
-}
-
-async fn named(store: &SqliteStore, s: &str) -> DeviceId {
-    let device = DeviceId::new_random();
-    store
-        .set_name(device, name(s), "rgb(200,100,100)".into())
-        .await
-        .expect("named");
-    device
-}
 
 #[tokio::test]
 async fn reopening_keeps_users_and_messages() {
