@@ -28,7 +28,7 @@ SERVER=${SERVER:-target/release/server}
 SITE=${SITE:-target/site}
 if [ ! -x "$SERVER" ] || [ ! -d "$SITE/pkg" ]; then
   scripts/setup.sh
-  cargo leptos build --release
+  scripts/build.sh
 fi
 # LOADGEN=path uses a load generator built earlier.
 if [ -z "${LOADGEN:-}" ]; then

@@ -4,5 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-cargo leptos build --release
+# --split: the dialogs marked #[lazy] become WASM chunks of their own,
+# fetched when first opened (app/src/components/dialogs.rs).
+# A fresh pkg/: chunks of an earlier build must not join this release.
+rm -rf target/site/pkg
+cargo leptos build --release --split
 target/release/server --site-root target/site precompress

@@ -2,6 +2,10 @@
 //! the Leptos components, compiled for the server (`ssr`) and the browser
 //! (`hydrate`).
 
+// Erasing a whole dialog's view type (`into_any`, at a lazy split point)
+// nests deeper than the default limit allows.
+#![recursion_limit = "256"]
+
 pub mod api;
 #[cfg(feature = "hydrate")]
 pub mod client;

@@ -4,14 +4,15 @@ import { test, expect } from '@playwright/test';
 import { join } from './helpers';
 import { OwnServer } from './server';
 
-const HASHED = /\/pkg\/chat\.[0-9a-f]{16}\.(js|wasm|css)$/;
+// One directory per release: /pkg/<hash>/<file>.
+const HASHED = /\/pkg\/[0-9a-f]{16}\/chat\.(js|wasm|css)$/;
 
 test('hashed assets are immutable and come brotli-compressed when asked', async ({ page, request }) => {
   await page.goto('/');
   const urls = await page.evaluate(() =>
     [...document.querySelectorAll('link[href*="/pkg/"], script')]
       .map((e) => (e as HTMLLinkElement).href || (e as HTMLScriptElement).textContent || '')
-      .flatMap((s) => s.match(/\/pkg\/chat\.[0-9a-f]{16}\.(js|wasm|css)/g) ?? []),
+      .flatMap((s) => s.match(/\/pkg\/[0-9a-f]{16}\/chat\.(js|wasm|css)/g) ?? []),
   );
   const unique = [...new Set(urls)];
   expect(unique.map((u) => u.split('.').pop()).sort()).toEqual(['css', 'js', 'wasm']);
@@ -24,7 +25,8 @@ test('hashed assets are immutable and come brotli-compressed when asked', async 
     const gz = await request.get(url, { headers: { 'accept-encoding': 'gzip' } });
     expect(gz.headers()['content-encoding'], url).toBe('gzip');
   }
-  expect((await request.get('/pkg/chat.0000000000000000.wasm')).status()).toBe(404);
+  expect((await request.get('/pkg/0000000000000000/chat.wasm')).status()).toBe(404);
+  expect((await request.get(unique[0].replace(/chat\.\w+$/, 'chat.wasm.br'))).status()).toBe(404);
   const html = await request.get('/', { headers: { 'accept-encoding': 'br' } });
   expect(html.headers()['content-encoding']).toBe('br');
   expect(html.headers()['cache-control']).toBe('no-cache');
@@ -49,10 +51,43 @@ test('a second visit downloads no asset again', async ({ page }, testInfo) => {
     });
     await page.reload();
     await expect(page.locator('.connection')).toHaveText('Live');
-    expect(served.map((s) => s.url.split('/').pop()?.split('.').pop()).sort()).toEqual(['css', 'js', 'wasm']);
+    // The page's three files and the loader of the lazy dialogs' chunks.
+    const names = served.map((s) => s.url.split('/').pop()).sort();
+    expect(names).toEqual(['__wasm_split.______________________.js', 'chat.css', 'chat.js', 'chat.wasm']);
     for (const s of served) expect(s.fromWorker, s.url).toBe(true);
+    expect(network).toEqual([]);
+    // A dialog's chunk was stored with the release: it too comes from the worker.
+    await page.locator('.search-button').click();
+    await expect(page.locator('#search-title')).toBeVisible();
+    const chunk = served.find((s) => s.url.includes('search_panel'));
+    expect(chunk?.fromWorker, served.map((s) => s.url).join(' ')).toBe(true);
     expect(network).toEqual([]);
   } finally {
     await server.kill();
   }
+});
+
+test('a dialog\'s code arrives when it first opens, from the same release', async ({ page }, testInfo) => {
+  const wasm: string[] = [];
+  page.on('response', (r) => {
+    if (r.url().endsWith('.wasm')) wasm.push(new URL(r.url()).pathname);
+  });
+  await join(page, `Lazy ${testInfo.project.name}`);
+  const main = wasm.filter((u) => u.endsWith('/chat.wasm'));
+  expect(main).toHaveLength(1);
+  expect(main[0]).toMatch(HASHED);
+  expect(wasm.filter((u) => u.includes('search_panel'))).toEqual([]);
+
+  await page.locator('.search-button').click();
+  await page.locator('.search-input').fill('anything at all');
+  await expect(page.locator('#search-title')).toBeVisible();
+  const chunk = wasm.find((u) => u.includes('search_panel'));
+  expect(chunk, wasm.join(' ')).toBeTruthy();
+  // Beside the main module, under the same release directory.
+  expect(chunk!.split('/').slice(0, 3)).toEqual(main[0].split('/').slice(0, 3));
+  // Closed and opened again: no second download.
+  await page.locator('.search-panel .join').click();
+  await page.locator('.search-button').click();
+  await expect(page.locator('.search-input')).toHaveValue('anything at all');
+  expect(wasm.filter((u) => u.includes('search_panel'))).toHaveLength(1);
 });

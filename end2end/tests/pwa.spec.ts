@@ -178,7 +178,7 @@ test('a new release replaces the old one as a whole, never a mix', async ({ page
     // Every cached file belongs to the new release.
     const css = await page.evaluate(async (name) => {
       const cache = await caches.open(name);
-      const key = (await cache.keys()).find((r) => /\/pkg\/chat\.[0-9a-f]{16}\.css$/.test(r.url));
+      const key = (await cache.keys()).find((r) => /\/pkg\/[0-9a-f]{16}\/chat\.css$/.test(r.url));
       return key && (await cache.match(key))?.text();
     }, newCaches[0]);
     expect(css).toContain('next release');

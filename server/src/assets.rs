@@ -1,8 +1,12 @@
-//! The built site's files (`pkg/chat.js`, `chat.wasm`, `chat.css`) under
-//! content-hashed names: `/pkg/chat.<hash>.<ext>`, cached by browsers for
-//! a year as immutable. The hash covers all three files, so it also names
-//! the release: the service worker and `X-Chat-Version` use it, and a page
-//! never pairs one release's HTML with another's WASM.
+//! The built site's files (`chat.js`, `chat.wasm`, `chat.css`, and the
+//! lazily loaded WASM chunks with their loader) under the release's
+//! content hash: `/pkg/<hash>/<file>`, cached by browsers for a year as
+//! immutable. A directory rather than a hashed file name, because the
+//! chunk loader imports `./chat.js` and fetches `./<chunk>.wasm` by
+//! relative URL: every file of one release resolves inside its own
+//! directory. The hash covers every file, so it also names the release:
+//! the service worker and `X-Chat-Version` use it, and a page never pairs
+//! one release's HTML with another's WASM.
 //!
 //! `server precompress` (run after each build) writes brotli and gzip
 //! copies beside them, served to browsers that ask for them.
@@ -17,15 +21,24 @@ use std::path::PathBuf;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-/// The files the page loads, as cargo-leptos names them.
+/// The files every page loads, as cargo-leptos names them.
 const FILES: [&str; 3] = ["chat.js", "chat.wasm", "chat.css"];
 /// Extensions worth compressing ahead of time.
 const COMPRESSIBLE: [&str; 4] = ["js", "wasm", "css", "html"];
 
 pub struct Assets {
     pkg: PathBuf,
-    /// First 16 hex digits of the SHA-256 over the three files.
+    /// This release's files: the three above and the split chunks.
+    files: Vec<String>,
+    /// First 16 hex digits of the SHA-256 over those files.
     version: String,
+}
+
+/// Whether a file in `pkg/` belongs to the release (not a compressed copy,
+/// a type declaration or the build's split manifest).
+fn is_release_file(name: &str) -> bool {
+    let served = name.ends_with(".js") || name.ends_with(".wasm") || name.ends_with(".css");
+    served && !name.starts_with('.')
 }
 
 impl Assets {
@@ -33,11 +46,22 @@ impl Assets {
     /// built site, as in some tests) hashes as its name.
     pub fn load(site_root: &str) -> Self {
         let pkg = PathBuf::from(site_root).join("pkg");
+        let mut files: Vec<String> = std::fs::read_dir(&pkg)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| is_release_file(name))
+            .chain(FILES.iter().map(|f| (*f).to_owned()))
+            .collect();
+        files.sort();
+        files.dedup();
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-        for file in FILES {
+        for file in &files {
+            ctx.update(file.as_bytes());
+            ctx.update(b"\0");
             match std::fs::read(pkg.join(file)) {
                 Ok(bytes) => ctx.update(&bytes),
-                Err(_) => ctx.update(file.as_bytes()),
+                Err(_) => ctx.update(b"missing"),
             }
             ctx.update(b"\0");
         }
@@ -47,58 +71,75 @@ impl Assets {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        Self { pkg, version }
+        Self {
+            pkg,
+            files,
+            version,
+        }
     }
 
     pub fn version(&self) -> &str {
         &self.version
     }
 
-    /// What Leptos calls the JS and WASM: `chat.<hash>`; the stylesheet
-    /// follows the same pattern.
-    pub fn output_name(&self) -> String {
-        format!("chat.{}", self.version)
+    /// Where Leptos links the JS, WASM and stylesheet from: `pkg/<hash>`.
+    pub fn pkg_dir(&self) -> String {
+        format!("pkg/{}", self.version)
     }
 
-    /// The URLs of the three files.
+    /// The URLs of every file of the release (what the service worker
+    /// keeps for offline use).
     pub fn urls(&self) -> Vec<String> {
-        FILES.iter().map(|f| self.hashed(f)).collect()
+        self.files
+            .iter()
+            .map(|f| format!("/{}/{f}", self.pkg_dir()))
+            .collect()
     }
 
-    fn hashed(&self, file: &str) -> String {
-        let (stem, ext) = file.split_once('.').unwrap_or((file, ""));
-        format!("/pkg/{stem}.{}.{ext}", self.version)
+    /// The file behind `/pkg/<version>/<name>`, if it is this release's.
+    fn release_file(&self, version: &str, name: &str) -> Option<PathBuf> {
+        (version == self.version && self.files.iter().any(|f| f == name))
+            .then(|| self.pkg.join(name))
     }
 
-    /// The file behind a request for `/pkg/<name>`, and whether the name
-    /// is this release's hashed one (and so immutable).
-    fn resolve(&self, name: &str) -> Option<(PathBuf, bool)> {
-        for file in FILES {
-            if self.hashed(file) == format!("/pkg/{name}") {
-                return Some((self.pkg.join(file), true));
-            }
-        }
-        // Plain names are still served, revalidated (the pages without the
-        // WASM link the stylesheet this way).
+    /// The file behind a plain `/pkg/<name>`, revalidated on every use
+    /// (the pages without the WASM link the stylesheet this way).
+    fn plain_file(&self, name: &str) -> Option<PathBuf> {
         let plain = !name.is_empty()
             && !name.starts_with('.')
             && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        plain.then(|| (self.pkg.join(name), false))
+        plain.then(|| self.pkg.join(name))
     }
 }
 
-/// `GET /pkg/{file}`: the file, precompressed when the browser accepts it,
-/// cached for a year if its name carries the release hash.
-pub async fn serve(
+/// `GET /pkg/{version}/{file}`: a file of this release, cached for a year.
+pub async fn serve_release(
+    State(assets): State<std::sync::Arc<Assets>>,
+    Path((version, name)): Path<(String, String)>,
+    req: Request<Body>,
+) -> Response {
+    match assets.release_file(&version, &name) {
+        Some(path) => send(path, true, req).await,
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `GET /pkg/{file}`: a file under its plain name, revalidated.
+pub async fn serve_plain(
     State(assets): State<std::sync::Arc<Assets>>,
     Path(name): Path<String>,
     req: Request<Body>,
 ) -> Response {
-    let Some((path, immutable)) = assets.resolve(&name) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
+    match assets.plain_file(&name) {
+        Some(path) => send(path, false, req).await,
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The file, precompressed when the browser accepts it.
+async fn send(path: PathBuf, immutable: bool, req: Request<Body>) -> Response {
     let service = ServeFile::new(path).precompressed_br().precompressed_gzip();
     let mut res = match service.oneshot(req).await {
         Ok(res) => res.into_response(),
@@ -166,24 +207,46 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let pkg = dir.path().join("pkg");
         std::fs::create_dir_all(&pkg).expect("dir");
-        for f in FILES {
+        for f in FILES.iter().chain(&["chunk_1.wasm", "__wasm_split.js"]) {
             std::fs::write(pkg.join(f), f).expect("write");
         }
+        std::fs::write(pkg.join("chat.wasm.br"), "x").expect("write");
         let root = dir.path().to_str().expect("utf8");
         let a = Assets::load(root);
-        assert_eq!(a.version().len(), 16);
-        assert_eq!(Assets::load(root).version(), a.version(), "stable");
-        let css = format!("chat.{}.css", a.version());
-        assert_eq!(a.resolve(&css), Some((pkg.join("chat.css"), true)));
-        assert_eq!(a.resolve("chat.css"), Some((pkg.join("chat.css"), false)));
-        assert_eq!(a.resolve("../secret"), None);
-        assert_eq!(a.resolve(".hidden"), None);
-        std::fs::write(pkg.join("chat.css"), "changed").expect("write");
-        assert_ne!(
-            Assets::load(root).version(),
-            a.version(),
-            "a change renames"
+        let v = a.version().to_owned();
+        assert_eq!(v.len(), 16);
+        assert_eq!(Assets::load(root).version(), v, "stable");
+        assert_eq!(
+            a.urls(),
+            [
+                "__wasm_split.js",
+                "chat.css",
+                "chat.js",
+                "chat.wasm",
+                "chunk_1.wasm"
+            ]
+            .map(|f| format!("/pkg/{v}/{f}"))
         );
+        assert_eq!(
+            a.release_file(&v, "chunk_1.wasm"),
+            Some(pkg.join("chunk_1.wasm"))
+        );
+        assert_eq!(
+            a.release_file("0000000000000000", "chat.css"),
+            None,
+            "another release"
+        );
+        assert_eq!(
+            a.release_file(&v, "chat.wasm.br"),
+            None,
+            "only release files"
+        );
+        assert_eq!(a.release_file(&v, "../secret"), None);
+        assert_eq!(a.plain_file("chat.css"), Some(pkg.join("chat.css")));
+        assert_eq!(a.plain_file("../secret"), None);
+        assert_eq!(a.plain_file(".hidden"), None);
+        std::fs::write(pkg.join("chunk_1.wasm"), "changed").expect("write");
+        assert_ne!(Assets::load(root).version(), v, "a changed chunk renames");
     }
 
     #[test]

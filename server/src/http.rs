@@ -44,7 +44,8 @@ pub fn router(state: AppState) -> Router {
         version: state.assets.version().into(),
     };
     let pkg = Router::new()
-        .route("/pkg/{file}", get(assets::serve))
+        .route("/pkg/{version}/{file}", get(assets::serve_release))
+        .route("/pkg/{file}", get(assets::serve_plain))
         .with_state(state.assets.clone());
     // Manifest, icons and the like; anything else is a plain 404 page.
     let files = ServeDir::new(&state.settings.site_root)

@@ -2,6 +2,10 @@
 //! a shutdown future resolves. `main.rs` only parses flags, sets up
 //! logging and signals, and calls it.
 
+// The dialogs' erased view types (`into_any` at the lazy split points in
+// `app`) are laid out here too, nested deeper than the default limit.
+#![recursion_limit = "256"]
+
 pub mod access;
 mod admin;
 pub mod assets;
@@ -192,7 +196,8 @@ pub async fn run(
     }
     let assets = Arc::new(assets::Assets::load(&settings.site_root));
     let leptos = LeptosOptions::builder()
-        .output_name(assets.output_name())
+        .output_name("chat")
+        .site_pkg_dir(assets.pkg_dir())
         .site_root(settings.site_root.clone())
         .site_addr(settings.addr)
         .build();

@@ -1,13 +1,9 @@
 use super::composer::Composer;
-use super::manage::ManageDialog;
+use super::dialogs::Dialogs;
 use super::message_list::MessageList;
 use super::name_prompt::NamePrompt;
-use super::notifications::NotificationsDialog;
 use super::room_list::RoomList;
-use super::room_settings::RoomSettings;
-use super::search::SearchPanel;
 use super::status_bar::StatusBar;
-use super::transfer::TransferDialog;
 use super::typing::TypingLine;
 use crate::api::ChatSnapshot;
 use crate::protocol::HISTORY_PAGE;
@@ -71,11 +67,7 @@ pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
                 <Composer/>
                 <NamePrompt/>
             </section>
-            <TransferDialog/>
-            <RoomSettings/>
-            <NotificationsDialog/>
-            <ManageDialog/>
-            <SearchPanel/>
+            <Dialogs/>
         </main>
     }
 }

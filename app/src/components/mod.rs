@@ -2,6 +2,7 @@
 
 mod chat_page;
 mod composer;
+mod dialogs;
 mod manage;
 mod message_list;
 mod message_row;
