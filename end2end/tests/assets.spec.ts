@@ -1,7 +1,7 @@
 // The site's files: content-hashed names cached as immutable, compressed
 // for browsers that ask, and a repeat visit that downloads none of them.
 import { test, expect } from '@playwright/test';
-import { join } from './helpers';
+import { join, newDevice, send } from './helpers';
 import { OwnServer } from './server';
 
 // One directory per release: /pkg/<hash>/<file>.
@@ -59,7 +59,7 @@ test('a second visit downloads no asset again', async ({ page }, testInfo) => {
     // A dialog's chunk was stored with the release: it too comes from the worker.
     await page.locator('.search-button').click();
     await expect(page.locator('#search-title')).toBeVisible();
-    const chunk = served.find((s) => s.url.includes('search_panel'));
+    const chunk = served.find((s) => s.url.includes('split_chat_search'));
     expect(chunk?.fromWorker, served.map((s) => s.url).join(' ')).toBe(true);
     expect(network).toEqual([]);
   } finally {
@@ -76,12 +76,12 @@ test('a dialog\'s code arrives when it first opens, from the same release', asyn
   const main = wasm.filter((u) => u.endsWith('/chat.wasm'));
   expect(main).toHaveLength(1);
   expect(main[0]).toMatch(HASHED);
-  expect(wasm.filter((u) => u.includes('search_panel'))).toEqual([]);
+  expect(wasm.filter((u) => u.includes('split_chat_search'))).toEqual([]);
 
   await page.locator('.search-button').click();
   await page.locator('.search-input').fill('anything at all');
   await expect(page.locator('#search-title')).toBeVisible();
-  const chunk = wasm.find((u) => u.includes('search_panel'));
+  const chunk = wasm.find((u) => u.includes('split_chat_search'));
   expect(chunk, wasm.join(' ')).toBeTruthy();
   // Beside the main module, under the same release directory.
   expect(chunk!.split('/').slice(0, 3)).toEqual(main[0].split('/').slice(0, 3));
@@ -89,5 +89,31 @@ test('a dialog\'s code arrives when it first opens, from the same release', asyn
   await page.locator('.search-panel .join').click();
   await page.locator('.search-button').click();
   await expect(page.locator('.search-input')).toHaveValue('anything at all');
-  expect(wasm.filter((u) => u.includes('search_panel'))).toHaveLength(1);
+  expect(wasm.filter((u) => u.includes('split_chat_search'))).toHaveLength(1);
+});
+
+test('a dialog whose code cannot be fetched stays closed with a notice, and opens on the next try', async ({ browser }, testInfo) => {
+  // No service worker, so every chunk request reaches the network (and the route).
+  const context = await newDevice(browser, testInfo, { serviceWorkers: 'block' });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  try {
+    await join(page, `Offline dialog ${testInfo.project.name}`);
+    await page.route(/split_chat_search\.wasm$/, (route) => route.abort('internetdisconnected'));
+    await page.locator('.search-button').click();
+    await expect(page.locator('.notice')).toContainText('could not be loaded');
+    await expect(page.locator('#search-title')).toHaveCount(0);
+    // The rest of the page still works.
+    await send(page, `still here ${testInfo.project.name}`);
+    await page.unroute(/split_chat_search\.wasm$/);
+    await page.locator('.search-button').click();
+    await expect(page.locator('#search-title')).toBeVisible();
+    // The chunk loader (cargo-leptos's) starts the fetch before it awaits
+    // it, so the browser also reports the refused fetch as a rejection;
+    // nothing else may go wrong.
+    expect(errors.filter((e) => e !== 'Failed to fetch')).toEqual([]);
+  } finally {
+    await context.close();
+  }
 });

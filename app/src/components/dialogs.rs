@@ -1,9 +1,14 @@
 //! The dialogs a page seldom opens. Their code is a WASM chunk of its own
-//! (the release build splits at `#[lazy]`), fetched the first time one
-//! opens and then kept, so a cold visit on a phone downloads and compiles
-//! only what the conversation needs. Until a dialog first opens nothing of
-//! it is rendered, on the server or in the browser, so hydration never
-//! waits for a chunk.
+//! (the release build splits at each `wasm_split` function below), fetched
+//! the first time one opens and then kept, so a cold visit on a phone
+//! downloads and compiles only what the conversation needs. Until a dialog
+//! first opens nothing of it is rendered, on the server or in the
+//! browser, so hydration never waits for a chunk.
+//!
+//! A chunk can fail to arrive (offline before the service worker stored
+//! the release, or a page left open across an upgrade whose old files are
+//! gone): the dialog then stays closed with a notice, the page keeps
+//! working, and the next tap tries again.
 
 use super::manage::ManageDialog;
 use super::notifications::NotificationsDialog;
@@ -12,53 +17,79 @@ use super::search::SearchPanel;
 use super::transfer::TransferDialog;
 use crate::state::ChatState;
 use futures::FutureExt;
-use leptos::lazy;
 use leptos::prelude::*;
+use leptos::wasm_split::{wasm_split, SplitLoaderError};
 
-#[lazy]
-fn transfer_dialog() -> AnyView {
-    view! { <TransferDialog/> }.into_any()
+/// Shown when a dialog's code could not be fetched.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const NOT_LOADED: &str =
+    "That part of the chat could not be loaded. Check the connection and try again, or reload the page.";
+
+#[wasm_split(chat_transfer_dialog, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn transfer_dialog() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <TransferDialog/> }.into_any())
 }
 
-#[lazy]
-fn room_settings() -> AnyView {
-    view! { <RoomSettings/> }.into_any()
+#[wasm_split(chat_room_settings, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn room_settings() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <RoomSettings/> }.into_any())
 }
 
-#[lazy]
-fn notifications_dialog() -> AnyView {
-    view! { <NotificationsDialog/> }.into_any()
+#[wasm_split(chat_notifications, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn notifications_dialog() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <NotificationsDialog/> }.into_any())
 }
 
-#[lazy]
-fn manage_dialog() -> AnyView {
-    view! { <ManageDialog/> }.into_any()
+#[wasm_split(chat_manage, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn manage_dialog() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <ManageDialog/> }.into_any())
 }
 
-#[lazy]
-fn search_panel() -> AnyView {
-    view! { <SearchPanel/> }.into_any()
+#[wasm_split(chat_search, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn search_panel() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <SearchPanel/> }.into_any())
 }
 
-/// Mounts `$lazy`'s view once `$open` first turns true and its chunk has
-/// arrived (`$preload`, which `#[lazy]` defines beside it in the browser).
-/// Once loaded, the lazy function answers at once, so its future is ready
-/// on the first poll.
+/// Mounts `$split`'s view once `$open` first turns true and its chunk has
+/// arrived (`$preload`, which `wasm_split` defines beside it). Once loaded,
+/// the split function answers at once: its future is ready on the first
+/// poll.
 macro_rules! on_first_open {
-    ($open:expr, $lazy:ident, $preload:ident) => {{
+    ($state:expr, $open:expr, $split:ident, $preload:ident) => {{
         let open: RwSignal<bool> = $open;
         let ready = RwSignal::new(false);
         #[cfg(feature = "hydrate")]
-        Effect::new(move |_| {
-            if open.get() && !ready.get_untracked() {
-                leptos::task::spawn_local(async move {
-                    $preload().await;
-                    ready.set(true);
-                });
-            }
-        });
+        {
+            let state: ChatState = $state;
+            Effect::new(move |_| {
+                if open.get() && !ready.get_untracked() {
+                    leptos::task::spawn_local(async move {
+                        match $preload().await {
+                            Ok(()) => {
+                                ready.set(true);
+                                if state
+                                    .notice
+                                    .with_untracked(|n| n.as_deref() == Some(NOT_LOADED))
+                                {
+                                    state.notice.set(None);
+                                }
+                            }
+                            Err(_) => {
+                                open.set(false);
+                                state.notice.set(Some(NOT_LOADED.to_owned()));
+                            }
+                        }
+                    });
+                }
+            });
+        }
         let _ = open;
-        move || ready.get().then(|| $lazy().now_or_never()).flatten()
+        move || {
+            ready
+                .get()
+                .then(|| $split().now_or_never().and_then(Result::ok))
+                .flatten()
+        }
     }};
 }
 
@@ -66,10 +97,10 @@ macro_rules! on_first_open {
 pub fn Dialogs() -> impl IntoView {
     let state = expect_context::<ChatState>();
     view! {
-        {on_first_open!(state.linking, transfer_dialog, __preload_transfer_dialog)}
-        {on_first_open!(state.room_settings, room_settings, __preload_room_settings)}
-        {on_first_open!(state.notifying, notifications_dialog, __preload_notifications_dialog)}
-        {on_first_open!(state.managing, manage_dialog, __preload_manage_dialog)}
-        {on_first_open!(state.searching, search_panel, __preload_search_panel)}
+        {on_first_open!(state, state.linking, transfer_dialog, __wasm_split_preload_transfer_dialog)}
+        {on_first_open!(state, state.room_settings, room_settings, __wasm_split_preload_room_settings)}
+        {on_first_open!(state, state.notifying, notifications_dialog, __wasm_split_preload_notifications_dialog)}
+        {on_first_open!(state, state.managing, manage_dialog, __wasm_split_preload_manage_dialog)}
+        {on_first_open!(state, state.searching, search_panel, __wasm_split_preload_search_panel)}
     }
 }

@@ -255,10 +255,30 @@ fn AttachmentView(attachment: crate::protocol::Attachment) -> impl IntoView {
     }
 }
 
+/// Integer arithmetic only: formatting a float pulls the float printing
+/// code into the WASM.
 fn human_size(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
     match bytes {
-        b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+        b if b >= MB => {
+            let tenths = (b * 10 + MB / 2) / MB;
+            format!("{}.{} MB", tenths / 10, tenths % 10)
+        }
         b if b >= 1024 => format!("{} KB", b / 1024),
         b => format!("{b} bytes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_size(900), "900 bytes");
+        assert_eq!(human_size(2048), "2 KB");
+        assert_eq!(human_size(1024 * 1024), "1.0 MB");
+        assert_eq!(human_size(1024 * 1024 * 5 / 2), "2.5 MB");
+        assert_eq!(human_size(1024 * 1024 * 10 - 1), "10.0 MB");
     }
 }
