@@ -84,13 +84,15 @@ impl Seen {
 struct Samples(Vec<u32>);
 
 impl Samples {
+    /// At least 1 µs: the histograms start there.
     fn record(&mut self, micros: u64) {
-        self.0.push(u32::try_from(micros).unwrap_or(u32::MAX));
+        self.0
+            .push(u32::try_from(micros.max(1)).unwrap_or(u32::MAX));
     }
 
     fn add_to(&self, h: &mut Histogram<u64>) {
         for &v in &self.0 {
-            let _ = h.record(u64::from(v).max(1));
+            let _ = h.record(u64::from(v));
         }
     }
 }
@@ -397,7 +399,7 @@ async fn client(
                             report.completed_in_window += 1;
                         }
                         if clock.in_window(payload.sent_us) {
-                            report.ack.record(now.saturating_sub(payload.sent_us).max(1));
+                            report.ack.record(now.saturating_sub(payload.sent_us));
                         }
                         completed = !plan.complete_on_echo && Some(payload.sender) == sender;
                     }
@@ -448,7 +450,7 @@ fn record(report: &mut ClientReport, clock: &Clock, node: Node, payload: Payload
         report.deliveries_in_window += 1;
     }
     if clock.in_window(payload.sent_us) {
-        let took = now.saturating_sub(payload.sent_us).max(1);
+        let took = now.saturating_sub(payload.sent_us);
         report.latency.record(took);
         if node.count > 1 {
             let split = if payload.sender as usize % node.count == node.mine {

@@ -25,33 +25,40 @@ use leptos::wasm_split::{wasm_split, SplitLoaderError};
 const NOT_LOADED: &str =
     "That part of the chat could not be loaded. Check the connection and try again, or reload the page.";
 
-#[wasm_split(chat_transfer_dialog, wasm_split_path = ::leptos::wasm_split, fallible)]
-fn transfer_dialog() -> Result<AnyView, SplitLoaderError> {
-    Ok(view! { <TransferDialog/> }.into_any())
+/// Defines `$split`, the split point whose chunk `$chunk` holds `$view`,
+/// and `$preload`, which fetches that chunk.
+macro_rules! split_dialog {
+    ($chunk:ident, $split:ident, $preload:ident, $view:ident) => {
+        #[wasm_split($chunk, wasm_split_path = ::leptos::wasm_split, fallible, preload($preload))]
+        fn $split() -> Result<AnyView, SplitLoaderError> {
+            Ok(view! { <$view/> }.into_any())
+        }
+    };
 }
 
-#[wasm_split(chat_room_settings, wasm_split_path = ::leptos::wasm_split, fallible)]
-fn room_settings() -> Result<AnyView, SplitLoaderError> {
-    Ok(view! { <RoomSettings/> }.into_any())
-}
-
-#[wasm_split(chat_notifications, wasm_split_path = ::leptos::wasm_split, fallible)]
-fn notifications_dialog() -> Result<AnyView, SplitLoaderError> {
-    Ok(view! { <NotificationsDialog/> }.into_any())
-}
-
-#[wasm_split(chat_manage, wasm_split_path = ::leptos::wasm_split, fallible)]
-fn manage_dialog() -> Result<AnyView, SplitLoaderError> {
-    Ok(view! { <ManageDialog/> }.into_any())
-}
-
-#[wasm_split(chat_search, wasm_split_path = ::leptos::wasm_split, fallible)]
-fn search_panel() -> Result<AnyView, SplitLoaderError> {
-    Ok(view! { <SearchPanel/> }.into_any())
-}
+split_dialog!(
+    chat_transfer_dialog,
+    transfer_dialog,
+    load_transfer_dialog,
+    TransferDialog
+);
+split_dialog!(
+    chat_room_settings,
+    room_settings,
+    load_room_settings,
+    RoomSettings
+);
+split_dialog!(
+    chat_notifications,
+    notifications_dialog,
+    load_notifications_dialog,
+    NotificationsDialog
+);
+split_dialog!(chat_manage, manage_dialog, load_manage_dialog, ManageDialog);
+split_dialog!(chat_search, search_panel, load_search_panel, SearchPanel);
 
 /// Mounts `$split`'s view once `$open` first turns true and its chunk has
-/// arrived (`$preload`, which `wasm_split` defines beside it). Once loaded,
+/// arrived (`$preload`). Once loaded,
 /// the split function answers at once: its future is ready on the first
 /// poll.
 macro_rules! on_first_open {
@@ -97,10 +104,10 @@ macro_rules! on_first_open {
 pub fn Dialogs() -> impl IntoView {
     let state = expect_context::<ChatState>();
     view! {
-        {on_first_open!(state, state.linking, transfer_dialog, __wasm_split_preload_transfer_dialog)}
-        {on_first_open!(state, state.room_settings, room_settings, __wasm_split_preload_room_settings)}
-        {on_first_open!(state, state.notifying, notifications_dialog, __wasm_split_preload_notifications_dialog)}
-        {on_first_open!(state, state.managing, manage_dialog, __wasm_split_preload_manage_dialog)}
-        {on_first_open!(state, state.searching, search_panel, __wasm_split_preload_search_panel)}
+        {on_first_open!(state, state.linking, transfer_dialog, load_transfer_dialog)}
+        {on_first_open!(state, state.room_settings, room_settings, load_room_settings)}
+        {on_first_open!(state, state.notifying, notifications_dialog, load_notifications_dialog)}
+        {on_first_open!(state, state.managing, manage_dialog, load_manage_dialog)}
+        {on_first_open!(state, state.searching, search_panel, load_search_panel)}
     }
 }
