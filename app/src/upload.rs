@@ -8,6 +8,12 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{File, ProgressEvent, XmlHttpRequest};
 
+/// What the server says when it refuses a file.
+#[derive(serde::Deserialize)]
+struct Refused {
+    error: String,
+}
+
 /// Uploads `file`; on success it waits in the composer to be sent.
 pub fn start(state: ChatState, file: File) {
     let name = file.name();
@@ -54,10 +60,9 @@ pub fn start(state: ChatState, file: File) {
                         .set(Some("The upload's answer was unreadable.".into())),
                 }
             } else {
-                let reason = serde_json::from_str::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-                    .unwrap_or_else(|| format!("The file could not be sent (error {status})."));
+                let reason = serde_json::from_str::<Refused>(&body)
+                    .map(|r| r.error)
+                    .unwrap_or_else(|_| format!("The file could not be sent (error {status})."));
                 state.notice.set(Some(reason));
             }
         })

@@ -19,6 +19,7 @@ const browser = await chromium.launch({
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const times = [];
+const phases = [];
 let bytes = 0;
 for (let i = 0; i < runs; i++) {
   const context = await browser.newContext({
@@ -46,9 +47,21 @@ for (let i = 0; i < runs; i++) {
   await page.goto(url, { waitUntil: 'commit' });
   await page.locator('.composer-input:enabled').waitFor({ timeout: 120_000 });
   times.push(Date.now() - started);
+  // Where the time went, from the page's own clock (navigation start = 0).
+  phases.push(await page.evaluate(() => {
+    const at = (e) => Math.round(e.responseEnd);
+    const nav = performance.getEntriesByType('navigation')[0];
+    const res = performance.getEntriesByType('resource');
+    const wasm = res.find((e) => e.name.endsWith('/chat.wasm'));
+    return {
+      html_ms: at(nav), protocol: nav.nextHopProtocol, html_bytes: nav.encodedBodySize,
+      wasm_start_ms: wasm && Math.round(wasm.startTime), wasm_end_ms: wasm && at(wasm),
+      usable_ms: Math.round(performance.now()),
+    };
+  }));
   bytes = fetched;
   await context.close();
 }
 await browser.close();
 const sorted = [...times].sort((a, b) => a - b);
-console.log(JSON.stringify({ runs: times, median_ms: sorted[Math.floor(sorted.length / 2)], bytes_fetched_last_run: bytes }));
+console.log(JSON.stringify({ runs: times, median_ms: sorted[Math.floor(sorted.length / 2)], bytes_fetched_last_run: bytes, phases }));

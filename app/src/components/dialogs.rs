@@ -1,5 +1,6 @@
 //! The dialogs a page seldom opens. Their code is a WASM chunk of its own
-//! (the release build splits at each `wasm_split` function below), fetched
+//! (the release build splits at each `wasm_split` function below; the
+//! message actions menu in `message_row` is split the same way), fetched
 //! the first time one opens and then kept, so a cold visit on a phone
 //! downloads and compiles only what the conversation needs. Until a dialog
 //! first opens nothing of it is rendered, on the server or in the
@@ -22,7 +23,7 @@ use leptos::wasm_split::{wasm_split, SplitLoaderError};
 
 /// Shown when a dialog's code could not be fetched.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-const NOT_LOADED: &str =
+pub(super) const NOT_LOADED: &str =
     "That part of the chat could not be loaded. Check the connection and try again, or reload the page.";
 
 /// Defines `$split`, the split point whose chunk `$chunk` holds `$view`,
@@ -57,40 +58,59 @@ split_dialog!(
 split_dialog!(chat_manage, manage_dialog, load_manage_dialog, ManageDialog);
 split_dialog!(chat_search, search_panel, load_search_panel, SearchPanel);
 
-/// Mounts `$split`'s view once `$open` first turns true and its chunk has
-/// arrived (`$preload`). Once loaded,
-/// the split function answers at once: its future is ready on the first
-/// poll.
-macro_rules! on_first_open {
-    ($state:expr, $open:expr, $split:ident, $preload:ident) => {{
-        let open: RwSignal<bool> = $open;
-        let ready = RwSignal::new(false);
-        #[cfg(feature = "hydrate")]
-        {
-            let state: ChatState = $state;
-            Effect::new(move |_| {
-                if open.get() && !ready.get_untracked() {
-                    leptos::task::spawn_local(async move {
-                        match $preload().await {
-                            Ok(()) => {
-                                ready.set(true);
-                                if state
-                                    .notice
-                                    .with_untracked(|n| n.as_deref() == Some(NOT_LOADED))
-                                {
-                                    state.notice.set(None);
-                                }
-                            }
-                            Err(_) => {
-                                open.set(false);
-                                state.notice.set(Some(NOT_LOADED.to_owned()));
-                            }
+/// Fetches a chunk (`preload`) the first time `wanted` turns true; the
+/// returned signal turns true once it has arrived. A chunk that cannot be
+/// fetched calls `give_up` (which should make `wanted` false) and leaves a
+/// notice; the next time `wanted` turns true it is tried again.
+pub(super) fn load_when<Fut>(
+    state: ChatState,
+    wanted: impl Fn() -> bool + 'static,
+    give_up: impl Fn() + Copy + 'static,
+    preload: fn() -> Fut,
+) -> RwSignal<bool>
+where
+    Fut: std::future::Future<Output = Result<(), SplitLoaderError>> + 'static,
+{
+    let ready = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if wanted() && !ready.get_untracked() {
+            leptos::task::spawn_local(async move {
+                match preload().await {
+                    Ok(()) => {
+                        ready.set(true);
+                        if state
+                            .notice
+                            .with_untracked(|n| n.as_deref() == Some(NOT_LOADED))
+                        {
+                            state.notice.set(None);
                         }
-                    });
+                    }
+                    Err(_) => {
+                        give_up();
+                        state.notice.set(Some(NOT_LOADED.to_owned()));
+                    }
                 }
             });
         }
-        let _ = open;
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (state, wanted, give_up, preload);
+    ready
+}
+
+/// Mounts `$split`'s view once `$open` first turns true and its chunk has
+/// arrived. Once loaded, the split function answers at once: its future
+/// is ready on the first poll.
+macro_rules! on_first_open {
+    ($state:expr, $open:expr, $split:ident, $preload:ident) => {{
+        let open: RwSignal<bool> = $open;
+        let ready = load_when(
+            $state,
+            move || open.get(),
+            move || open.set(false),
+            $preload,
+        );
         move || {
             ready
                 .get()

@@ -1,4 +1,4 @@
-use super::message_row::{MessageRow, OutboxRow, RowPlace};
+use super::message_row::{row_actions_loader, MessageRow, OutboxRow, RowPlace};
 use crate::api::older_messages;
 use crate::protocol::{ChatMessage, MessageId, HISTORY_PAGE};
 use crate::state::ChatState;
@@ -27,7 +27,7 @@ pub fn MessageList() -> impl IntoView {
     let unseen = RwSignal::new(false);
     // The message whose actions menu is open.
     let menu = RwSignal::new(None::<MessageId>);
-    provide_context(MenuOpen(menu));
+    provide_context(MenuOpen(menu, row_actions_loader(state, menu)));
 
     Effect::new(move |previous: Option<(usize, Option<i64>)>| {
         let newest = state
@@ -175,9 +175,10 @@ pub fn MessageList() -> impl IntoView {
     }
 }
 
-/// Which message has its actions menu open, shared by the rows.
+/// Which message has its actions menu open, shared by the rows, and
+/// whether the menu's code has arrived.
 #[derive(Clone, Copy)]
-pub struct MenuOpen(pub RwSignal<Option<MessageId>>);
+pub struct MenuOpen(pub RwSignal<Option<MessageId>>, pub RwSignal<bool>);
 
 fn places<'a>(
     messages: impl Iterator<Item = &'a ChatMessage>,

@@ -1,8 +1,11 @@
+use super::dialogs::load_when;
 use super::message_list::MenuOpen;
-use crate::protocol::{ChatMessage, ClientEvent, ClientMessageId, REACTIONS};
+use crate::protocol::{ChatMessage, ClientEvent, ClientMessageId, MessageId, REACTIONS};
 use crate::state::{now, ChatState, Delivery};
 use crate::time;
+use futures::FutureExt;
 use leptos::prelude::*;
+use leptos::wasm_split::{wasm_split, SplitLoaderError};
 
 /// A message with what it needs of its neighbours.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +22,7 @@ pub struct RowPlace {
 #[component]
 pub fn MessageRow(place: RowPlace) -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let MenuOpen(menu) = expect_context::<MenuOpen>();
+    let MenuOpen(menu, actions_ready) = expect_context::<MenuOpen>();
     let m = place.message;
     let id = m.id;
     let ts = m.ts;
@@ -105,24 +108,54 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
                     .collect_view();
                 view! { <span class="reactions">{chips}</span> }
             })}
-            <Show when=move || menu.get() == Some(id)>
-                <RowActions id=id editable=Signal::derive(editable) mine=Signal::derive(mine) text=body.clone()/>
-            </Show>
+            {move || {
+                (menu.get() == Some(id) && actions_ready.get())
+                    .then(|| {
+                        row_actions(id, Signal::derive(editable), Signal::derive(mine), body.clone())
+                            .now_or_never()
+                            .and_then(Result::ok)
+                    })
+                    .flatten()
+            }}
         </li>
     }
+}
+
+// The menu is a chunk of its own: it is opened far less often than a
+// conversation is read, and removing a message for everyone brings in the
+// moderation calls.
+#[wasm_split(chat_row_actions, wasm_split_path = ::leptos::wasm_split, fallible, preload(load_row_actions))]
+fn row_actions(
+    id: MessageId,
+    editable: Signal<bool>,
+    mine: Signal<bool>,
+    text: String,
+) -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <RowActions id editable mine text/> }.into_any())
+}
+
+/// Fetches the menu's chunk the first time any row's menu opens; a failure
+/// closes the menu with a notice.
+pub fn row_actions_loader(state: ChatState, menu: RwSignal<Option<MessageId>>) -> RwSignal<bool> {
+    load_when(
+        state,
+        move || menu.get().is_some(),
+        move || menu.set(None),
+        load_row_actions,
+    )
 }
 
 /// What can be done to a message: react, and for its author edit and
 /// delete.
 #[component]
 fn RowActions(
-    id: crate::protocol::MessageId,
+    id: MessageId,
     editable: Signal<bool>,
     mine: Signal<bool>,
     text: String,
 ) -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let MenuOpen(menu) = expect_context::<MenuOpen>();
+    let MenuOpen(menu, _) = expect_context::<MenuOpen>();
     let confirming = RwSignal::new(false);
     let picks = REACTIONS
         .iter()
@@ -179,7 +212,7 @@ fn RowActions(
     }
 }
 
-fn react(state: ChatState, id: crate::protocol::MessageId, emoji: String, on: bool) {
+fn react(state: ChatState, id: MessageId, emoji: String, on: bool) {
     state.send(ClientEvent::React {
         client_id: ClientMessageId::new_random(),
         message_id: id,
