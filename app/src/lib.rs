@@ -53,6 +53,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     name="viewport"
                     content="width=device-width, initial-scale=1, viewport-fit=cover"
                 />
+                // First, so the WASM (the long pole of a cold visit) is
+                // requested before anything else the head names.
+                <HydrationScripts options/>
                 <title>{title.clone()}</title>
                 <meta name="color-scheme" content="light dark"/>
                 <meta name="description" content="A small real-time group chat"/>
@@ -78,7 +81,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     nonce=leptos::nonce::use_nonce()
                     inner_html=snapshot
                 ></script>
-                <HydrationScripts options/>
             </head>
             <body>
                 <App/>

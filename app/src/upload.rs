@@ -1,9 +1,11 @@
 //! Sending a photo or file: `POST /upload` with progress (fetch cannot
 //! report upload progress, XMLHttpRequest can). Browser only.
 
+use crate::components::NOT_LOADED;
 use crate::protocol::Uploaded;
 use crate::state::ChatState;
 use leptos::prelude::*;
+use leptos::wasm_split::{wasm_split, SplitLoaderError};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{File, ProgressEvent, XmlHttpRequest};
@@ -14,8 +16,24 @@ struct Refused {
     error: String,
 }
 
-/// Uploads `file`; on success it waits in the composer to be sent.
+/// Uploads `file`; on success it waits in the composer to be sent. The
+/// upload code is a WASM chunk of its own, fetched the first time a file
+/// is picked, pasted or dropped.
 pub fn start(state: ChatState, file: File) {
+    leptos::task::spawn_local(async move {
+        if upload(state, file).await.is_err() {
+            state.notice.set(Some(NOT_LOADED.to_owned()));
+        }
+    });
+}
+
+#[wasm_split(chat_upload, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn upload(state: ChatState, file: File) -> Result<(), SplitLoaderError> {
+    send(state, file);
+    Ok(())
+}
+
+fn send(state: ChatState, file: File) {
     let name = file.name();
     let Ok(xhr) = XmlHttpRequest::new() else {
         return;

@@ -23,7 +23,7 @@ use leptos::wasm_split::{wasm_split, SplitLoaderError};
 
 /// Shown when a dialog's code could not be fetched.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-pub(super) const NOT_LOADED: &str =
+pub(crate) const NOT_LOADED: &str =
     "That part of the chat could not be loaded. Check the connection and try again, or reload the page.";
 
 /// Defines `$split`, the split point whose chunk `$chunk` holds `$view`,
