@@ -1,7 +1,7 @@
 //! Sending a photo or file: `POST /upload` with progress (fetch cannot
 //! report upload progress, XMLHttpRequest can). Browser only.
 
-use crate::components::NOT_LOADED;
+use crate::components::{chunk_arrived, chunk_missing};
 use crate::protocol::Uploaded;
 use crate::state::ChatState;
 use leptos::prelude::*;
@@ -21,8 +21,9 @@ struct Refused {
 /// is picked, pasted or dropped.
 pub fn start(state: ChatState, file: File) {
     leptos::task::spawn_local(async move {
-        if upload(state, file).await.is_err() {
-            state.notice.set(Some(NOT_LOADED.to_owned()));
+        match upload(state, file).await {
+            Ok(()) => chunk_arrived(state),
+            Err(_) => chunk_missing(state),
         }
     });
 }

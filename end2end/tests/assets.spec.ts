@@ -1,7 +1,7 @@
 // The site's files: content-hashed names cached as immutable, compressed
 // for browsers that ask, and a repeat visit that downloads none of them.
 import { test, expect } from '@playwright/test';
-import { join, newDevice, send } from './helpers';
+import { confirmed, join, newDevice, send, tag } from './helpers';
 import { OwnServer } from './server';
 
 // One directory per release: /pkg/<hash>/<file>.
@@ -112,6 +112,56 @@ test('a dialog whose code cannot be fetched stays closed with a notice, and open
     // The chunk loader (cargo-leptos's) starts the fetch before it awaits
     // it, so the browser also reports the refused fetch as a rejection;
     // nothing else may go wrong.
+    expect(errors.filter((e) => e !== 'Failed to fetch')).toEqual([]);
+  } finally {
+    await context.close();
+  }
+});
+
+test('the message menu and uploads fetch their code on first use; refused, they leave a notice and work on the next try', async ({ browser }, testInfo) => {
+  // No service worker, so every chunk request reaches the network (and the route).
+  const context = await newDevice(browser, testInfo, { serviceWorkers: 'block' });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const chunks: string[] = [];
+  page.on('request', (r) => {
+    if (/split_chat_(row_actions|upload)\.wasm$/.test(r.url())) chunks.push(new URL(r.url()).pathname);
+  });
+  const t = tag(testInfo);
+  const file = { name: `note ${t}.txt`, mimeType: 'text/plain', buffer: Buffer.from(`hello ${t}`) };
+  try {
+    await join(page, `Menu ${t}`);
+    await send(page, `menu here ${t}`);
+    const row = confirmed(page, `menu here ${t}`);
+    await expect(row).toHaveCount(1);
+    expect(chunks, 'nothing fetched before first use').toEqual([]);
+
+    const menuChunk = /split_chat_row_actions\.wasm$/;
+    await page.route(menuChunk, (route) => route.abort('internetdisconnected'));
+    await row.hover();
+    await row.locator('.row-menu').click();
+    await expect(page.locator('.notice')).toContainText('could not be loaded');
+    await expect(row.locator('.row-menu')).toHaveAttribute('aria-expanded', 'false');
+    await expect(row.locator('.row-actions')).toHaveCount(0);
+    await send(page, `still here ${t}`);
+    await page.unroute(menuChunk);
+    await row.hover();
+    await row.locator('.row-menu').click();
+    await expect(row.locator('.row-actions .edit')).toBeVisible();
+    await expect(page.locator('.notice')).toHaveCount(0);
+
+    const uploadChunk = /split_chat_upload\.wasm$/;
+    await page.route(uploadChunk, (route) => route.abort('internetdisconnected'));
+    await page.locator('.file-input').setInputFiles(file);
+    await expect(page.locator('.notice')).toContainText('could not be loaded');
+    await expect(page.locator('.attached')).toHaveCount(0);
+    await page.unroute(uploadChunk);
+    await page.locator('.file-input').setInputFiles(file);
+    await expect(page.locator('.attached-name')).toContainText(`note ${t}.txt`);
+    await expect(page.locator('.notice')).toHaveCount(0);
+    // Each chunk came from the same release directory as the page's WASM.
+    expect(new Set(chunks.map((u) => u.split('/').slice(0, 3).join('/'))).size).toBe(1);
     expect(errors.filter((e) => e !== 'Failed to fetch')).toEqual([]);
   } finally {
     await context.close();

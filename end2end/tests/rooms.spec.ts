@@ -67,11 +67,12 @@ test('typing shows for the others and clears when the message arrives', async ({
   const bob = await other.newPage();
   await join(page, `Tia ${t}`);
   await join(bob, `Tom ${t}`);
-  await page.locator('.composer-input').pressSequentially('hello the');
+  // Unique text: every project and repeat shares the server's one room.
+  await page.locator('.composer-input').pressSequentially(`hello ${t}`);
   await expect(bob.locator('.typing')).toHaveText(`Tia ${t} is typing…`);
   await expect(page.locator('.typing')).toHaveText('');
   await page.locator('.composer-input').press('Enter');
-  await expect(confirmed(bob, 'hello the')).toHaveCount(1);
+  await expect(confirmed(bob, `hello ${t}`)).toHaveCount(1);
   await expect(bob.locator('.typing')).toHaveText('');
   await other.close();
 });

@@ -21,10 +21,27 @@ use futures::FutureExt;
 use leptos::prelude::*;
 use leptos::wasm_split::{wasm_split, SplitLoaderError};
 
-/// Shown when a dialog's code could not be fetched.
+/// Shown when a chunk's code could not be fetched.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-pub(crate) const NOT_LOADED: &str =
+const NOT_LOADED: &str =
     "That part of the chat could not be loaded. Check the connection and try again, or reload the page.";
+
+/// A chunk could not be fetched: say so.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub(crate) fn chunk_missing(state: ChatState) {
+    state.notice.set(Some(NOT_LOADED.to_owned()));
+}
+
+/// A chunk arrived: an earlier "could not be loaded" no longer holds.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub(crate) fn chunk_arrived(state: ChatState) {
+    if state
+        .notice
+        .with_untracked(|n| n.as_deref() == Some(NOT_LOADED))
+    {
+        state.notice.set(None);
+    }
+}
 
 /// Defines `$split`, the split point whose chunk `$chunk` holds `$view`,
 /// and `$preload`, which fetches that chunk.
@@ -79,16 +96,11 @@ where
                 match preload().await {
                     Ok(()) => {
                         ready.set(true);
-                        if state
-                            .notice
-                            .with_untracked(|n| n.as_deref() == Some(NOT_LOADED))
-                        {
-                            state.notice.set(None);
-                        }
+                        chunk_arrived(state);
                     }
                     Err(_) => {
                         give_up();
-                        state.notice.set(Some(NOT_LOADED.to_owned()));
+                        chunk_missing(state);
                     }
                 }
             });

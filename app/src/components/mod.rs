@@ -17,6 +17,6 @@ mod typing;
 
 pub use chat_page::ChatPage;
 #[cfg(feature = "hydrate")]
-pub(crate) use dialogs::NOT_LOADED;
+pub(crate) use dialogs::{chunk_arrived, chunk_missing};
 #[cfg(feature = "hydrate")]
 pub use room_list::go_to;
