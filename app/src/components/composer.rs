@@ -262,7 +262,7 @@ pub fn Composer() -> impl IntoView {
                     }}
                 </ul>
             </Show>
-            <label class="attach" title="Attach a photo or file" class:disabled=move || !state.can_post()>
+            <label class="attach" title="Attach a photo or file" class:disabled=state.cannot_post()>
                 <span class="icon" aria-hidden="true"></span>
                 <span class="sr-only">"Attach a photo or file"</span>
                 <input
@@ -270,7 +270,7 @@ pub fn Composer() -> impl IntoView {
                     class="file-input"
                     hidden
                     accept="image/*,application/pdf,*/*"
-                    disabled=move || !state.can_post()
+                    disabled=state.cannot_post()
                     on:change=on_file
                 />
             </label>
@@ -290,7 +290,7 @@ pub fn Composer() -> impl IntoView {
                 autocomplete="off"
                 enterkeyhint="send"
                 node_ref=state.composer
-                disabled=move || !state.can_post()
+                disabled=state.cannot_post()
                 prop:value=move || draft.get()
                 on:input=on_input
                 on:keydown=on_keydown
@@ -304,7 +304,7 @@ pub fn Composer() -> impl IntoView {
             >
                 {move || format!("{} / {MESSAGE_MAX_CHARS}", count.get())}
             </span>
-            <button type="submit" class="send" disabled=move || !state.can_post()>
+            <button type="submit" class="send" disabled=state.cannot_post()>
                 {move || if state.editing.get().is_some() { "Save" } else { "Send" }}
             </button>
         </form>

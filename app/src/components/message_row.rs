@@ -98,7 +98,7 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
                                 title=names.clone()
                                 aria-label=label
                                 aria-pressed=move || pressed.get().to_string()
-                                disabled=move || !state.hydrated.get() || state.me.get().is_none()
+                                disabled=state.nameless()
                                 on:click=move |_| react(state, id, emoji.clone(), !pressed.get_untracked())
                             >
                                 {r.emoji.clone()} " " {count}

@@ -89,7 +89,7 @@ pub fn RoomList() -> impl IntoView {
                     <button
                         type="button"
                         class="new-room"
-                        disabled=move || !state.hydrated.get() || state.me.get().is_none()
+                        disabled=state.nameless()
                         on:click=move |_| {
                             creating.set(true);
                             request_animation_frame(move || {

@@ -49,7 +49,7 @@ pub fn StatusBar() -> impl IntoView {
                 type="button"
                 class="rooms-button"
                 aria-label=rooms_label
-                disabled=move || !state.hydrated.get()
+                disabled=state.starting()
                 on:click=move |_| state.screen.set(Screen::Rooms)
             >
                 <span class="icon" aria-hidden="true"></span>
@@ -74,7 +74,7 @@ pub fn StatusBar() -> impl IntoView {
                                 title="Change your name"
                                 aria-label=label
                                 style:background-color=me.color
-                                disabled=move || !state.hydrated.get()
+                                disabled=state.starting()
                                 on:click=move |_| state.renaming.set(true)
                             >
                                 {me.name}
@@ -115,7 +115,7 @@ fn RoomBar() -> impl IntoView {
                 class="presence-button"
                 aria-expanded=move || open.get().to_string()
                 aria-controls="presence-list"
-                disabled=move || !state.hydrated.get()
+                disabled=state.starting()
                 on:click=move |_| open.update(|o| *o = !*o)
             >
                 <span class="avatars" aria-hidden="true">
@@ -140,7 +140,7 @@ fn RoomBar() -> impl IntoView {
                 class="search-button"
                 aria-label="Search messages"
                 title="Search messages"
-                disabled=move || !state.hydrated.get()
+                disabled=state.starting()
                 on:click=move |_| state.searching.set(true)
             >
                 <span class="icon" aria-hidden="true"></span>
@@ -150,7 +150,7 @@ fn RoomBar() -> impl IntoView {
                     type="button"
                     class="manage-button"
                     title="Manage chat"
-                    disabled=move || !state.hydrated.get()
+                    disabled=state.starting()
                     on:click=move |_| state.managing.set(true)
                 >
                     "Manage"
@@ -161,7 +161,7 @@ fn RoomBar() -> impl IntoView {
                 class="notify-button"
                 aria-label="Notifications"
                 title="Notifications"
-                disabled=move || !state.hydrated.get() || state.me.get().is_none()
+                disabled=state.nameless()
                 on:click=move |_| state.notifying.set(true)
             >
                 <span class="icon" aria-hidden="true"></span>
@@ -171,7 +171,7 @@ fn RoomBar() -> impl IntoView {
                 class="room-settings-button"
                 aria-label="Room settings"
                 title="Room settings"
-                disabled=move || !state.hydrated.get() || state.me.get().is_none()
+                disabled=state.nameless()
                 on:click=move |_| state.room_settings.set(true)
             >
                 "⋯"
@@ -181,7 +181,7 @@ fn RoomBar() -> impl IntoView {
                 class="link-device"
                 title="Use on another device"
                 aria-label="Use on another device"
-                disabled=move || !state.hydrated.get() || state.me.get().is_none()
+                disabled=state.nameless()
                 on:click=move |_| state.linking.set(true)
             >
                 <span class="icon" aria-hidden="true"></span>

@@ -267,6 +267,25 @@ impl ChatState {
         self.renaming.set(false);
     }
 
+    // The `disabled` states shared by many controls, as signals: one
+    // rendering path for all of them in the WASM, where a closure per
+    // control would each bring its own.
+
+    /// Controls that need the WASM: disabled until it runs.
+    pub fn starting(self) -> Signal<bool> {
+        Signal::derive(move || !self.hydrated.get())
+    }
+
+    /// Controls that also need a name.
+    pub fn nameless(self) -> Signal<bool> {
+        Signal::derive(move || !self.hydrated.get() || self.me.with(Option::is_none))
+    }
+
+    /// The message box and what goes with it.
+    pub fn cannot_post(self) -> Signal<bool> {
+        Signal::derive(move || !self.can_post())
+    }
+
     /// Can the composer take a message? Offline is fine: the outbox keeps
     /// it until the connection returns. An archived room cannot.
     pub fn can_post(&self) -> bool {
