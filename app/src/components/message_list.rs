@@ -27,7 +27,10 @@ pub fn MessageList() -> impl IntoView {
     let unseen = RwSignal::new(false);
     // The message whose actions menu is open.
     let menu = RwSignal::new(None::<MessageId>);
-    provide_context(MenuOpen(menu, row_actions_loader(state, menu)));
+    provide_context(MenuOpen {
+        open: menu,
+        ready: row_actions_loader(state, menu),
+    });
 
     Effect::new(move |previous: Option<(usize, Option<i64>)>| {
         let newest = state
@@ -175,10 +178,14 @@ pub fn MessageList() -> impl IntoView {
     }
 }
 
-/// Which message has its actions menu open, shared by the rows, and
-/// whether the menu's code has arrived.
+/// The actions menu, shared by the rows.
 #[derive(Clone, Copy)]
-pub struct MenuOpen(pub RwSignal<Option<MessageId>>, pub RwSignal<bool>);
+pub struct MenuOpen {
+    /// The message whose menu is open.
+    pub open: RwSignal<Option<MessageId>>,
+    /// Whether the menu's code has arrived.
+    pub ready: RwSignal<bool>,
+}
 
 fn places<'a>(
     messages: impl Iterator<Item = &'a ChatMessage>,

@@ -1,4 +1,4 @@
-use super::dialogs::load_when;
+use super::chunks::load_when;
 use super::message_list::MenuOpen;
 use crate::protocol::{ChatMessage, ClientEvent, ClientMessageId, MessageId, REACTIONS};
 use crate::state::{now, ChatState, Delivery};
@@ -22,7 +22,10 @@ pub struct RowPlace {
 #[component]
 pub fn MessageRow(place: RowPlace) -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let MenuOpen(menu, actions_ready) = expect_context::<MenuOpen>();
+    let MenuOpen {
+        open: menu,
+        ready: actions_ready,
+    } = expect_context::<MenuOpen>();
     let m = place.message;
     let id = m.id;
     let ts = m.ts;
@@ -155,7 +158,7 @@ fn RowActions(
     text: String,
 ) -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let MenuOpen(menu, _) = expect_context::<MenuOpen>();
+    let MenuOpen { open: menu, .. } = expect_context::<MenuOpen>();
     let confirming = RwSignal::new(false);
     let picks = REACTIONS
         .iter()

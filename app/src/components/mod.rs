@@ -1,6 +1,7 @@
 //! One component per visible piece of the chat.
 
 mod chat_page;
+mod chunks;
 mod composer;
 mod dialogs;
 mod manage;
@@ -17,6 +18,6 @@ mod typing;
 
 pub use chat_page::ChatPage;
 #[cfg(feature = "hydrate")]
-pub(crate) use dialogs::{chunk_arrived, chunk_missing};
+pub(crate) use chunks::{chunk_arrived, chunk_missing};
 #[cfg(feature = "hydrate")]
 pub use room_list::go_to;
