@@ -192,6 +192,7 @@ async fn page(
     // Leptos adds the CSP nonce (put in the request by the header
     // middleware) to the inline scripts it renders.
     let nonce = req.extensions().get::<CspNonce>().cloned();
+    let preload = preload_links(&state.leptos);
     let leptos = state.leptos.clone();
     let render = leptos_axum::render_app_async_with_context(
         move || {
@@ -202,7 +203,31 @@ async fn page(
         },
         move || shell(leptos.clone()),
     );
-    render(req).await
+    let mut res = render(req).await;
+    if let Ok(links) = axum::http::HeaderValue::from_str(&preload) {
+        res.headers_mut().insert(axum::http::header::LINK, links);
+    }
+    res
+}
+
+/// The WASM and its JS as a `Link` header: the browser starts fetching
+/// them as the response arrives, before it has parsed the page's own
+/// `<link>`s (~0.05 s sooner on a throttled phone). They are the critical
+/// path to a usable page; the URLs and `crossorigin` match the page's
+/// tags, so each is fetched once.
+fn preload_links(options: &leptos::config::LeptosOptions) -> String {
+    let (dir, name) = (&options.site_pkg_dir, &options.output_name);
+    // Leptos's rule (`HydrationScripts`): a build by cargo-leptos, which
+    // sets LEPTOS_OUTPUT_NAME, names the WASM like the JS; others add `_bg`.
+    let wasm = if option_env!("LEPTOS_OUTPUT_NAME").is_some() {
+        name.to_string()
+    } else {
+        format!("{name}_bg")
+    };
+    format!(
+        "</{dir}/{wasm}.wasm>; rel=preload; as=fetch; type=application/wasm; crossorigin, \
+         </{dir}/{name}.js>; rel=modulepreload; crossorigin"
+    )
 }
 
 /// What a server function refused when its form was posted without

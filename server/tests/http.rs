@@ -249,6 +249,58 @@ async fn static_assets_carry_the_security_headers() {
 }
 
 #[tokio::test]
+async fn the_page_names_its_wasm_and_js_in_a_link_header_as_its_own_tags_do() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(site.join("pkg")).expect("dirs");
+    // cargo-leptos builds `chat.wasm`; a plain cargo build of the server
+    // links `chat_bg.wasm`.
+    for (file, body) in [
+        ("chat.wasm", "\0asm"),
+        ("chat_bg.wasm", "\0asm"),
+        ("chat.js", "export {}"),
+        ("chat.css", ""),
+    ] {
+        std::fs::write(site.join("pkg").join(file), body).expect("asset");
+    }
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &["--no-tls", "--site-root", site.to_str().expect("utf8")],
+    );
+    let res = common::http()
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(res.status(), 200);
+    let link = header(&res, "link").to_owned();
+    let html = res.text().await.expect("html");
+    let urls: Vec<&str> = link
+        .split(", ")
+        .filter_map(|part| part.strip_prefix('<')?.split_once('>'))
+        .map(|(url, _)| url)
+        .collect();
+    assert_eq!(urls.len(), 2, "{link}");
+    assert!(urls[0].ends_with(".wasm") && link.contains("rel=preload; as=fetch"));
+    assert!(urls[1].ends_with("/chat.js") && link.contains("rel=modulepreload"));
+    for (url, body) in urls.iter().zip(["\0asm", "export {}"]) {
+        // The page's own tags name the same URL, so the browser fetches it once.
+        assert!(
+            html.contains(&format!("href=\"{url}\"")),
+            "{url} not in the page"
+        );
+        let asset = common::http()
+            .get(server.url(url))
+            .send()
+            .await
+            .expect("asset");
+        assert_eq!(asset.status(), 200, "{url}");
+        assert!(header(&asset, "cache-control").contains("immutable"));
+        assert_eq!(asset.text().await.expect("body"), body);
+    }
+}
+
+#[tokio::test]
 async fn a_plain_form_post_of_the_name_returns_to_the_chat_with_the_name_set() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start(dir.path());

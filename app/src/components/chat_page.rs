@@ -18,7 +18,17 @@ pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
     let state = ChatState::new();
     provide_context(state);
     // Effects only run in the browser, after hydration.
-    Effect::new(move |_| state.hydrated.set(true));
+    Effect::new(move |_| {
+        state.hydrated.set(true);
+        // A task queued from the next animation frame runs after that
+        // frame is painted.
+        request_animation_frame(move || {
+            set_timeout(
+                move || state.local_times.set(true),
+                std::time::Duration::ZERO,
+            )
+        });
+    });
     state
         .more_history
         .set(snapshot.messages.len() as u32 >= HISTORY_PAGE);

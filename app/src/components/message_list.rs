@@ -112,7 +112,7 @@ pub fn MessageList() -> impl IntoView {
     // hydration (and on the server) days are UTC days; once live, the
     // reader's own.
     let rows = move || {
-        let local = state.hydrated.get();
+        let local = state.local_times.get();
         let divider = state.divider.get();
         state.messages.with(|m| places(m.values(), local, divider))
     };

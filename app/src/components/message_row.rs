@@ -29,7 +29,7 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
     let m = place.message;
     let id = m.id;
     let ts = m.ts;
-    let time = move || time::clock(ts, state.hydrated.get());
+    let time = move || time::clock(ts, state.local_times.get());
     let mine = move || state.my_id() == Some(m.user_id);
     let mentioned = state.mentions_me(&m);
     let editable = move || {

@@ -126,7 +126,7 @@ pub fn SearchPanel() -> impl IntoView {
                                             <span class="hit-meta">
                                                 <span class="hit-room">"# " {h.room.name}</span>
                                                 <span class="hit-author">{h.message.user_name}</span>
-                                                <time>{move || time::day_label(ts, state.hydrated.get())} " " {move || time::clock(ts, state.hydrated.get())}</time>
+                                                <time>{move || time::day_label(ts, state.local_times.get())} " " {move || time::clock(ts, state.local_times.get())}</time>
                                             </span>
                                             <span class="hit-text">{parts}</span>
                                         </button>

@@ -99,6 +99,11 @@ pub struct ChatState {
     /// False during server rendering and hydration, true once the page is
     /// interactive; controls that need the WASM wait for it.
     pub hydrated: RwSignal<bool>,
+    /// Times and days in the reader's zone and language (UTC before):
+    /// switched on in the task after the first usable frame, because the
+    /// browser's first use of `Intl` costs ~100 ms on a slow phone and the
+    /// message box comes first.
+    pub local_times: RwSignal<bool>,
     /// The page is in the background (another tab, app switched away).
     pub hidden: RwSignal<bool>,
     /// The reader is at the end of the list, seeing the newest messages.
@@ -165,6 +170,7 @@ impl ChatState {
             notice: RwSignal::new(None),
             more_history: RwSignal::new(false),
             hydrated: RwSignal::new(false),
+            local_times: RwSignal::new(false),
             hidden: RwSignal::new(false),
             at_bottom: RwSignal::new(true),
             presence: RwSignal::new(Vec::new()),
