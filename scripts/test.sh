@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
-step() { echo; echo "== $* ($(( $(date +%s) - started ))s)"; }
+step() { echo; echo "== $* ($(( $(date +%s) - started ))s, $(df -h --output=avail . | tail -1 | tr -d ' ') free)"; }
+# A fresh clone builds once: incremental caches would only take disk.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
 
 step "setup"
 scripts/setup.sh --browser

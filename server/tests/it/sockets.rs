@@ -1,7 +1,7 @@
 //! The socket layer under concurrency: many senders with several messages
 //! in flight each, and a client that stops reading.
 
-mod common;
+use crate::common;
 
 use app::protocol::{ClientEvent, ClientMessageId, MessageId, ServerEvent};
 use common::{named, new_device, Client, Server};

@@ -1,7 +1,7 @@
 //! Photos and files over real HTTP: what is accepted, what is refused and
 //! why, how stored files are served, and attaching them to messages.
 
-mod common;
+use crate::common;
 
 use app::protocol::{ClientEvent, ClientMessageId, ErrorCode, ServerEvent, Uploaded};
 use common::{named, new_device, Client, Server};

@@ -3,7 +3,7 @@
 //! Without it these tests say so and pass, except under CI, where its
 //! absence is a failure.
 
-mod common;
+use crate::common;
 
 use app::protocol::{ChatMessage, ClientEvent, ClientMessageId, Seq, ServerEvent};
 use common::pg::{cluster, fresh_database, sql};

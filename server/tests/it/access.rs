@@ -2,7 +2,7 @@
 //! what a stranger gets from a private chat (nothing), invites, blocks,
 //! and forged actions.
 
-mod common;
+use crate::common;
 
 use app::api::{Admin, ModAction, NewInvite, Role};
 use app::protocol::{close_code, ChatMessage, ErrorCode, MessageId, ServerEvent};

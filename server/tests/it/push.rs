@@ -4,7 +4,7 @@
 //! browsers, and decrypts the payload with the private key of the
 //! subscription it made up, as a browser would.
 
-mod common;
+use crate::common;
 
 use app::api::PushSettings;
 use app::protocol::{ClientEvent, ClientMessageId, RoomId, RoomInfo, ServerEvent, UserId};

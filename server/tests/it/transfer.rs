@@ -1,6 +1,6 @@
 //! "Use on another device": one-time links that carry an identity.
 
-mod common;
+use crate::common;
 
 use app::api::TransferLink;
 use common::{named, new_device, Client, Server};

@@ -1,6 +1,6 @@
 //! `server backup` and `server migrate --to postgres://…` on real data.
 
-mod common;
+use crate::common;
 
 use app::protocol::{ChatMessage, ServerEvent};
 use common::{named, new_device, Client, Server};

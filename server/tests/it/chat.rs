@@ -1,6 +1,6 @@
 //! The chat over its real protocol: a real server process, real sockets.
 
-mod common;
+use crate::common;
 
 use app::protocol::{ChatMessage, ClientEvent, ErrorCode, MessageId, ServerEvent};
 use common::{named, new_device, Client, Server};

@@ -1,7 +1,7 @@
 //! Abuse limits: floods are slowed down with a clear error, without
 //! affecting anyone else.
 
-mod common;
+use crate::common;
 
 use app::protocol::{ErrorCode, ServerEvent};
 use common::{named, new_device, Client, Server};

@@ -7,9 +7,9 @@
 //! Each client follows the browser's algorithm (client ids, outbox, resend
 //! on welcome, catch-up from the last seen id), so this checks the server's
 //! guarantees under that algorithm. Figures are printed; run with
-//! `cargo test -p server --test drill -- --nocapture` to see them.
+//! `cargo test -p server --test it drill -- --nocapture` to see them.
 
-mod common;
+use crate::common;
 
 use app::protocol::{ChatMessage, ClientEvent, ClientMessageId, MessageId, ServerEvent};
 use common::{named, new_device, Server};

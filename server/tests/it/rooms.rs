@@ -2,7 +2,7 @@
 //! only activity for the others), catch-up replays edits and deletes,
 //! authors alone change their messages, presence and typing.
 
-mod common;
+use crate::common;
 
 use app::protocol::{
     ChatMessage, ClientEvent, ClientMessageId, ErrorCode, MessageId, RoomId, RoomInfo, Seq,

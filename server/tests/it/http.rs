@@ -1,7 +1,7 @@
 //! The HTTP surface: the server-rendered page, the cookie, security
 //! headers and TLS.
 
-mod common;
+use crate::common;
 
 use app::protocol::ServerEvent;
 use common::{named, new_device, Client, Server};

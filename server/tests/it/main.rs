@@ -1,0 +1,19 @@
+//! The server's integration tests, as one test binary: each module starts
+//! real server processes (see `common`). One binary links once instead of
+//! once per file, which saves minutes and gigabytes of debug output on a
+//! fresh build.
+
+mod common;
+
+mod access;
+mod chat;
+mod datatools;
+mod drill;
+mod files;
+mod http;
+mod limits;
+mod multinode;
+mod push;
+mod rooms;
+mod sockets;
+mod transfer;
