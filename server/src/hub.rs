@@ -101,8 +101,10 @@ pub struct Hub {
     access_changed: watch::Sender<u64>,
     /// …or push subscriptions.
     push_changed: watch::Sender<u64>,
-    /// Other nodes' presence.
+    /// Other nodes' presence…
     presence_notes: broadcast::Sender<crate::presence::Note>,
+    /// …and what their clients spent of the rate limits.
+    spent_notes: broadcast::Sender<crate::limits::shared::Spent>,
 }
 
 impl Hub {
@@ -115,6 +117,7 @@ impl Hub {
             access_changed: watch::Sender::new(0),
             push_changed: watch::Sender::new(0),
             presence_notes: broadcast::channel(BACKLOG).0,
+            spent_notes: broadcast::channel(BACKLOG).0,
         }
     }
 
@@ -151,6 +154,9 @@ impl Hub {
                 // Nobody listening yet is fine: presence starts with the chat.
                 let _ = self.presence_notes.send(note);
             }
+            Shared::Spent(note) => {
+                let _ = self.spent_notes.send(note);
+            }
         }
     }
 
@@ -162,6 +168,11 @@ impl Hub {
     /// What other nodes say about their tabs.
     pub fn presence_notes(&self) -> broadcast::Receiver<crate::presence::Note> {
         self.presence_notes.subscribe()
+    }
+
+    /// What other nodes' clients spent of the rate limits.
+    pub fn spent_notes(&self) -> broadcast::Receiver<crate::limits::shared::Spent> {
+        self.spent_notes.subscribe()
     }
 
     /// Whether other nodes share this chat.

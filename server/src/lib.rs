@@ -111,6 +111,9 @@ pub async fn run(
         sweep_grace: Duration::from_secs(settings.file_sweep_grace_secs),
     });
     let limits = Arc::new(limits::Limits::new(&settings));
+    if hub.is_shared() {
+        limits::shared::start(limits.clone(), hub.clone());
+    }
     let access = Arc::new(
         access::Access::load(store.clone(), Duration::from_secs(settings.newcomer_secs)).await?,
     );

@@ -3,8 +3,8 @@
 //! With SQLite there is one process and the hub is the bus. In the shared
 //! mode (`postgres`) every node's hub is fed by its own listener: stored
 //! changes from the table, in seq order, woken by `NOTIFY`; ephemeral
-//! events (typing, identity, room list, read marks, kicks) as `NOTIFY`
-//! payloads. A node hands those to the bus instead of its own hub and
+//! events (typing, identity, room list, read marks, kicks, presence, rate
+//! limits spent) as `NOTIFY` payloads. A node hands those to the bus instead of its own hub and
 //! gets them back through its listener like every other node.
 
 pub mod postgres;
@@ -31,6 +31,8 @@ pub enum Shared {
     Push,
     /// A node's own tabs: who is in a room, which devices are looking.
     Presence(crate::presence::Note),
+    /// What keys spent of a rate limit on a node.
+    Spent(crate::limits::shared::Spent),
 }
 
 pub trait Bus: Send + Sync + 'static {

@@ -14,6 +14,7 @@
 
 use super::{Bus, Shared, KICK_REASONS};
 use crate::hub::{Audience, Hub, Publish};
+use crate::limits::shared::Spent;
 use crate::presence::Note;
 use crate::store::postgres::{messages, rooms, writer::Stored, Connector};
 use crate::store::StoreError;
@@ -319,6 +320,11 @@ enum Wire {
         node: u64,
         devices: Vec<String>,
     },
+    Spent {
+        node: u64,
+        limit: String,
+        keys: Vec<(String, u32)>,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -362,6 +368,11 @@ impl Wire {
             Shared::Presence(Note::Visible { node, devices }) => Wire::Visible {
                 node: *node,
                 devices: devices.iter().map(|d| d.to_string()).collect(),
+            },
+            Shared::Spent(Spent { node, limit, keys }) => Wire::Spent {
+                node: *node,
+                limit: limit.clone(),
+                keys: keys.clone(),
             },
         })
     }
@@ -407,6 +418,7 @@ impl Wire {
                 node,
                 devices: devices.iter().filter_map(|d| DeviceId::parse(d)).collect(),
             }),
+            Wire::Spent { node, limit, keys } => Shared::Spent(Spent { node, limit, keys }),
         })
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use app::protocol::{ChatMessage, ClientEvent, ClientMessageId, Seq, ServerEvent};
+use app::protocol::{ChatMessage, ClientEvent, ClientMessageId, ErrorCode, Seq, ServerEvent};
 use common::pg::{cluster, fresh_database, sql};
 use common::{named, new_device, Client, Server};
 use std::collections::HashMap;
@@ -681,4 +681,70 @@ async fn a_photo_uploaded_to_one_node_is_served_by_the_other() {
     let bytes = served.bytes().await.expect("body");
     let photo = image::load_from_memory(&bytes).expect("an image");
     assert_eq!((photo.width(), photo.height()), (64, 32));
+}
+
+/// A device's message rate holds across nodes: what it spent on one node
+/// is gone on the other once the nodes have told each other (every
+/// 250 ms), while other devices keep their own.
+#[tokio::test]
+async fn a_rate_limit_spent_on_one_node_holds_on_the_other() {
+    let Some(admin) = cluster() else { return };
+    let _one = SERIAL.lock().await;
+    let url = fresh_database(&admin).await;
+    // A burst of 3 and no refill to speak of; newcomers as free as anyone.
+    let limited = || {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let flags = [
+            "--no-tls",
+            "--message-burst",
+            "3",
+            "--message-refill-ms",
+            "600000",
+            "--newcomer-burst",
+            "1000",
+            "--database-url",
+            &url,
+        ];
+        (Server::start_with(dir.path(), &flags), dir)
+    };
+    let (a, _da) = limited();
+    let (b, _db) = limited();
+    let (ann, bo) = (new_device(), new_device());
+    named(&a, &ann, "Ann").await;
+    named(&b, &bo, "Bo").await;
+    let (mut ann_a, _) = Client::joined(&a, &ann).await;
+    let (mut ann_b, _) = Client::joined(&b, &ann).await;
+    for i in 0..3 {
+        send(
+            &mut ann_a,
+            ClientMessageId::new_random(),
+            &format!("burst {i}"),
+        )
+        .await;
+        ack(&mut ann_a).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let outcome = |c: &'static str| {
+        move |e: ServerEvent| match e {
+            ServerEvent::Ack { message, .. } if message.msg == c => Some(Ok(())),
+            ServerEvent::Error {
+                code: ErrorCode::RateLimited,
+                retry_after_ms,
+                ..
+            } => Some(Err(retry_after_ms)),
+            _ => None,
+        }
+    };
+    send(&mut ann_b, ClientMessageId::new_random(), "one too many").await;
+    let refused = ann_b.next_matching(outcome("one too many")).await;
+    let wait = refused.expect_err("node B let Ann past the burst she spent on node A");
+    assert!(
+        wait.is_some_and(|ms| ms > 500_000),
+        "waits for a refill: {wait:?}"
+    );
+
+    let (mut bo_b, _) = Client::joined(&b, &bo).await;
+    send(&mut bo_b, ClientMessageId::new_random(), "unaffected").await;
+    assert_eq!(bo_b.next_matching(outcome("unaffected")).await, Ok(()));
 }

@@ -1,10 +1,15 @@
 //! Abuse limits: token-bucket rate limits and caps on concurrent
 //! connections, each keyed by device or IP. Small and in-process on
-//! purpose: one server, a handful of keys per user, no extra dependency.
+//! purpose: a handful of keys per user, no extra dependency, no round
+//! trip per check. In the shared mode the nodes tell each other what
+//! each key spent (`shared`), so the rates hold across nodes.
+
+pub mod shared;
 
 use crate::config::Settings;
 use app::protocol::DeviceId;
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -37,6 +42,8 @@ pub struct Limits {
     pub connects: RateLimiter<IpAddr>,
     pub per_device: ConnectionCap<DeviceId>,
     pub per_ip: ConnectionCap<IpAddr>,
+    /// This node among others on the bus.
+    node: u64,
 }
 
 impl Limits {
@@ -63,7 +70,27 @@ impl Limits {
             connects: RateLimiter::new(settings.connect_burst, Duration::from_secs(1)),
             per_device: ConnectionCap::new(settings.max_conns_per_device),
             per_ip: ConnectionCap::new(settings.max_conns_per_ip),
+            node: rand::random(),
         }
+    }
+
+    /// Every rate limit, by the name the nodes know it by.
+    fn rates(&self) -> [(&'static str, &dyn Shareable); 13] {
+        [
+            ("messages", &self.messages),
+            ("name_changes", &self.name_changes),
+            ("transfers", &self.transfers),
+            ("room_changes", &self.room_changes),
+            ("reactions", &self.reactions),
+            ("uploads", &self.uploads),
+            ("searches", &self.searches),
+            ("push_changes", &self.push_changes),
+            ("moderation", &self.moderation),
+            ("claims", &self.claims),
+            ("newcomer_messages", &self.newcomer_messages),
+            ("typing", &self.typing),
+            ("connects", &self.connects),
+        ]
     }
 }
 
@@ -88,15 +115,24 @@ pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAdd
 const PRUNE_ABOVE: usize = 10_000;
 
 struct Bucket {
+    /// Below zero when other nodes spent what this one had already
+    /// allowed: the key waits until the overdraft is earned back.
     tokens: f64,
     updated: Instant,
+}
+
+struct State<K> {
+    buckets: HashMap<K, Bucket>,
+    /// Tokens taken per key since the other nodes were last told; `None`
+    /// unless the limiter is shared.
+    spent: Option<HashMap<K, u32>>,
 }
 
 /// `burst` actions at once, then one more every `refill`.
 pub struct RateLimiter<K> {
     burst: f64,
     refill: Duration,
-    buckets: Mutex<HashMap<K, Bucket>>,
+    state: Mutex<State<K>>,
 }
 
 impl<K: Hash + Eq + Clone> RateLimiter<K> {
@@ -104,7 +140,10 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         Self {
             burst: f64::from(burst.max(1)),
             refill: refill.max(Duration::from_millis(1)),
-            buckets: Mutex::new(HashMap::new()),
+            state: Mutex::new(State {
+                buckets: HashMap::new(),
+                spent: None,
+            }),
         }
     }
 
@@ -115,10 +154,10 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
 
     /// How long until `key` has a token, without taking one.
     pub fn wait(&self, key: &K) -> Duration {
-        let Ok(buckets) = self.buckets.lock() else {
+        let Ok(state) = self.state.lock() else {
             return Duration::ZERO;
         };
-        let Some(bucket) = buckets.get(key) else {
+        let Some(bucket) = state.buckets.get(key) else {
             return Duration::ZERO;
         };
         let per_token = self.refill.as_secs_f64();
@@ -131,9 +170,40 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     }
 
     fn check_at(&self, key: &K, now: Instant) -> Result<(), Duration> {
-        let Ok(mut buckets) = self.buckets.lock() else {
+        let Ok(mut state) = self.state.lock() else {
             return Ok(()); // a poisoned limiter must not take the chat down
         };
+        let state = &mut *state;
+        let per_token = self.refill.as_secs_f64();
+        let bucket = self.bucket_at(&mut state.buckets, key, now);
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            if let Some(spent) = &mut state.spent {
+                *spent.entry(key.clone()).or_insert(0) += 1;
+            }
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) * per_token))
+        }
+    }
+
+    /// Takes `n` tokens another node let `key` spend, without refusing
+    /// anything: the overdraft is capped at one burst.
+    fn debit_at(&self, key: &K, n: u32, now: Instant) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let bucket = self.bucket_at(&mut state.buckets, key, now);
+        bucket.tokens = (bucket.tokens - f64::from(n)).max(-self.burst);
+    }
+
+    /// `key`'s bucket with what it earned until `now`.
+    fn bucket_at<'a>(
+        &self,
+        buckets: &'a mut HashMap<K, Bucket>,
+        key: &K,
+        now: Instant,
+    ) -> &'a mut Bucket {
         let per_token = self.refill.as_secs_f64();
         if buckets.len() > PRUNE_ABOVE {
             let burst = self.burst;
@@ -149,11 +219,55 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         let earned = now.saturating_duration_since(bucket.updated).as_secs_f64() / per_token;
         bucket.tokens = (bucket.tokens + earned).min(self.burst);
         bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) * per_token))
+        bucket
+    }
+}
+
+/// A key the nodes can name to each other.
+pub trait Key: Hash + Eq + Clone + Display + Send + 'static {
+    fn parse_key(raw: &str) -> Option<Self>;
+}
+
+impl Key for DeviceId {
+    fn parse_key(raw: &str) -> Option<Self> {
+        DeviceId::parse(raw)
+    }
+}
+
+impl Key for IpAddr {
+    fn parse_key(raw: &str) -> Option<Self> {
+        raw.parse().ok()
+    }
+}
+
+/// A rate limit whose spending the nodes share, whatever its key.
+trait Shareable: Send + Sync {
+    /// Starts counting what is spent, for `take_spent`.
+    fn share(&self);
+    fn take_spent(&self) -> Vec<(String, u32)>;
+    fn debit(&self, key: &str, n: u32);
+}
+
+impl<K: Key> Shareable for RateLimiter<K> {
+    fn share(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.spent.get_or_insert_with(HashMap::new);
+        }
+    }
+
+    fn take_spent(&self) -> Vec<(String, u32)> {
+        let Ok(mut state) = self.state.lock() else {
+            return Vec::new();
+        };
+        match &mut state.spent {
+            Some(spent) => spent.drain().map(|(k, n)| (k.to_string(), n)).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn debit(&self, key: &str, n: u32) {
+        if let Some(key) = K::parse_key(key) {
+            self.debit_at(&key, n, Instant::now());
         }
     }
 }
