@@ -28,6 +28,10 @@ echo "PostgreSQL at $CHAT_TEST_PG"
 
 step "unit and server integration tests (SQLite, and PostgreSQL for the shared mode)"
 cargo test -p server -p app -p loadgen --features app/ssr
+if [ "${CI:-}" = true ]; then
+  # Nothing later uses the debug build; a small CI disk needs the room.
+  rm -rf target/debug
+fi
 
 step "release build (server + WASM)"
 scripts/build.sh

@@ -260,7 +260,8 @@ pub async fn run(
         let token = chat.new_owner_token().await?;
         let base = urls.first().map_or("/", |u| u.as_str());
         tracing::warn!(
-            "nobody owns this chat yet: open {base}owner/{token} in your browser to become              its owner (works once, for 24 hours; `server owner-link` makes a new one)"
+            "nobody owns this chat yet: open {base}owner/{token} in your browser to become \
+             its owner (works once, for 24 hours; `server owner-link` makes a new one)"
         );
     }
     // The LAN address, for a phone's camera.
