@@ -7,6 +7,9 @@
 //! the devices with a visible tab, which push skips) on the bus when they
 //! change and every few seconds; what another node announced counts
 //! until it expires, so a killed node's people leave after `REMOTE_TTL`.
+//! A bus message holds under 8,000 bytes, so a long list travels in
+//! parts, people and devices sorted into parts by id: someone joining
+//! re-sends the one part they fall in, not the whole room.
 
 use crate::bus::Shared;
 use crate::hub::{Audience, Hub, Publish};
@@ -21,32 +24,87 @@ const ANNOUNCE_EVERY: Duration = Duration::from_secs(3);
 /// (a few announcements may be lost before people flicker).
 const REMOTE_TTL: Duration = Duration::from_secs(10);
 
-/// What one node says about its own tabs.
+/// Most people in one note: a 32-character name escaped at worst is ~270
+/// bytes of JSON.
+const PEOPLE_PER_PART: usize = 25;
+/// Most devices in one note (39 bytes of JSON each).
+const DEVICES_PER_PART: usize = 150;
+
+/// What one node says about its own tabs: part `part` of `parts` of the
+/// list (a node's list replaces what it said before, part by part).
 #[derive(Debug, Clone)]
 pub enum Note {
     Room {
         node: u64,
         room: RoomId,
+        part: Part,
         people: Vec<Identity>,
     },
     Visible {
         node: u64,
+        part: Part,
         devices: Vec<DeviceId>,
     },
 }
 
-#[derive(Default)]
-struct Remote {
-    /// Per (node, room): its people, until when.
-    rooms: HashMap<(u64, RoomId), (Vec<Identity>, Instant)>,
-    visible: HashMap<u64, (HashSet<DeviceId>, Instant)>,
+/// Which part of a node's list a note carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Part {
+    pub index: u16,
+    pub of: u16,
+}
+
+impl Part {
+    pub const WHOLE: Part = Part { index: 0, of: 1 };
 }
 
 #[derive(Default)]
+struct Remote {
+    /// Per (node, room, part): its people, until when.
+    rooms: HashMap<(u64, RoomId, u16), (Vec<Identity>, Instant)>,
+    /// Per (node, part).
+    visible: HashMap<(u64, u16), (HashSet<DeviceId>, Instant)>,
+}
+
+/// What this node last told the others, part by part.
+#[derive(Default)]
 struct Announced {
-    rooms: HashMap<RoomId, Vec<Identity>>,
-    visible: Vec<DeviceId>,
+    rooms: HashMap<RoomId, Vec<Vec<Identity>>>,
+    visible: Vec<Vec<DeviceId>>,
     at: Option<Instant>,
+}
+
+/// Splits `items` into the fewest parts (a power of two) in which none
+/// holds more than `max`, each item in part `key % parts`, so an item
+/// stays in its part while the number of parts stays the same.
+fn split<T: Clone>(items: &[T], key: impl Fn(&T) -> u64, max: usize) -> Vec<Vec<T>> {
+    let mut n: u64 = 1;
+    loop {
+        let mut parts = vec![Vec::new(); n as usize];
+        for item in items {
+            parts[(key(item) % n) as usize].push(item.clone());
+        }
+        let fits = parts.iter().all(|p| p.len() <= max);
+        if fits || n >= u64::from(u16::MAX / 2 + 1) {
+            return parts;
+        }
+        n *= 2;
+    }
+}
+
+/// The parts of `now` to send, given what was sent `before`: all of them
+/// when their number changed or on a `repeat`, else the ones that differ.
+fn changed_parts<T: PartialEq>(
+    before: Option<&Vec<Vec<T>>>,
+    now: &[Vec<T>],
+    repeat: bool,
+) -> Vec<usize> {
+    match before {
+        Some(before) if !repeat && before.len() == now.len() => {
+            (0..now.len()).filter(|&i| before[i] != now[i]).collect()
+        }
+        _ => (0..now.len()).collect(),
+    }
 }
 
 /// One open tab (WebSocket session).
@@ -93,20 +151,34 @@ impl Presence {
         let until = Instant::now() + REMOTE_TTL;
         let room = match note {
             Note::Room { node, .. } | Note::Visible { node, .. } if node == self.node => return,
-            Note::Room { node, room, people } => {
+            Note::Room {
+                node,
+                room,
+                part,
+                people,
+            } => {
                 if let Ok(mut r) = self.remote.lock() {
                     if people.is_empty() {
-                        r.rooms.remove(&(node, room));
+                        r.rooms.remove(&(node, room, part.index));
                     } else {
-                        r.rooms.insert((node, room), (people, until));
+                        r.rooms.insert((node, room, part.index), (people, until));
                     }
+                    r.rooms.retain(|&(n, r_room, index), _| {
+                        (n, r_room) != (node, room) || index < part.of
+                    });
                 }
                 room
             }
-            Note::Visible { node, devices } => {
+            Note::Visible {
+                node,
+                part,
+                devices,
+            } => {
                 if let Ok(mut r) = self.remote.lock() {
                     r.visible
-                        .insert(node, (devices.into_iter().collect(), until));
+                        .insert((node, part.index), (devices.into_iter().collect(), until));
+                    r.visible
+                        .retain(|&(n, index), _| n != node || index < part.of);
                 }
                 return;
             }
@@ -129,21 +201,25 @@ impl Presence {
         for room in rooms {
             let people = self.local_people_at(room, now);
             let before = a.rooms.get(&room);
-            if before == Some(&people) && !repeat {
-                continue;
-            }
             if before.is_none() && people.is_empty() {
                 continue;
             }
-            self.hub.share(Shared::Presence(Note::Room {
-                node: self.node,
-                room,
-                people: people.clone(),
-            }));
+            let parts = split(&people, |p| p.user_id.0 as u64, PEOPLE_PER_PART);
+            for index in changed_parts(before, &parts, repeat) {
+                self.hub.share(Shared::Presence(Note::Room {
+                    node: self.node,
+                    room,
+                    part: Part {
+                        index: index as u16,
+                        of: parts.len() as u16,
+                    },
+                    people: parts[index].clone(),
+                }));
+            }
             if people.is_empty() {
                 a.rooms.remove(&room);
             } else {
-                a.rooms.insert(room, people);
+                a.rooms.insert(room, parts);
             }
         }
         let mut visible: Vec<DeviceId> = self.with_tabs(|tabs| {
@@ -155,13 +231,18 @@ impl Presence {
                 .collect()
         });
         visible.sort_by_key(|d| d.as_uuid());
-        if visible != a.visible || repeat {
+        let parts = split(&visible, |d| d.as_uuid().as_u128() as u64, DEVICES_PER_PART);
+        for index in changed_parts(Some(&a.visible), &parts, repeat) {
             self.hub.share(Shared::Presence(Note::Visible {
                 node: self.node,
-                devices: visible.clone(),
+                part: Part {
+                    index: index as u16,
+                    of: parts.len() as u16,
+                },
+                devices: parts[index].clone(),
             }));
-            a.visible = visible;
         }
+        a.visible = parts;
         if repeat {
             a.at = Some(now);
         }
@@ -259,7 +340,7 @@ impl Presence {
             .map(|p| (p.user_id, p))
             .collect();
         if let Ok(r) = self.remote.lock() {
-            for ((_, r_room), (list, until)) in &r.rooms {
+            for ((_, r_room, _), (list, until)) in &r.rooms {
                 if *r_room == room && *until > now {
                     for p in list {
                         people.entry(p.user_id).or_insert_with(|| p.clone());
@@ -415,6 +496,99 @@ mod tests {
         p.rename(dev(7), &who(7, "Ann"));
         let names: Vec<String> = p.people(RoomId(2)).into_iter().map(|i| i.name).collect();
         assert_eq!(names, ["Ann"]);
+    }
+
+    /// A bus that keeps what is shared on it.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Shared>>);
+
+    impl crate::bus::Bus for Recorder {
+        fn share(&self, event: Shared) {
+            if let Ok(mut shared) = self.0.lock() {
+                shared.push(event);
+            }
+        }
+    }
+
+    impl Recorder {
+        /// What was shared since the last call, as bus payloads, each
+        /// checked to fit in one `NOTIFY`.
+        fn payloads(&self) -> Vec<String> {
+            use crate::bus::postgres::{payload, MAX_PAYLOAD};
+            let shared = std::mem::take(&mut *self.0.lock().expect("lock"));
+            shared
+                .iter()
+                .map(|event| {
+                    let json = payload(event).expect("encodes");
+                    assert!(json.len() <= MAX_PAYLOAD, "a note of {} bytes", json.len());
+                    json
+                })
+                .collect()
+        }
+    }
+
+    fn shared_presence() -> (Presence, Arc<Recorder>) {
+        let bus = Arc::new(Recorder::default());
+        let hub = Arc::new(Hub::new());
+        hub.connect(bus.clone());
+        (Presence::new(hub, Duration::from_secs(60)), bus)
+    }
+
+    fn hear(p: &Presence, payloads: &[String]) {
+        for json in payloads {
+            match crate::bus::postgres::read_payload(json).expect("reads") {
+                Some(Shared::Presence(note)) => p.note(note),
+                other => panic!("not a presence note: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_crowded_room_crosses_nodes_in_notes_that_fit() {
+        let (a, bus) = shared_presence();
+        let (b, _) = shared_presence();
+        let room = RoomId::DEFAULT;
+        // Longest names, and ones JSON escapes.
+        let name = |i: u32| format!("{i:04}\\\"{}", "é".repeat(26));
+        for i in 0..500 {
+            a.enter(
+                u64::from(i),
+                dev(i),
+                room,
+                Some(who(i64::from(i), &name(i))),
+                true,
+            );
+        }
+        let notes = bus.payloads();
+        hear(&b, &notes);
+        assert_eq!(b.people(room).len(), 500);
+        assert!(b.device_visible(dev(499)));
+
+        a.leave(7);
+        let notes = bus.payloads();
+        assert_eq!(
+            notes.len(),
+            2,
+            "one part of the room and one of the devices: {notes:?}"
+        );
+        hear(&b, &notes);
+        assert_eq!(b.people(room).len(), 499);
+        assert!(!b.device_visible(dev(7)));
+
+        for tab in 0..500 {
+            a.leave(tab);
+        }
+        hear(&b, &bus.payloads());
+        assert!(b.people(room).is_empty(), "every part is dropped");
+        assert!(!b.device_visible(dev(499)));
+    }
+
+    #[test]
+    fn a_whole_list_from_a_node_without_parts_is_read_as_one_part() {
+        let b = Presence::new(Arc::new(Hub::new()), Duration::from_secs(60));
+        let old = r#"{"k":"room","node":9,"room":1,"people":[{"user_id":7,"name":"Ann","color":"rgb(200,100,100)"}]}"#;
+        hear(&b, &[old.to_owned()]);
+        assert_eq!(b.people(RoomId(1)).len(), 1);
     }
 
     #[test]

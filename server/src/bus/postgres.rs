@@ -15,7 +15,7 @@
 use super::{Bus, Shared, KICK_REASONS};
 use crate::hub::{Audience, Hub, Publish};
 use crate::limits::shared::Spent;
-use crate::presence::Note;
+use crate::presence::{Note, Part};
 use crate::store::postgres::{messages, rooms, writer::Stored, Connector};
 use crate::store::StoreError;
 use app::protocol::{DeviceId, RoomId, Seq, ServerEvent};
@@ -35,7 +35,7 @@ const POSITION_CHECK: Duration = Duration::from_secs(2);
 /// Rows read per refill query.
 const REFILL: u32 = 500;
 /// `NOTIFY` refuses payloads from 8,000 bytes.
-const MAX_PAYLOAD: usize = 7_900;
+pub const MAX_PAYLOAD: usize = 7_900;
 /// Ephemeral events waiting to be sent; past it they are dropped.
 const OUTBOX: usize = 4096;
 
@@ -44,10 +44,20 @@ pub struct PgBus {
     healthy: Arc<AtomicBool>,
 }
 
+/// The `NOTIFY` payload that carries `event`.
+pub fn payload(event: &Shared) -> Option<String> {
+    Wire::from_shared(event).and_then(|w| serde_json::to_string(&w).ok())
+}
+
+/// The event a `NOTIFY` payload carries; `None` if it names a device
+/// that is not one.
+pub fn read_payload(json: &str) -> Result<Option<Shared>, serde_json::Error> {
+    Ok(serde_json::from_str::<Wire>(json)?.into_shared())
+}
+
 impl Bus for PgBus {
     fn share(&self, event: Shared) {
-        let Some(json) = Wire::from_shared(&event).and_then(|w| serde_json::to_string(&w).ok())
-        else {
+        let Some(json) = payload(&event) else {
             return;
         };
         if json.len() > MAX_PAYLOAD {
@@ -274,12 +284,9 @@ impl Listener {
     }
 
     fn deliver(&self, json: &str) {
-        match serde_json::from_str::<Wire>(json) {
-            Ok(wire) => {
-                if let Some(event) = wire.into_shared() {
-                    self.hub.deliver(event);
-                }
-            }
+        match read_payload(json) {
+            Ok(Some(event)) => self.hub.deliver(event),
+            Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "an unreadable event on the bus"),
         }
     }
@@ -314,10 +321,14 @@ enum Wire {
     Room {
         node: u64,
         room: RoomId,
+        #[serde(flatten)]
+        part: WirePart,
         people: Vec<app::protocol::Identity>,
     },
     Visible {
         node: u64,
+        #[serde(flatten)]
+        part: WirePart,
         devices: Vec<String>,
     },
     Spent {
@@ -325,6 +336,37 @@ enum Wire {
         limit: String,
         keys: Vec<(String, u32)>,
     },
+}
+
+/// A note from a node that sent whole lists has neither: part 0 of 1.
+#[derive(Serialize, Deserialize)]
+struct WirePart {
+    #[serde(default)]
+    part: u16,
+    #[serde(default = "one")]
+    of: u16,
+}
+
+fn one() -> u16 {
+    1
+}
+
+impl From<Part> for WirePart {
+    fn from(p: Part) -> Self {
+        WirePart {
+            part: p.index,
+            of: p.of,
+        }
+    }
+}
+
+impl From<WirePart> for Part {
+    fn from(p: WirePart) -> Self {
+        Part {
+            index: p.part,
+            of: p.of.max(1),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -360,13 +402,24 @@ impl Wire {
             },
             Shared::Access => Wire::Access,
             Shared::Push => Wire::Push,
-            Shared::Presence(Note::Room { node, room, people }) => Wire::Room {
+            Shared::Presence(Note::Room {
+                node,
+                room,
+                part,
+                people,
+            }) => Wire::Room {
                 node: *node,
                 room: *room,
+                part: (*part).into(),
                 people: people.clone(),
             },
-            Shared::Presence(Note::Visible { node, devices }) => Wire::Visible {
+            Shared::Presence(Note::Visible {
+                node,
+                part,
+                devices,
+            }) => Wire::Visible {
                 node: *node,
+                part: (*part).into(),
                 devices: devices.iter().map(|d| d.to_string()).collect(),
             },
             Shared::Spent(Spent { node, limit, keys }) => Wire::Spent {
@@ -411,11 +464,24 @@ impl Wire {
             },
             Wire::Access => Shared::Access,
             Wire::Push => Shared::Push,
-            Wire::Room { node, room, people } => {
-                Shared::Presence(Note::Room { node, room, people })
-            }
-            Wire::Visible { node, devices } => Shared::Presence(Note::Visible {
+            Wire::Room {
                 node,
+                room,
+                part,
+                people,
+            } => Shared::Presence(Note::Room {
+                node,
+                room,
+                part: part.into(),
+                people,
+            }),
+            Wire::Visible {
+                node,
+                part,
+                devices,
+            } => Shared::Presence(Note::Visible {
+                node,
+                part: part.into(),
                 devices: devices.iter().filter_map(|d| DeviceId::parse(d)).collect(),
             }),
             Wire::Spent { node, limit, keys } => Shared::Spent(Spent { node, limit, keys }),
