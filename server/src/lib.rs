@@ -167,6 +167,18 @@ pub async fn run(
             }
         });
     }
+    {
+        // Room lists held back by their gap (see `presence::PUBLISH_GAP`).
+        let chat = chat.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(presence::PUBLISH_GAP / 4);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                every.tick().await;
+                chat.presence().flush();
+            }
+        });
+    }
     let push = push::Push::start(
         push::Options {
             data_dir: &settings.data_dir,

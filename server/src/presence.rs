@@ -18,6 +18,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Least time between two lists published to one room. Every list goes
+/// to everyone in the room, so a crowd arriving at once (a restart that
+/// reconnects everyone) would cost the square of the room, list after
+/// list; instead a change soon after a publish waits for the gap, and one
+/// list carries all that changed meanwhile. The gap grows with the list
+/// (see `publish_gap`), which keeps the bytes sent per room about linear.
+pub const PUBLISH_GAP: Duration = Duration::from_millis(200);
+
+fn publish_gap(people: usize) -> Duration {
+    (PUBLISH_GAP + Duration::from_millis(people as u64)).min(Duration::from_secs(2))
+}
+
 /// How often a node repeats what it announced.
 const ANNOUNCE_EVERY: Duration = Duration::from_secs(3);
 /// How long another node's announcement counts without being repeated
@@ -107,6 +119,14 @@ fn changed_parts<T: PartialEq>(
     }
 }
 
+/// When each room may next get a list, and the rooms with a change
+/// waiting for that moment.
+#[derive(Default)]
+struct Paced {
+    next: HashMap<RoomId, Instant>,
+    waiting: HashSet<RoomId>,
+}
+
 /// One open tab (WebSocket session).
 pub type TabId = u64;
 
@@ -124,6 +144,7 @@ pub struct Presence {
     tabs: Mutex<HashMap<TabId, Tab>>,
     /// What each room's list was when last published, to publish changes only.
     shown: Mutex<HashMap<RoomId, Vec<Identity>>>,
+    paced: Mutex<Paced>,
     hub: Arc<Hub>,
     grace: Duration,
     /// This node among others on the bus.
@@ -137,6 +158,7 @@ impl Presence {
         Self {
             tabs: Mutex::new(HashMap::new()),
             shown: Mutex::new(HashMap::new()),
+            paced: Mutex::new(Paced::default()),
             hub,
             grace,
             node: rand::random(),
@@ -389,17 +411,53 @@ impl Presence {
         self.announce(now);
     }
 
-    fn publish_if_changed(&self, room: RoomId) {
-        if self.hub.is_shared() {
-            self.announce(Instant::now());
+    /// Publishes the lists that waited for their gap; run a few times per
+    /// `PUBLISH_GAP`.
+    pub fn flush(&self) {
+        let now = Instant::now();
+        let due: Vec<RoomId> = match self.paced.lock() {
+            Ok(p) => p
+                .waiting
+                .iter()
+                .filter(|room| p.next.get(room).is_none_or(|next| now >= *next))
+                .copied()
+                .collect(),
+            Err(_) => return,
+        };
+        for room in due {
+            self.publish_at(room, now);
         }
-        let people = self.people(room);
+    }
+
+    fn publish_if_changed(&self, room: RoomId) {
+        let now = Instant::now();
+        if self.hub.is_shared() {
+            self.announce(now);
+        }
+        self.publish_at(room, now);
+    }
+
+    /// Publishes `room`'s list if it changed, unless it was published
+    /// less than its gap ago: then `flush` publishes it later.
+    fn publish_at(&self, room: RoomId, now: Instant) {
+        let people = self.people_at(room, now);
         let Ok(mut shown) = self.shown.lock() else {
             return;
         };
-        if shown.get(&room) == Some(&people) {
+        let Ok(mut paced) = self.paced.lock() else {
+            return;
+        };
+        if shown.get(&room).map_or(people.is_empty(), |s| *s == people) {
+            paced.waiting.remove(&room);
             return;
         }
+        if paced.next.get(&room).is_some_and(|next| now < *next) {
+            paced.waiting.insert(room);
+            return;
+        }
+        paced.waiting.remove(&room);
+        paced.next.insert(room, now + publish_gap(people.len()));
+        drop(paced);
         if people.is_empty() {
             shown.remove(&room);
         } else {
@@ -589,6 +647,38 @@ mod tests {
         let old = r#"{"k":"room","node":9,"room":1,"people":[{"user_id":7,"name":"Ann","color":"rgb(200,100,100)"}]}"#;
         hear(&b, &[old.to_owned()]);
         assert_eq!(b.people(RoomId(1)).len(), 1);
+    }
+
+    #[test]
+    fn a_crowd_arriving_at_once_gets_few_lists_with_everyone() {
+        let hub = Arc::new(Hub::new());
+        let mut live = hub.subscribe();
+        let p = Presence::new(hub, Duration::from_secs(60));
+        let room = RoomId(2);
+        p.enter(0, dev(0), room, Some(who(0, "First")), true);
+        let first = live
+            .try_recv()
+            .expect("the first change is published at once");
+        assert!(first.frame.as_str().contains("First"));
+        for i in 1..100 {
+            p.enter(
+                u64::from(i),
+                dev(i),
+                room,
+                Some(who(i64::from(i), &format!("P{i}"))),
+                true,
+            );
+        }
+        assert!(live.try_recv().is_err(), "the rest wait for the gap");
+        p.flush();
+        assert!(live.try_recv().is_err(), "not before the gap");
+        std::thread::sleep(publish_gap(1));
+        p.flush();
+        let list = live.try_recv().expect("one list after the gap");
+        assert!(list.frame.as_str().contains("P99") && list.frame.as_str().contains("First"));
+        assert!(live.try_recv().is_err(), "only one");
+        p.flush();
+        assert!(live.try_recv().is_err(), "nothing left waiting");
     }
 
     #[test]
