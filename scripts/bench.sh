@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-SCENARIOS=${SCENARIOS:-"d l a b c e f h"}
+SCENARIOS=${SCENARIOS:-"d l a b c e f p h"}
 SEED_DIR=${SEED_DIR:-../shared/seed}
 SEED_WORK=${SEED_WORK:-/tmp/seed-work}
 SEED=${SEED:-1}
@@ -107,6 +107,11 @@ run_all() { # who protocol pids
   has e && scenario "$who" "$proto" "$pids" e run --clients 10000 --senders 1 --rate 2 --duration 10 --connect-concurrency 200 --threads 2
   if has f && [ "$proto" = chat ]; then
     scenario "$who" "$proto" "$pids" f run --clients 50 --senders 50 --in-flight 8 --duration 20
+  fi
+  # A crowd of named people arriving in one room at once (a restart
+  # reconnecting everyone), talking a little: the room lists they cause.
+  if has p && [ "$proto" = chat ]; then
+    scenario "$who" "$proto" "$pids" p run --clients 1000 --senders 1000 --rate 20 --duration 5 --warmup 1 --drain 3
   fi
   if has h && [ "$proto" = chat ]; then
     echo "   $who h: phone, slow 4G, 4x CPU, cold cache" >&2

@@ -91,6 +91,7 @@ def table(run):
         ("(d) idle, 10,000 connections", lambda w: idle_cell(load(f"{run}/{w}-d10000.json"))),
         ("(e) one message to 10,000 clients", lambda w: fanout_cell(load(f"{run}/{w}-e.json"))),
         ("(f) 50 senders × 8 in flight, committed", lambda w: run_cell(load(f"{run}/{w}-f.json"))),
+        ("(p) 1,000 named people join one room at once, 20 msgs/s", lambda w: run_cell(load(f"{run}/{w}-p.json"))),
         ("(h) phone, slow 4G, 4× CPU: navigation to usable message box", lambda w: hydration_cell(load(f"{run}/{w}-h.json"))),
     ]
     out = ["| scenario | " + " | ".join(whos) + " |", "|---|" + "---|" * len(whos)] if whos else []
