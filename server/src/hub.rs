@@ -105,6 +105,8 @@ pub struct Hub {
     presence_notes: broadcast::Sender<crate::presence::Note>,
     /// …and what their clients spent of the rate limits.
     spent_notes: broadcast::Sender<crate::limits::shared::Spent>,
+    /// This process among the nodes on the bus.
+    node: u64,
 }
 
 impl Hub {
@@ -118,6 +120,7 @@ impl Hub {
             push_changed: watch::Sender::new(0),
             presence_notes: broadcast::channel(BACKLOG).0,
             spent_notes: broadcast::channel(BACKLOG).0,
+            node: rand::random(),
         }
     }
 
@@ -173,6 +176,12 @@ impl Hub {
     /// What other nodes' clients spent of the rate limits.
     pub fn spent_notes(&self) -> broadcast::Receiver<crate::limits::shared::Spent> {
         self.spent_notes.subscribe()
+    }
+
+    /// This process among the nodes: what it says on the bus comes back
+    /// to it too, and is known by this.
+    pub fn node(&self) -> u64 {
+        self.node
     }
 
     /// Whether other nodes share this chat.

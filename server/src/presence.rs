@@ -42,8 +42,8 @@ const PEOPLE_PER_PART: usize = 25;
 /// Most devices in one note (39 bytes of JSON each).
 const DEVICES_PER_PART: usize = 150;
 
-/// What one node says about its own tabs: part `part` of `parts` of the
-/// list (a node's list replaces what it said before, part by part).
+/// What one node says about its own tabs: one `Part` of a list, which
+/// replaces what the node said before, part by part.
 #[derive(Debug, Clone)]
 pub enum Note {
     Room {
@@ -64,10 +64,6 @@ pub enum Note {
 pub struct Part {
     pub index: u16,
     pub of: u16,
-}
-
-impl Part {
-    pub const WHOLE: Part = Part { index: 0, of: 1 };
 }
 
 #[derive(Default)]
@@ -147,8 +143,6 @@ pub struct Presence {
     paced: Mutex<Paced>,
     hub: Arc<Hub>,
     grace: Duration,
-    /// This node among others on the bus.
-    node: u64,
     remote: Mutex<Remote>,
     announced: Mutex<Announced>,
 }
@@ -161,7 +155,6 @@ impl Presence {
             paced: Mutex::new(Paced::default()),
             hub,
             grace,
-            node: rand::random(),
             remote: Mutex::new(Remote::default()),
             announced: Mutex::new(Announced::default()),
         }
@@ -172,7 +165,9 @@ impl Presence {
     pub fn note(&self, note: Note) {
         let until = Instant::now() + REMOTE_TTL;
         let room = match note {
-            Note::Room { node, .. } | Note::Visible { node, .. } if node == self.node => return,
+            Note::Room { node, .. } | Note::Visible { node, .. } if node == self.hub.node() => {
+                return
+            }
             Note::Room {
                 node,
                 room,
@@ -229,7 +224,7 @@ impl Presence {
             let parts = split(&people, |p| p.user_id.0 as u64, PEOPLE_PER_PART);
             for index in changed_parts(before, &parts, repeat) {
                 self.hub.share(Shared::Presence(Note::Room {
-                    node: self.node,
+                    node: self.hub.node(),
                     room,
                     part: Part {
                         index: index as u16,
@@ -256,7 +251,7 @@ impl Presence {
         let parts = split(&visible, |d| d.as_uuid().as_u128() as u64, DEVICES_PER_PART);
         for index in changed_parts(Some(&a.visible), &parts, repeat) {
             self.hub.share(Shared::Presence(Note::Visible {
-                node: self.node,
+                node: self.hub.node(),
                 part: Part {
                     index: index as u16,
                     of: parts.len() as u16,

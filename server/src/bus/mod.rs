@@ -4,8 +4,9 @@
 //! mode (`postgres`) every node's hub is fed by its own listener: stored
 //! changes from the table, in seq order, woken by `NOTIFY`; ephemeral
 //! events (typing, identity, room list, read marks, kicks, presence, rate
-//! limits spent) as `NOTIFY` payloads. A node hands those to the bus instead of its own hub and
-//! gets them back through its listener like every other node.
+//! limits spent) as `NOTIFY` payloads. A node hands those to the bus
+//! instead of its own hub and gets them back through its listener like
+//! every other node.
 
 pub mod postgres;
 

@@ -42,8 +42,6 @@ pub struct Limits {
     pub connects: RateLimiter<IpAddr>,
     pub per_device: ConnectionCap<DeviceId>,
     pub per_ip: ConnectionCap<IpAddr>,
-    /// This node among others on the bus.
-    node: u64,
 }
 
 impl Limits {
@@ -70,7 +68,6 @@ impl Limits {
             connects: RateLimiter::new(settings.connect_burst, Duration::from_secs(1)),
             per_device: ConnectionCap::new(settings.max_conns_per_device),
             per_ip: ConnectionCap::new(settings.max_conns_per_ip),
-            node: rand::random(),
         }
     }
 

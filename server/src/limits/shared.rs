@@ -35,14 +35,14 @@ impl Limits {
         }
     }
 
-    /// What was spent here since the last call, as notes for the others.
-    fn spent_notes(&self) -> Vec<Spent> {
+    /// What was spent here since the last call, as notes from `node`.
+    fn spent_notes(&self, node: u64) -> Vec<Spent> {
         let mut notes = Vec::new();
         for (name, limiter) in self.rates() {
             let spent = limiter.take_spent();
             for keys in spent.chunks(KEYS_PER_NOTE) {
                 notes.push(Spent {
-                    node: self.node,
+                    node,
                     limit: name.to_owned(),
                     keys: keys.to_vec(),
                 });
@@ -51,10 +51,10 @@ impl Limits {
         notes
     }
 
-    /// Takes what another node spent (this node's own notes come back
-    /// too, and are ignored).
-    pub fn debit(&self, note: &Spent) {
-        if note.node == self.node {
+    /// Takes what another node spent; `node` is this one, whose own
+    /// notes come back too, and are ignored.
+    pub fn debit(&self, note: &Spent, node: u64) {
+        if note.node == node {
             return;
         }
         let Some((_, limiter)) = self.rates().into_iter().find(|(n, _)| *n == note.limit) else {
@@ -69,12 +69,13 @@ impl Limits {
 /// Shares `limits` with the other nodes on `hub`'s bus.
 pub fn start(limits: Arc<Limits>, hub: Arc<Hub>) {
     limits.share();
+    let node = hub.node();
     let mut notes = hub.spent_notes();
     let heard = limits.clone();
     tokio::spawn(async move {
         loop {
             match notes.recv().await {
-                Ok(note) => heard.debit(&note),
+                Ok(note) => heard.debit(&note, node),
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => break,
             }
@@ -84,7 +85,7 @@ pub fn start(limits: Arc<Limits>, hub: Arc<Hub>) {
         let mut tick = tokio::time::interval(FLUSH);
         loop {
             tick.tick().await;
-            for note in limits.spent_notes() {
+            for note in limits.spent_notes(node) {
                 hub.share(Shared::Spent(note));
             }
         }
@@ -97,6 +98,10 @@ mod tests {
     use crate::config::Cli;
     use app::protocol::DeviceId;
     use clap::Parser;
+
+    /// Two nodes' ids.
+    const A: u64 = 1;
+    const B: u64 = 2;
 
     fn limits(burst: &str) -> Limits {
         let cli = Cli::try_parse_from([
@@ -119,13 +124,13 @@ mod tests {
         for _ in 0..3 {
             assert!(a.messages.check(&device).is_ok());
         }
-        for note in a.spent_notes() {
-            b.debit(&note);
+        for note in a.spent_notes(A) {
+            b.debit(&note, B);
         }
         assert!(b.messages.check(&device).is_ok());
         assert!(b.messages.check(&device).is_ok());
         assert!(b.messages.check(&device).is_err(), "3 + 2 of a burst of 5");
-        assert!(a.spent_notes().is_empty(), "told once");
+        assert!(a.spent_notes(A).is_empty(), "told once");
     }
 
     #[test]
@@ -136,11 +141,11 @@ mod tests {
         for _ in 0..2 {
             assert!(a.messages.check(&device).is_ok());
         }
-        let spent = a.spent_notes();
+        let spent = a.spent_notes(A);
         // Both nodes allowed the whole burst before hearing of each other.
         for _ in 0..3 {
             for note in &spent {
-                b.debit(note);
+                b.debit(note, B);
             }
         }
         let wait = b.messages.wait(&device);
@@ -156,18 +161,28 @@ mod tests {
         a.share();
         let device = DeviceId::parse("9a1c3e5f-7b2d-4f6a-8c0e-1d3b5f7a9c2e").expect("id");
         assert!(a.messages.check(&device).is_ok());
-        let notes = a.spent_notes();
+        let notes = a.spent_notes(A);
         assert_eq!(notes.len(), 1);
+        a.debit(&notes[0], A);
+        assert!(
+            a.messages.wait(&device) <= Duration::from_secs(60),
+            "its own note came back and was not spent twice"
+        );
         let b = limits("1");
-        b.debit(&Spent {
-            limit: "no such limit".into(),
-            ..notes[0].clone()
-        });
-        b.debit(&Spent {
-            keys: vec![("not a device".into(), 1)],
-            ..notes[0].clone()
-        });
-        a.debit(&notes[0]);
+        b.debit(
+            &Spent {
+                limit: "no such limit".into(),
+                ..notes[0].clone()
+            },
+            B,
+        );
+        b.debit(
+            &Spent {
+                keys: vec![("not a device".into(), 1)],
+                ..notes[0].clone()
+            },
+            B,
+        );
         assert!(b.messages.check(&device).is_ok());
     }
 
@@ -179,7 +194,7 @@ mod tests {
             let ip = std::net::IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8]);
             assert!(a.connects.check(&ip).is_ok());
         }
-        let notes = a.spent_notes();
+        let notes = a.spent_notes(A);
         assert_eq!(
             notes.iter().map(|n| n.keys.len()).collect::<Vec<_>>(),
             [100, 100, 50]
@@ -191,6 +206,6 @@ mod tests {
         let a = limits("3");
         let device = DeviceId::parse("2f4e6a8c-0b1d-4e3f-9a5c-7e9b1d3f5a7c").expect("id");
         assert!(a.messages.check(&device).is_ok());
-        assert!(a.spent_notes().is_empty());
+        assert!(a.spent_notes(A).is_empty());
     }
 }

@@ -715,12 +715,7 @@ async fn a_rate_limit_spent_on_one_node_holds_on_the_other() {
     let (mut ann_a, _) = Client::joined(&a, &ann).await;
     let (mut ann_b, _) = Client::joined(&b, &ann).await;
     for i in 0..3 {
-        send(
-            &mut ann_a,
-            ClientMessageId::new_random(),
-            &format!("burst {i}"),
-        )
-        .await;
+        ann_a.say(&format!("burst {i}")).await;
         ack(&mut ann_a).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -736,7 +731,7 @@ async fn a_rate_limit_spent_on_one_node_holds_on_the_other() {
             _ => None,
         }
     };
-    send(&mut ann_b, ClientMessageId::new_random(), "one too many").await;
+    ann_b.say("one too many").await;
     let refused = ann_b.next_matching(outcome("one too many")).await;
     let wait = refused.expect_err("node B let Ann past the burst she spent on node A");
     assert!(
@@ -745,6 +740,6 @@ async fn a_rate_limit_spent_on_one_node_holds_on_the_other() {
     );
 
     let (mut bo_b, _) = Client::joined(&b, &bo).await;
-    send(&mut bo_b, ClientMessageId::new_random(), "unaffected").await;
+    bo_b.say("unaffected").await;
     assert_eq!(bo_b.next_matching(outcome("unaffected")).await, Ok(()));
 }
