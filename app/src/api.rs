@@ -255,18 +255,50 @@ impl PushSettings {
     }
 }
 
-/// Errors a server function reports to the page. `Invalid` carries a
-/// sentence meant for the user.
+/// Errors a server function reports to the page, each with a sentence
+/// meant for the user and an HTTP status (`status`), so that monitoring
+/// and clients can tell a refusal from a fault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum ApiError {
+    /// A value the server refuses (a name too long): 422; or a request it
+    /// cannot read at all: 400.
     #[error("{0}")]
     Invalid(String),
+    /// This device may not do that (a private chat, a member's try at a
+    /// moderator's action): 403.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such room, message or person (or none this device may see): 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 429, with `Retry-After`.
     #[error("Too many changes. Please try again in {0} s.")]
     RateLimited(u64),
+    /// A fault of the server's: 500.
     #[error("The server could not complete the request. Please try again.")]
     Internal,
+    /// The chat's database cannot be reached now: 503.
+    #[error("The chat cannot be reached right now. Please try again in a moment.")]
+    Unavailable,
+    /// The request could not be made or its answer read (in the browser);
+    /// on the server, a request whose arguments could not be read: 400.
     #[error("The chat server could not be reached: {0}")]
     Transport(String),
+}
+
+impl ApiError {
+    /// The HTTP status the server answers this error with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Invalid(_) => 422,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::RateLimited(_) => 429,
+            ApiError::Internal => 500,
+            ApiError::Unavailable => 503,
+            ApiError::Transport(_) => 400,
+        }
+    }
 }
 
 impl FromServerFnError for ApiError {
@@ -282,7 +314,8 @@ pub async fn set_name(name: String) -> Result<Identity, ApiError> {
     let name =
         crate::validate::UserName::parse(&name).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let (backend, device) = backend::current().await?;
-    backend.set_name(device, name).await
+    let from = backend::client_addr().await?;
+    backend.set_name(device, from, name).await
 }
 
 #[server(endpoint = "older_messages")]
@@ -321,7 +354,8 @@ pub async fn create_room(name: String) -> Result<RoomInfo, ApiError> {
     let name =
         crate::validate::RoomName::parse(&name).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let (backend, device) = backend::current().await?;
-    backend.create_room(device, name).await
+    let from = backend::client_addr().await?;
+    backend.create_room(device, from, name).await
 }
 
 #[server(endpoint = "rename_room")]
@@ -412,13 +446,29 @@ pub mod backend {
     use crate::protocol::{ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo};
     use crate::validate::{RoomName, UserName};
     use futures::future::BoxFuture;
+    use std::net::IpAddr;
     use std::sync::Arc;
+
+    /// The client's address (behind a trusted proxy, the one it forwards),
+    /// which the server puts in every request's extensions.
+    #[derive(Debug, Clone, Copy)]
+    pub struct ClientAddr(pub IpAddr);
+
+    pub async fn client_addr() -> Result<IpAddr, ApiError> {
+        let axum::Extension(ClientAddr(ip)) = leptos_axum::extract::<axum::Extension<ClientAddr>>()
+            .await
+            .map_err(|_| ApiError::Internal)?;
+        Ok(ip)
+    }
 
     /// The server's side of the server functions.
     pub trait ChatBackend: Send + Sync + 'static {
+        /// `from`: the client's address; new identities are limited per
+        /// address.
         fn set_name(
             &self,
             device: DeviceId,
+            from: IpAddr,
             name: UserName,
         ) -> BoxFuture<'_, Result<Identity, ApiError>>;
         fn history(
@@ -442,6 +492,7 @@ pub mod backend {
         fn create_room(
             &self,
             device: DeviceId,
+            from: IpAddr,
             name: RoomName,
         ) -> BoxFuture<'_, Result<RoomInfo, ApiError>>;
         fn rename_room(

@@ -58,6 +58,9 @@ pub fn start(state: ChatState) {
 fn connect(state: ChatState) {
     Effect::new(move |_| state.outbox.with(save_outbox));
     Effect::new(move |_| {
+        if state.connection.get().refused() {
+            return;
+        }
         let snapshot = state.snapshot();
         save(SNAPSHOT_KEY, &snapshot);
     });
@@ -156,6 +159,16 @@ fn restore(state: ChatState) {
     }
 }
 
+/// Drops what this browser kept of the conversation. The outbox stays: it
+/// holds only what this device wrote.
+fn forget_the_chat() {
+    if let Some(storage) = storage() {
+        let _ = storage.remove_item(SNAPSHOT_KEY);
+        let _ = storage.remove_item(EPOCH_KEY);
+    }
+    crate::device::forget_offline_copy();
+}
+
 fn save_outbox(items: &Vec<OutgoingMessage>) {
     if items.is_empty() {
         if let Some(storage) = storage() {
@@ -177,8 +190,16 @@ async fn run(
         while nudges.try_recv().is_ok() {}
         let welcomed = session(state, &mut nudges).await;
         state.attach(None);
-        if state.connection.get_untracked() == Connection::Blocked {
-            // The server closed with 4003; trying again would only be refused.
+        let connection = state.connection.get_untracked();
+        if connection.refused() {
+            // Trying again would only be refused. Nothing of the chat stays
+            // on the device: not the saved copy, not the offline shell.
+            forget_the_chat();
+            if connection == Connection::Private {
+                // The server's own page says why, and the service worker
+                // sees the refusal too.
+                let _ = window().location().reload();
+            }
             return;
         }
         if welcomed {

@@ -41,6 +41,20 @@ fn register_service_worker() {
     }
 }
 
+/// Asks the service worker to drop its cached pages (the offline shell
+/// holds messages and names): the server refused this device.
+pub fn forget_offline_copy() {
+    let navigator = window().navigator();
+    if !js_sys::Reflect::has(&navigator, &JsValue::from_str("serviceWorker")).unwrap_or(false) {
+        return;
+    }
+    if let Some(worker) = navigator.service_worker().controller() {
+        let message = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&message, &"type".into(), &"forget".into());
+        let _ = worker.post_message(&message);
+    }
+}
+
 fn track_visibility(state: ChatState) {
     let update = move || {
         let hidden = document().visibility_state() != web_sys::VisibilityState::Visible;

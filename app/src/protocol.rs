@@ -402,6 +402,9 @@ pub mod close_code {
     pub const TOO_SLOW: u16 = 4008;
     /// A moderator blocked this device.
     pub const BLOCKED: u16 = 4003;
+    /// The chat became invite-only and this device is not a member: it
+    /// may read nothing more.
+    pub const PRIVATE: u16 = 4001;
     /// RFC 6455: the server is going away (shutdown).
     pub const GOING_AWAY: u16 = 1001;
     /// RFC 6455: a frame was larger than the server accepts.

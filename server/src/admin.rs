@@ -8,7 +8,7 @@ use crate::chat::{now_ms, Chat, ChatError, Result};
 use crate::hub::Publish;
 use crate::store::{InviteClaim, StoreError};
 use app::api::{Admin, InviteInfo, ModAction, Role};
-use app::protocol::{close_code, DeviceId, ErrorCode, Identity, ServerEvent, UserId};
+use app::protocol::{close_code, DeviceId, Identity, ServerEvent, UserId};
 use std::time::Duration;
 
 /// How long a printed owner link works.
@@ -23,6 +23,10 @@ const MAX_CHAT_NAME: usize = 48;
 
 fn refused(text: &str) -> ChatError {
     ChatError::Refused(text.to_owned())
+}
+
+fn forbidden(text: &str) -> ChatError {
+    ChatError::Forbidden(text.to_owned())
 }
 
 impl Chat {
@@ -92,7 +96,7 @@ impl Chat {
     pub async fn admin(&self, device: DeviceId) -> Result<Admin> {
         let role = self.role_of(device).await?;
         if !role.is_some_and(Role::moderates) {
-            return Err(refused("Only the owner and moderators manage the chat."));
+            return Err(forbidden("Only the owner and moderators manage the chat."));
         }
         let store = self.store();
         Ok(Admin {
@@ -122,7 +126,7 @@ impl Chat {
                 ?action,
                 "refused a moderation action"
             );
-            return Err(refused("You may not do that in this chat."));
+            return Err(forbidden("You may not do that in this chat."));
         }
         let actor = role.unwrap_or(Role::Member);
         let now = now_ms();
@@ -155,7 +159,7 @@ impl Chat {
             ModAction::SetModerator { user, moderator } => {
                 let (device_of, target_role) = self.target(user).await?;
                 if !roles::may_touch(actor, target_role, device_of == device) {
-                    return Err(refused("You may not change that person's role."));
+                    return Err(forbidden("You may not change that person's role."));
                 }
                 let role = if moderator {
                     Role::Moderator
@@ -181,7 +185,7 @@ impl Chat {
             } => {
                 let (target_device, target_role) = self.target(user).await?;
                 if !roles::may_touch(actor, target_role, target_device == device) {
-                    return Err(refused("You may not block that person."));
+                    return Err(forbidden("You may not block that person."));
                 }
                 let removed = store
                     .set_blocked(target_device, user, true, remove_messages, now)
@@ -191,12 +195,7 @@ impl Chat {
                     device: target_device,
                     code: close_code::BLOCKED,
                     reason: KICK_REASONS[0],
-                    event: ServerEvent::Error {
-                        code: ErrorCode::Blocked,
-                        message: Denied::Blocked.sentence().to_owned(),
-                        client_id: None,
-                        retry_after_ms: None,
-                    },
+                    event: Denied::Blocked.event(),
                 });
                 let detail = if remove_messages {
                     format!("removed {removed} messages")
@@ -208,7 +207,7 @@ impl Chat {
             ModAction::Unblock { user } => {
                 let (target_device, target_role) = self.target(user).await?;
                 if !roles::may_touch(actor, target_role, target_device == device) {
-                    return Err(refused("You may not unblock that person."));
+                    return Err(forbidden("You may not unblock that person."));
                 }
                 store
                     .set_blocked(target_device, user, false, false, now)
@@ -254,7 +253,7 @@ impl Chat {
             .map_err(ChatError::RateLimited)?;
         let (me, role) = self.actor(device).await?;
         if !roles::may_invite(role) {
-            return Err(refused("Only the owner and moderators create invites."));
+            return Err(forbidden("Only the owner and moderators create invites."));
         }
         if ttl.is_zero() || ttl > MAX_INVITE_TTL || max_uses == 0 || max_uses > MAX_INVITE_USES {
             return Err(refused(
@@ -292,7 +291,7 @@ impl Chat {
             .store()
             .device_of(user)
             .await?
-            .ok_or_else(|| refused("There is no such person."))?;
+            .ok_or_else(|| ChatError::Store(StoreError::NotFound))?;
         let standing = self.access().standing(device).await?;
         Ok((device, standing.role))
     }

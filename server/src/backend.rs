@@ -13,6 +13,7 @@ use app::api::{
 use app::protocol::{ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo};
 use app::validate::{RoomName, UserName};
 use futures::future::BoxFuture;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,18 +32,27 @@ fn push_error(e: PushError) -> ApiError {
 }
 
 /// The one place a chat error becomes what a server function reports:
-/// refusals in words for the user, anything else logged and generic.
+/// refusals in words for the user (each kind with its own status, see
+/// `ApiError::status`), anything else logged and generic.
 fn internal(e: ChatError) -> ApiError {
-    let refused = |text: &str| ApiError::Invalid(text.to_owned());
+    let invalid = |text: &str| ApiError::Invalid(text.to_owned());
+    let forbidden = |text: &str| ApiError::Forbidden(text.to_owned());
     match e {
         ChatError::RateLimited(wait) => ApiError::RateLimited(wait.as_secs().max(1)),
-        ChatError::Store(StoreError::NoIdentity) => refused("Choose a name first."),
-        ChatError::Store(StoreError::NotFound) => refused("There is no such room."),
-        ChatError::Store(StoreError::NameTaken) => refused("A room with that name already exists."),
-        ChatError::Store(StoreError::Archived) => refused("This room is archived."),
-        ChatError::Store(StoreError::DefaultRoom) => refused("The main room cannot be archived."),
+        ChatError::Store(StoreError::NoIdentity) => forbidden("Choose a name first."),
+        ChatError::Store(StoreError::NotFound) => {
+            ApiError::NotFound("There is no such room, message or person.".to_owned())
+        }
+        ChatError::Store(StoreError::NameTaken) => invalid("A room with that name already exists."),
+        ChatError::Store(StoreError::Archived) => forbidden("This room is archived."),
+        ChatError::Store(StoreError::DefaultRoom) => forbidden("The main room cannot be archived."),
+        ChatError::Store(StoreError::Unavailable(why)) => {
+            tracing::warn!(error = %why, "server function failed: database unavailable");
+            ApiError::Unavailable
+        }
         ChatError::Refused(text) => ApiError::Invalid(text),
-        ChatError::Denied(why) => refused(why.sentence()),
+        ChatError::Forbidden(text) => ApiError::Forbidden(text),
+        ChatError::Denied(why) => forbidden(why.sentence()),
         e => {
             tracing::error!(error = %e, "server function failed");
             ApiError::Internal
@@ -72,9 +82,15 @@ impl ChatBackend for ServerBackend {
     fn set_name(
         &self,
         device: DeviceId,
+        from: IpAddr,
         name: UserName,
     ) -> BoxFuture<'_, Result<Identity, ApiError>> {
-        Box::pin(async move { self.chat.set_name(device, name).await.map_err(internal) })
+        Box::pin(async move {
+            self.chat
+                .set_name(device, from, name)
+                .await
+                .map_err(internal)
+        })
     }
 
     fn history(
@@ -96,11 +112,15 @@ impl ChatBackend for ServerBackend {
     fn create_room(
         &self,
         device: DeviceId,
+        from: IpAddr,
         name: RoomName,
     ) -> BoxFuture<'_, Result<RoomInfo, ApiError>> {
         Box::pin(async move {
             self.admit(device).await?;
-            self.chat.create_room(device, name).await.map_err(internal)
+            self.chat
+                .create_room(device, from, name)
+                .await
+                .map_err(internal)
         })
     }
 
@@ -253,7 +273,7 @@ impl ChatBackend for ServerBackend {
                 .map_err(internal)?
                 .is_none()
             {
-                return Err(ApiError::Invalid("Choose a name first.".into()));
+                return Err(ApiError::Forbidden("Choose a name first.".into()));
             }
             let ttl = Duration::from_secs(self.settings.transfer_ttl_secs);
             let token = self

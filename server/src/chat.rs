@@ -21,9 +21,12 @@ pub enum ChatError {
     Store(#[from] StoreError),
     #[error("rate limited for {0:?}")]
     RateLimited(Duration),
-    /// Not allowed; the sentence is for the user.
+    /// A value the chat refuses; the sentence is for the user.
     #[error("{0}")]
     Refused(String),
+    /// Not allowed for this device's role; the sentence is for the user.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{}", .0.sentence())]
     Denied(crate::access::Denied),
 }
@@ -38,7 +41,8 @@ impl axum::response::IntoResponse for ChatError {
         use axum::http::StatusCode;
         let (status, text): (StatusCode, std::borrow::Cow<'static, str>) = match &self {
             ChatError::Denied(why) => (StatusCode::FORBIDDEN, why.sentence().into()),
-            ChatError::Refused(text) => (StatusCode::BAD_REQUEST, text.clone().into()),
+            ChatError::Refused(text) => (StatusCode::UNPROCESSABLE_ENTITY, text.clone().into()),
+            ChatError::Forbidden(text) => (StatusCode::FORBIDDEN, text.clone().into()),
             ChatError::RateLimited(wait) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
@@ -150,14 +154,27 @@ impl Chat {
         Ok(self.store.identity(device).await?)
     }
 
-    /// Names the device and tells all of its open tabs.
-    pub async fn set_name(&self, device: DeviceId, name: UserName) -> Result<Identity> {
+    /// Names the device and tells all of its open tabs. A first name makes
+    /// a new identity, which is limited per address (`from`): a new device
+    /// costs nothing, so a per-device limit alone holds nobody back.
+    pub async fn set_name(
+        &self,
+        device: DeviceId,
+        from: std::net::IpAddr,
+        name: UserName,
+    ) -> Result<Identity> {
         self.limits
             .name_changes
             .check(&device)
             .map_err(ChatError::RateLimited)?;
         self.admit(device).await?;
         let first = self.store.identity(device).await?.is_none();
+        if first {
+            self.limits
+                .new_identities
+                .check(&crate::limits::address_key(from))
+                .map_err(ChatError::RateLimited)?;
+        }
         let color = random_color(&mut rand::rng());
         let me = self.store.set_name(device, name, color).await?;
         if first {
@@ -327,8 +344,18 @@ impl Chat {
         Ok(self.store.room_statuses(me.map(|m| m.user_id)).await?)
     }
 
-    pub async fn create_room(&self, device: DeviceId, name: RoomName) -> Result<RoomInfo> {
+    /// Creates a room; limited per device and per address (`from`).
+    pub async fn create_room(
+        &self,
+        device: DeviceId,
+        from: std::net::IpAddr,
+        name: RoomName,
+    ) -> Result<RoomInfo> {
         self.room_change_allowed(device)?;
+        self.limits
+            .new_rooms
+            .check(&crate::limits::address_key(from))
+            .map_err(ChatError::RateLimited)?;
         Ok(self.store.create_room(device, name, now_ms()).await?)
     }
 
@@ -386,6 +413,16 @@ impl Chat {
             .create_transfer(device, crate::access::token::hash(&token), expires_at)
             .await?;
         Ok(token)
+    }
+
+    /// Whose identity a transfer token carries (the device and its
+    /// name), without using it up.
+    pub async fn peek_transfer(&self, token: String) -> Result<Option<(DeviceId, Identity)>> {
+        let hash = crate::access::token::hash(&token);
+        let Some(device) = self.store.peek_transfer(hash, now_ms()).await? else {
+            return Ok(None);
+        };
+        Ok(self.store.identity(device).await?.map(|me| (device, me)))
     }
 
     pub async fn claim_transfer(&self, token: String) -> Result<Option<DeviceId>> {

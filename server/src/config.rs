@@ -188,6 +188,34 @@ pub struct Settings {
     /// Open WebSockets per client IP.
     #[arg(long, env = "CHAT_MAX_CONNS_PER_IP", default_value_t = 64)]
     pub max_conns_per_ip: usize,
+
+    /// Open TCP connections per client address (an IPv6 /64), counted from
+    /// the moment they are accepted, before TLS; trusted proxies are exempt.
+    #[arg(long, env = "CHAT_MAX_TCP_PER_IP", default_value_t = 256)]
+    pub max_tcp_per_ip: usize,
+
+    /// A request's headers must arrive within this many seconds.
+    #[arg(long, env = "CHAT_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// A request body that sends nothing for this many seconds is cut off
+    /// (408).
+    #[arg(long, env = "CHAT_BODY_TIMEOUT_SECS", default_value_t = 15)]
+    pub body_timeout_secs: u64,
+
+    /// Memory all photo processing may take at once, in MiB: photos wait
+    /// for their share, and one that needs more is refused.
+    #[arg(long, env = "CHAT_DECODE_MEMORY_MB", default_value_t = 512)]
+    pub decode_memory_mb: u32,
+
+    /// New identities (devices picking their first name) one address (an
+    /// IPv6 /64) may make at once…
+    #[arg(long, env = "CHAT_NEW_IDENTITY_BURST", default_value_t = 20)]
+    pub new_identity_burst: u32,
+
+    /// …then one more per this many seconds.
+    #[arg(long, env = "CHAT_NEW_IDENTITY_REFILL_SECS", default_value_t = 30)]
+    pub new_identity_refill_secs: u64,
 }
 
 /// Where the chat's data lives.
@@ -225,6 +253,24 @@ impl Settings {
 
     pub fn cookie_secure(&self) -> bool {
         self.tls() || self.secure_cookie
+    }
+
+    /// The scheme browsers use to reach the chat: HTTPS when it serves TLS
+    /// itself or sits behind a TLS proxy (`--secure-cookie`).
+    pub fn public_scheme(&self) -> &'static str {
+        if self.cookie_secure() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// Which pages may open the socket and post: the chat's own origin.
+    pub fn origin_policy(&self) -> crate::origin::OriginPolicy {
+        crate::origin::OriginPolicy {
+            allowed: self.allowed_origins.clone(),
+            scheme: self.public_scheme(),
+        }
     }
 }
 

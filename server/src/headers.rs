@@ -6,6 +6,7 @@ use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
+use axum::http::HeaderName;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -32,13 +33,16 @@ pub async fn security_headers(
     // 122 random bits, hex: a valid CSP nonce without another dependency.
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     req.extensions_mut().insert(CspNonce(nonce.clone()));
-    // The page is always revalidated; hashed assets set their own
-    // (immutable) policy.
-    let revalidate = req.uri().path() == "/" || req.uri().path().starts_with("/pkg/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    if revalidate && !h.contains_key(CACHE_CONTROL) {
-        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Whatever does not say otherwise is private to a device or to the
+    // chat's members (pages, history, server functions, errors): no cache
+    // may keep it. Public files set their own policy (hashed assets are
+    // immutable; the worker, manifest and icons are revalidated). The
+    // service worker's offline copy is kept through the Cache API, which
+    // this does not touch.
+    if !h.contains_key(CACHE_CONTROL) {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if let Ok(v) = HeaderValue::from_str(&policy.version) {
         h.insert("x-chat-version", v);
@@ -53,6 +57,20 @@ pub async fn security_headers(
     // still sends nothing to other sites.
     h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // A window opened from another site gets no handle on the chat's, and
+    // another site may not embed the chat's files (a photo's URL).
+    h.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static(PERMISSIONS_POLICY),
+    );
     if policy.hsts {
         h.insert(
             STRICT_TRANSPORT_SECURITY,
@@ -61,6 +79,15 @@ pub async fn security_headers(
     }
     res
 }
+
+/// Powerful features the chat never uses, denied to it and to anything it
+/// could ever embed. (Photos come through a file picker, which needs no
+/// camera permission; notifications are not governed by this header.)
+/// Only names Chromium knows: an unknown one is a console error.
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), \
+     display-capture=(), geolocation=(), gyroscope=(), hid=(), magnetometer=(), \
+     microphone=(), midi=(), payment=(), publickey-credentials-get=(), \
+     screen-wake-lock=(), serial=(), usb=(), xr-spatial-tracking=()";
 
 /// Only what the app needs: its own scripts (plus the nonce'd inline
 /// hydration scripts), WASM compilation, its own socket. Inline style

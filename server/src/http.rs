@@ -27,8 +27,11 @@ use axum::{middleware, Extension, Json, Router};
 use leptos::prelude::provide_context;
 use serde::Deserialize;
 use std::sync::Arc;
+use std::time::Duration;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 pub fn router(state: AppState) -> Router {
     let backend = Backend(Arc::new(ServerBackend {
@@ -50,6 +53,17 @@ pub fn router(state: AppState) -> Router {
     // Manifest, icons and the like; anything else is a plain 404 page.
     let files = ServeDir::new(&state.settings.site_root)
         .not_found_service(axum::routing::any(|| async { crate::pages::not_found() }));
+    // Icons and the like: public, revalidated by their date; a miss is an
+    // error page like any other.
+    let files = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            axum::http::header::CACHE_CONTROL,
+            |res: &axum::http::Response<_>| {
+                let found = res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED;
+                found.then(|| axum::http::HeaderValue::from_static("no-cache"))
+            },
+        ))
+        .service(files);
     let mut router = Router::new()
         .route("/", get(home))
         .route("/r/{slug}", get(room_page))
@@ -58,7 +72,12 @@ pub fn router(state: AppState) -> Router {
         .route("/manifest.webmanifest", get(pwa::manifest))
         .route("/healthz", get(healthz))
         .route("/sw.js", get(pwa::service_worker))
-        .route("/claim/{token}", get(transfer::claim))
+        .route(
+            "/claim/{token}",
+            get(transfer::confirm)
+                .post(transfer::claim)
+                .layer(body_limit(SMALL_BODY)),
+        )
         .route("/owner/{token}", get(crate::links::owner))
         .route("/invite/{token}", get(crate::links::invite))
         .route("/ca.pem", get(trust::ca_certificate))
@@ -66,10 +85,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/upload",
             axum::routing::post(files::upload)
-                // Room for the largest file plus a little framing.
-                .layer(axum::extract::DefaultBodyLimit::max(
-                    state.files.max_bytes + 64 * 1024,
-                )),
+                // Room for the largest file plus a little framing; a larger
+                // declared length is refused before any of it is read.
+                .layer(axum::extract::DefaultBodyLimit::disable())
+                .layer(body_limit(state.files.max_bytes + 64 * 1024)),
         )
         .route("/files/{id}", get(files::serve));
     for (path, method) in leptos::server_fn::axum::server_fn_paths() {
@@ -85,7 +104,9 @@ pub fn router(state: AppState) -> Router {
                     move || provide_context(backend.clone()),
                     req,
                 )
-            }),
+            })
+            .layer(middleware::from_fn(server_fn_status))
+            .layer(body_limit(SMALL_BODY)),
         );
     }
     router
@@ -94,8 +115,9 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::map_response(tidy_form_redirect))
         // Pages and JSON on the fly; static files come precompressed.
         .layer(CompressionLayer::new().br(true).gzip(true))
+        .layer(middleware::from_fn(secrets_uncompressed))
         .layer(middleware::from_fn_with_state(
-            Arc::new(state.settings.allowed_origins.clone()),
+            Arc::new(state.settings.origin_policy()),
             origin::same_origin_writes,
         ))
         .layer(middleware::from_fn_with_state(
@@ -103,11 +125,88 @@ pub fn router(state: AppState) -> Router {
             identity::ensure_device,
         ))
         .layer(middleware::from_fn_with_state(
+            Arc::new(state.settings.trusted_proxies.clone()),
+            client_addr,
+        ))
+        .layer(middleware::from_fn_with_state(
             header_policy,
             headers::security_headers,
         ))
         .layer(middleware::from_fn(request_span))
+        // A body that stops arriving frees its connection.
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+            state.settings.body_timeout_secs.max(1),
+        )))
         .with_state(state)
+}
+
+/// Refuses a body over `max` bytes: at once (413) when its declared
+/// length says so, before any of it is read, else when it grows past it.
+fn body_limit(max: usize) -> BodyLimit {
+    middleware::from_fn_with_state(max, |State(max), req, next| {
+        Box::pin(limit_body(max, req, next))
+    })
+}
+
+type BodyLimit = axum::middleware::FromFnLayer<
+    fn(State<usize>, Request, middleware::Next) -> futures::future::BoxFuture<'static, Response>,
+    usize,
+    (State<usize>, Request),
+>;
+
+async fn limit_body(max: usize, req: Request, next: middleware::Next) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(serde_json::json!({ "error": format!("The request is larger than {} KB.", max / 1024) })),
+        )
+            .into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let body = Body::new(http_body_util::Limited::new(body, max));
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// The largest body a server function or form takes (a push address is
+/// the longest thing any of them carries).
+const SMALL_BODY: usize = 64 * 1024;
+
+/// Answers that carry a secret (an invite or transfer link) are sent
+/// uncompressed: with compression, a secret beside text someone else can
+/// choose leaks through the answer's length (BREACH). These are small.
+async fn secrets_uncompressed(mut req: Request<Body>, next: middleware::Next) -> Response {
+    if SECRET_ANSWERS.contains(&req.uri().path()) {
+        req.headers_mut()
+            .remove(axum::http::header::ACCEPT_ENCODING);
+    }
+    next.run(req).await
+}
+
+/// Server functions whose answer holds a token.
+const SECRET_ANSWERS: &[&str] = &["/api/create_invite", "/api/start_transfer"];
+
+/// Puts the client's address (behind a trusted proxy, the one it
+/// forwards) in the request, for the limits per address.
+async fn client_addr(
+    State(trusted): State<Arc<Vec<std::net::IpAddr>>>,
+    mut req: Request<Body>,
+    next: middleware::Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(peer) = peer {
+        let ip = crate::limits::client_ip(peer, req.headers(), &trusted);
+        req.extensions_mut()
+            .insert(app::api::backend::ClientAddr(ip));
+    }
+    next.run(req).await
 }
 
 /// A span per request, named by its route rather than its path: a path
@@ -203,9 +302,13 @@ async fn page(
         },
         move || shell(leptos.clone()),
     );
-    let mut res = render(req).await;
+    let mut res = render(req).await.into_response();
     if let Ok(links) = axum::http::HeaderValue::from_str(&preload) {
         res.headers_mut().insert(axum::http::header::LINK, links);
+    }
+    // A new browser's first page hands it its device id.
+    if res.status().is_success() {
+        res = identity::keep_device(res);
     }
     res
 }
@@ -286,6 +389,59 @@ async fn get_messages(
         Ok(messages) => Json::<Vec<ChatMessage>>(messages).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// Largest error answer a server function gives (a sentence in JSON).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Leptos answers every server function error with 500. Here the answer
+/// gets the status its error means (`ApiError::status`: a refusal 403, a
+/// bad value 422, a rate limit 429 with `Retry-After`, 500 only for a
+/// fault), so monitoring and clients can tell a refusal from a crash. A
+/// body in a type no server function reads is refused before it runs.
+async fn server_fn_status(req: Request, next: middleware::Next) -> Response {
+    use app::api::ApiError;
+    use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+    use axum::http::HeaderValue;
+    use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
+    // No type at all is a call without arguments.
+    let readable = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or_default())
+        .and_then(|v| v.split(';').next())
+        .is_none_or(|t| {
+            let t = t.trim();
+            t.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                || t.eq_ignore_ascii_case("application/json")
+        });
+    if req.method() == axum::http::Method::POST && !readable {
+        let error = ApiError::Transport(
+            "Send the request as a form (application/x-www-form-urlencoded) or as JSON.".into(),
+        );
+        let mut res = (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(error)).into_response();
+        res.headers_mut()
+            .insert(SERVER_FN_ERROR_HEADER, HeaderValue::from_static("1"));
+        return res;
+    }
+    let res = next.run(req).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !res.headers().contains_key(SERVER_FN_ERROR_HEADER)
+    {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "server function failed").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<ApiError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let ApiError::RateLimited(secs) = error {
+            parts.headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// After a plain form post, Leptos redirects back to the page with its

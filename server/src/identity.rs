@@ -1,5 +1,11 @@
-//! The anonymous `device_id` cookie: read it, or mint one on the first
-//! request, and hand the `DeviceId` to every handler as an extension.
+//! The anonymous `device_id` cookie: read it, or mint one, and hand the
+//! `DeviceId` to every handler as an extension.
+//!
+//! A new device id is only handed out by a response that says it needs
+//! one (`KeepDevice`: a page of the chat, an owner or invite link), never
+//! by a static, cacheable or error response: a shared cache that stored
+//! such a response would give one identity to everyone behind it, and
+//! every crawler, prefetch and health check would mint a device.
 
 use app::protocol::DeviceId;
 use axum::extract::{Request, State};
@@ -18,16 +24,28 @@ pub struct CookiePolicy {
     pub secure: bool,
 }
 
+/// Put in a response's extensions by a handler whose answer the device id
+/// must outlive (the page, a claimed owner or invite link).
+#[derive(Clone, Copy, Debug)]
+pub struct KeepDevice;
+
+/// Marks a response as one that hands out a new device id (if the
+/// request had none).
+pub fn keep_device(mut res: Response) -> Response {
+    res.extensions_mut().insert(KeepDevice);
+    res
+}
+
 pub async fn ensure_device(
     State(policy): State<CookiePolicy>,
     mut req: Request,
     next: Next,
 ) -> Response {
     let known = device_from_headers(req.headers());
-    // Only a page load mints a device. A POST without the cookie is either
-    // cross-site (the browser withholds SameSite=Lax cookies there) or not
-    // a browser; a cookie set in its answer would replace the real one.
-    let mints = matches!(*req.method(), Method::GET | Method::HEAD);
+    // Only a GET may mint. A POST without the cookie is either cross-site
+    // (the browser withholds SameSite=Lax cookies there) or not a browser;
+    // a cookie set in its answer would replace the real one.
+    let may_mint = matches!(*req.method(), Method::GET | Method::HEAD);
     let device = known.unwrap_or_else(DeviceId::new_random);
     req.extensions_mut().insert(device);
     let mut res = next.run(req).await;
@@ -37,7 +55,8 @@ pub async fn ensure_device(
         .get_all(SET_COOKIE)
         .iter()
         .any(|v| v.as_bytes().starts_with(COOKIE_NAME.as_bytes()));
-    if known.is_none() && mints && !chosen {
+    let wanted = res.extensions().get::<KeepDevice>().is_some();
+    if known.is_none() && may_mint && wanted && !chosen {
         if let Ok(value) = HeaderValue::from_str(&set_cookie(device, policy)) {
             res.headers_mut().append(SET_COOKIE, value);
         }

@@ -6,6 +6,7 @@
 // `app`) are laid out here too, nested deeper than the default limit.
 #![recursion_limit = "256"]
 
+mod accept;
 pub mod access;
 mod admin;
 pub mod assets;
@@ -109,6 +110,7 @@ pub async fn run(
         max_bytes: settings.max_upload_mb * 1024 * 1024,
         quota: settings.storage_quota_mb * 1024 * 1024,
         sweep_grace: Duration::from_secs(settings.file_sweep_grace_secs),
+        decodes: files::Budget::new(settings.decode_memory_mb),
     });
     let limits = Arc::new(limits::Limits::new(&settings));
     if hub.is_shared() {
@@ -283,22 +285,28 @@ pub async fn run(
             urls[1]
         );
     }
-    // No Nagle: a chat writes small frames (an ack right after a
-    // broadcast); delaying the second until the first is acknowledged
-    // costs a delayed-ACK timeout (~40 ms) per message.
-    let server = axum_server::from_tcp(listener)?.handle(handle);
+    let mut server = axum_server::from_tcp(listener)?.handle(handle);
+    // A client that drips its request headers a byte at a time loses its
+    // connection after this long (hyper only enforces it with a timer).
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(settings.header_timeout_secs.max(1)));
+    server
+        .http_builder()
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new());
+    // Connections count against their address from the start, TLS
+    // handshake or not.
+    let capped =
+        accept::CappedAcceptor::new(settings.max_tcp_per_ip, settings.trusted_proxies.clone());
     match tls {
         Some(tls) => {
-            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
-                .acceptor(axum_server::accept::NoDelayAcceptor::new());
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(capped);
             server.acceptor(acceptor).serve(app).await?
         }
-        None => {
-            server
-                .acceptor(axum_server::accept::NoDelayAcceptor::new())
-                .serve(app)
-                .await?
-        }
+        None => server.acceptor(capped).serve(app).await?,
     }
     chat.checkpoint().await?;
     tracing::info!("stopped cleanly");

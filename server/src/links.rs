@@ -20,7 +20,7 @@ fn back_to_chat() -> Response {
     res
 }
 
-fn slow_down() -> Response {
+pub(crate) fn slow_down() -> Response {
     crate::pages::plain(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many links opened",
@@ -56,7 +56,8 @@ pub async fn owner(
         return slow_down();
     }
     match state.chat.claim_owner(&token, device).await {
-        Ok(true) => back_to_chat(),
+        // A new browser keeps the device that now owns the chat.
+        Ok(true) => crate::identity::keep_device(back_to_chat()),
         Ok(false) => crate::pages::plain(
             StatusCode::GONE,
             "This owner link no longer works",
@@ -94,7 +95,9 @@ pub async fn invite(
         )
     };
     match state.chat.claim_invite(&token, device).await {
-        Ok(InviteClaim::Admitted | InviteClaim::AlreadyMember) => back_to_chat(),
+        Ok(InviteClaim::Admitted | InviteClaim::AlreadyMember) => {
+            crate::identity::keep_device(back_to_chat())
+        }
         Ok(InviteClaim::Unknown) => gone(
             "This invite does not exist",
             "The link may be mistyped or cut short.",

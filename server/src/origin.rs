@@ -1,5 +1,6 @@
-//! Cross-site WebSocket hijacking defence: the handshake must come from the
-//! chat's own origin or one explicitly allowed by configuration.
+//! Cross-site WebSocket hijacking and request forgery defence: the
+//! handshake and every write must come from the chat's own origin (its
+//! scheme, host and port) or one explicitly allowed by configuration.
 
 use axum::extract::{Request, State};
 use axum::http::header::{HOST, ORIGIN};
@@ -8,24 +9,39 @@ use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::Arc;
 
+/// The chat's own origin and the others allowed.
+#[derive(Debug, Clone)]
+pub struct OriginPolicy {
+    /// Extra origins (`scheme://host[:port]`), matched exactly.
+    pub allowed: Vec<String>,
+    /// The scheme the chat is reached over: an `http://` page of the same
+    /// host is another origin than the HTTPS chat.
+    pub scheme: &'static str,
+}
+
 /// Refuses state-changing requests (server function calls, form posts)
 /// sent by another site's page.
 pub async fn same_origin_writes(
-    State(allowed): State<Arc<Vec<String>>>,
+    State(policy): State<Arc<OriginPolicy>>,
     req: Request,
     next: Next,
 ) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && !is_allowed(req.headers(), req.uri(), &allowed) {
+    if !safe && !is_allowed(req.headers(), req.uri(), &policy) {
         tracing::warn!(origin = ?req.headers().get(ORIGIN), path = %req.uri().path(), "cross-site write refused");
-        return crate::pages::plain(
-            StatusCode::FORBIDDEN,
-            "Cross-site requests are not allowed",
-            "<p>This request came from another website, so the chat refused it to keep \
-             your identity safe. Nothing was changed.</p><p><a href=\"/\">Open the chat</a></p>",
-        );
+        return refused();
     }
     next.run(req).await
+}
+
+/// The answer to a write another site's page sent.
+pub fn refused() -> Response {
+    crate::pages::plain(
+        StatusCode::FORBIDDEN,
+        "Cross-site requests are not allowed",
+        "<p>This request came from another website, so the chat refused it to keep \
+         your identity safe. Nothing was changed.</p><p><a href=\"/\">Open the chat</a></p>",
+    )
 }
 
 /// The authority the request was sent to: the `Host` header in HTTP/1.1,
@@ -37,24 +53,29 @@ pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str>
         .or_else(|| uri.authority().map(|a| a.as_str()))
 }
 
-/// True when the request's `Origin` is the host it was sent to, or exactly
-/// one of `allowed` (`scheme://host[:port]`). A request without `Origin`
-/// is not from a browser page, so it cannot carry a victim's cookie on a
-/// hostile page's behalf, and is let through.
-pub fn is_allowed(headers: &HeaderMap, uri: &Uri, allowed: &[String]) -> bool {
+/// True when the request's `Origin` is the chat's scheme and the host it
+/// was sent to, or exactly one of the allowed origins. A request without
+/// `Origin` is not from a browser page, so it cannot carry a victim's
+/// cookie on a hostile page's behalf, and is let through.
+pub fn is_allowed(headers: &HeaderMap, uri: &Uri, policy: &OriginPolicy) -> bool {
     let Some(origin) = headers.get(ORIGIN) else {
         return true;
     };
     let Ok(origin) = origin.to_str() else {
         return false;
     };
-    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+    if policy
+        .allowed
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(origin))
+    {
         return true;
     }
-    let Some((_, authority)) = origin.split_once("://") else {
+    let Some((scheme, authority)) = origin.split_once("://") else {
         return false;
     };
-    request_host(headers, uri).is_some_and(|h| h.eq_ignore_ascii_case(authority))
+    scheme.eq_ignore_ascii_case(policy.scheme)
+        && request_host(headers, uri).is_some_and(|h| h.eq_ignore_ascii_case(authority))
 }
 
 #[cfg(test)]
@@ -62,8 +83,15 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    fn policy(allowed: &[String]) -> OriginPolicy {
+        OriginPolicy {
+            allowed: allowed.to_vec(),
+            scheme: "https",
+        }
+    }
+
     fn is_allowed_for(h: &HeaderMap, allowed: &[String]) -> bool {
-        is_allowed(h, &Uri::from_static("/ws"), allowed)
+        is_allowed(h, &Uri::from_static("/ws"), &policy(allowed))
     }
 
     #[test]
@@ -71,9 +99,9 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(ORIGIN, HeaderValue::from_static("https://chat.local:8443"));
         let uri = Uri::from_static("https://chat.local:8443/api/set_name");
-        assert!(is_allowed(&h, &uri, &[]));
+        assert!(is_allowed(&h, &uri, &policy(&[])));
         let other = Uri::from_static("https://other.local/api/set_name");
-        assert!(!is_allowed(&h, &other, &[]));
+        assert!(!is_allowed(&h, &other, &policy(&[])));
     }
 
     fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
@@ -91,6 +119,20 @@ mod tests {
             &headers(Some("https://chat.local:8443"), "chat.local:8443"),
             &[]
         ));
+    }
+
+    #[test]
+    fn the_same_host_over_another_scheme_is_another_origin() {
+        assert!(!is_allowed_for(
+            &headers(Some("http://chat.local:8443"), "chat.local:8443"),
+            &[]
+        ));
+        let plain = OriginPolicy {
+            allowed: Vec::new(),
+            scheme: "http",
+        };
+        let h = headers(Some("http://chat.local:8080"), "chat.local:8080");
+        assert!(is_allowed(&h, &Uri::from_static("/ws"), &plain));
     }
 
     #[test]

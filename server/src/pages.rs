@@ -20,6 +20,23 @@ pub fn plain(status: StatusCode, title: &str, body: &str) -> Response {
         .into_response()
 }
 
+/// Text for an HTML page: what a person wrote (a name) is shown as
+/// text, never read as markup.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 pub fn not_found() -> Response {
     plain(
         StatusCode::NOT_FOUND,
@@ -39,7 +56,7 @@ pub fn unavailable() -> Response {
 /// What a device that may not use the chat sees instead of it: no
 /// messages, no room names, nothing from the conversation.
 pub fn denied(why: crate::access::Denied) -> Response {
-    match why {
+    let mut res = match why {
         crate::access::Denied::Private => plain(
             StatusCode::FORBIDDEN,
             "This chat is private",
@@ -53,5 +70,24 @@ pub fn denied(why: crate::access::Denied) -> Response {
             "You cannot use this chat",
             "<p>A moderator of this chat has blocked this device.</p>",
         ),
+    };
+    // The service worker drops its offline copy of the chat on seeing it.
+    res.headers_mut().insert(
+        "x-chat-access",
+        axum::http::HeaderValue::from_static("refused"),
+    );
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn names_are_shown_as_text() {
+        assert_eq!(
+            escape(r#"<img src=x onerror="a('b')">&"#),
+            "&lt;img src=x onerror=&quot;a(&#39;b&#39;)&quot;&gt;&amp;"
+        );
     }
 }

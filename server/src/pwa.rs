@@ -10,7 +10,10 @@ const SERVICE_WORKER: &str = include_str!("sw.js");
 
 /// `GET /manifest.webmanifest`: the built one, named as the owner named
 /// the chat.
-pub async fn manifest(State(state): State<AppState>) -> axum::response::Response {
+pub async fn manifest(
+    State(state): State<AppState>,
+    axum::Extension(device): axum::Extension<app::protocol::DeviceId>,
+) -> axum::response::Response {
     let path = std::path::Path::new(&state.settings.site_root).join("manifest.webmanifest");
     let Ok(text) = tokio::fs::read_to_string(&path).await else {
         return crate::pages::not_found();
@@ -19,7 +22,12 @@ pub async fn manifest(State(state): State<AppState>) -> axum::response::Response
         tracing::error!(path = %path.display(), "the manifest is not JSON");
         return crate::pages::unavailable();
     };
-    let name = state.chat.access().chat_name();
+    // A private chat's name is for its members; others (the "private"
+    // page's visitors) install nothing of it.
+    let name = match state.chat.access().admit(device).await {
+        Ok(Ok(_)) => state.chat.access().chat_name(),
+        _ => crate::access::DEFAULT_NAME.to_owned(),
+    };
     if let Some(fields) = json.as_object_mut() {
         fields.insert("name".into(), name.clone().into());
         fields.insert("short_name".into(), name.into());

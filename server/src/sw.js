@@ -52,22 +52,39 @@ self.addEventListener('fetch', (event) => {
     );
     return;
   }
-  const navigation = req.mode === 'navigate' && url.pathname === '/';
+  const navigation = req.mode === 'navigate';
   if (!navigation && !SHELL.includes(url.pathname)) return;
-  const key = navigation ? '/' : url.pathname;
+  // Only the default room's page is kept as the offline shell.
+  const key = navigation ? (url.pathname === '/' ? '/' : null) : url.pathname;
   event.respondWith(
     fetch(req)
       .then((res) => {
-        if (res.ok && res.headers.get('x-chat-version') === VERSION) {
+        if (res.headers.get('x-chat-access') === 'refused') {
+          // The server will show this browser nothing of the chat (it
+          // turned private, or this device was blocked): nothing of it
+          // stays in the offline shell either.
+          event.waitUntil(forget());
+        } else if (key && res.ok && res.headers.get('x-chat-version') === VERSION) {
           const copy = res.clone();
           event.waitUntil(caches.open(CACHE).then((c) => c.put(key, copy)));
         }
         return res;
       })
-      .catch(() => caches.open(CACHE)
-        .then((c) => c.match(key))
+      .catch(() => (key ? caches.open(CACHE).then((c) => c.match(key)) : Promise.resolve(null))
         .then((hit) => hit || Response.error())),
   );
+});
+
+// Drops every cached page and file of the chat.
+function forget() {
+  return caches.keys().then((keys) => Promise.all(
+    keys.filter((k) => k.startsWith('chat-')).map((k) => caches.delete(k)),
+  ));
+}
+
+// The page was told its device may read nothing more.
+self.addEventListener('message', (event) => {
+  if (event.data && event.data.type === 'forget') event.waitUntil(forget());
 });
 
 // A push from the chat's server: one notification per room, replaced as

@@ -19,6 +19,7 @@ pub fn StatusBar() -> impl IntoView {
             Connection::Online => ("online", "Live".into_any()),
             Connection::Connecting => ("connecting", "Connecting…".into_any()),
             Connection::Blocked => ("offline", "Blocked".into_any()),
+            Connection::Private => ("offline", "Private".into_any()),
             Connection::Offline(s) => (
                 "offline",
                 view! {

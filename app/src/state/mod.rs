@@ -25,6 +25,16 @@ pub enum Connection {
     Offline(u32),
     /// A moderator blocked this device: no more reconnecting.
     Blocked,
+    /// The chat turned invite-only and this device is not a member: no
+    /// more reconnecting; the page shows the server's "private" page.
+    Private,
+}
+
+impl Connection {
+    /// The server refused this device: nothing of the chat stays.
+    pub fn refused(self) -> bool {
+        matches!(self, Connection::Blocked | Connection::Private)
+    }
 }
 
 /// What the phone shows: the room list is a screen of its own there.
@@ -297,7 +307,7 @@ impl ChatState {
     pub fn can_post(&self) -> bool {
         self.hydrated.get()
             && self.me.get().is_some()
-            && self.connection.get() != Connection::Blocked
+            && !self.connection.get().refused()
             && !self.room.with(|r| r.as_ref().is_some_and(|r| r.archived))
     }
 
@@ -441,13 +451,10 @@ impl ChatState {
                 ..
             } => self.refused(client_id, message),
             ServerEvent::Error {
-                code: ErrorCode::Blocked,
+                code: code @ (ErrorCode::Blocked | ErrorCode::Private),
                 message,
                 ..
-            } => {
-                self.connection.set(Connection::Blocked);
-                self.notice.set(Some(message));
-            }
+            } => self.refused_device(code, message),
             ServerEvent::Error {
                 code: ErrorCode::NameRequired,
                 message,
@@ -461,6 +468,24 @@ impl ChatState {
             ServerEvent::ChatName { name } => self.chat_name.set(name),
             ServerEvent::Role { role } => self.role.set(role),
         }
+    }
+
+    /// The server will show this device nothing more (blocked, or not a
+    /// member of a chat that turned invite-only): what the page showed of
+    /// the conversation goes with it.
+    fn refused_device(&self, code: ErrorCode, message: String) {
+        self.connection.set(if code == ErrorCode::Private {
+            Connection::Private
+        } else {
+            Connection::Blocked
+        });
+        self.notice.set(Some(message));
+        self.messages.set(BTreeMap::new());
+        self.rooms.set(Vec::new());
+        self.presence.set(Vec::new());
+        self.typing.set(Vec::new());
+        self.cache.set_value(HashMap::new());
+        self.cursor.set_value(None);
     }
 
     /// A message of the shown room, new or changed.

@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// The name shown until the owner sets one.
 pub const DEFAULT_NAME: &str = "Chat";
@@ -33,6 +34,31 @@ impl Denied {
             Denied::Blocked => "A moderator of this chat has blocked this device.",
         }
     }
+
+    pub fn code(self) -> app::protocol::ErrorCode {
+        match self {
+            Denied::Private => app::protocol::ErrorCode::Private,
+            Denied::Blocked => app::protocol::ErrorCode::Blocked,
+        }
+    }
+
+    /// How a socket that may no longer read is closed.
+    pub fn close_code(self) -> u16 {
+        match self {
+            Denied::Private => app::protocol::close_code::PRIVATE,
+            Denied::Blocked => app::protocol::close_code::BLOCKED,
+        }
+    }
+
+    /// What the page is told before its socket closes.
+    pub fn event(self) -> app::protocol::ServerEvent {
+        app::protocol::ServerEvent::Error {
+            code: self.code(),
+            message: self.sentence().to_owned(),
+            client_id: None,
+            retry_after_ms: None,
+        }
+    }
 }
 
 /// The chat's settings and blocks, kept in memory for the checks every
@@ -47,6 +73,10 @@ pub struct Access {
     /// and process, so every node and a restart agree on who is new.
     newcomers: Mutex<HashMap<DeviceId, Option<Instant>>>,
     newcomer_period: Duration,
+    /// Bumped whenever who may read the chat may have changed (the access
+    /// mode, a block, settings reread after another node changed them):
+    /// every open socket checks its device again at once.
+    revision: watch::Sender<u64>,
 }
 
 impl Access {
@@ -67,6 +97,7 @@ impl Access {
             blocked: RwLock::new(blocked),
             newcomers: Mutex::new(HashMap::new()),
             newcomer_period,
+            revision: watch::Sender::new(0),
         })
     }
 
@@ -82,7 +113,17 @@ impl Access {
         if let Ok(mut b) = self.blocked.write() {
             *b = blocked;
         }
+        self.bump();
         Ok(())
+    }
+
+    /// Changes each time who may read may have changed.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.revision.subscribe()
+    }
+
+    fn bump(&self) {
+        self.revision.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     pub fn invite_only(&self) -> bool {
@@ -118,8 +159,36 @@ impl Access {
         Ok(Ok(standing))
     }
 
+    /// Whether a socket admitted earlier may go on reading after a change
+    /// of who may read. A member stays one unless blocked, so only the
+    /// sockets of devices that were not members ask the store again;
+    /// `member` is updated for the next time.
+    pub async fn readmit(
+        &self,
+        device: DeviceId,
+        member: &mut bool,
+    ) -> Result<Result<(), Denied>, StoreError> {
+        if self.is_blocked(device) {
+            return Ok(Err(Denied::Blocked));
+        }
+        if *member || !self.invite_only() {
+            return Ok(Ok(()));
+        }
+        let standing = self.store.standing(device).await?;
+        if standing.blocked {
+            return Ok(Err(Denied::Blocked));
+        }
+        *member = standing.role.is_some();
+        Ok(if *member {
+            Ok(())
+        } else {
+            Err(Denied::Private)
+        })
+    }
+
     pub(crate) fn note_invite_only(&self, on: bool) {
         self.invite_only.store(on, Ordering::Relaxed);
+        self.bump();
     }
 
     pub(crate) fn note_name(&self, name: String) {
@@ -136,6 +205,7 @@ impl Access {
                 b.remove(&device);
             }
         }
+        self.bump();
     }
 
     /// Records a device's first name.

@@ -7,6 +7,8 @@ pub mod blobs;
 mod process;
 mod sniff;
 
+pub use process::Budget;
+
 use crate::chat::now_ms;
 use crate::identity;
 use crate::state::AppState;
@@ -33,7 +35,12 @@ pub struct Files {
     pub sweep_grace: std::time::Duration,
     /// Bytes all stored files may take together.
     pub quota: u64,
+    /// Memory all photo processing may take at once.
+    pub decodes: process::Budget,
 }
+
+/// How long a photo waits for its share of the decode budget.
+const DECODE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(serde::Deserialize)]
 pub struct UploadQuery {
@@ -87,6 +94,12 @@ pub async fn upload(
     let max_mb = files.max_bytes / (1024 * 1024);
     let bytes = match body {
         Ok(bytes) => bytes,
+        Err(BytesRejection::FailedToBufferBody(e)) if timed_out(&e) => {
+            return refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                "The upload stopped arriving. Please try again.",
+            )
+        }
         Err(BytesRejection::FailedToBufferBody(_)) => {
             return refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -130,10 +143,54 @@ pub async fn upload(
     }
     let name = file_name(query.name.as_deref());
     // Photos are re-encoded: upright, without EXIF (no location), with a
-    // thumbnail. Off the async threads: decoding is CPU work.
+    // thumbnail. Off the async threads: decoding is CPU work. What a
+    // photo will take is read from its header first: a decompression
+    // bomb is refused before anything is decoded, and all decodes at once
+    // stay within the memory budget.
     let processed = if kind.is_image() {
+        let measured = match process::measure(&bytes, kind) {
+            Ok(m) => m,
+            Err(e) => {
+                return refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &format!("{e}. Is it really a photo?"),
+                )
+            }
+        };
+        if measured.pixels() > process::MAX_PIXELS {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!(
+                    "The photo is {}×{} pixels; photos of up to {} megapixels are accepted.",
+                    measured.width,
+                    measured.height,
+                    process::MAX_PIXELS / 1_000_000
+                ),
+            );
+        }
+        let cost = measured.cost_bytes();
+        let permit = match files.decodes.take(cost, DECODE_PATIENCE).await {
+            Ok(permit) => permit,
+            Err(e @ process::BudgetError::TooLarge) => {
+                return refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &format!("This photo cannot be taken: {e}. Try a smaller one."),
+                )
+            }
+            Err(e @ process::BudgetError::Busy) => {
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!("Not now: {e}. Please try again in a moment."),
+                )
+            }
+        };
         let raw = bytes.clone();
-        match tokio::task::spawn_blocking(move || process::process(&raw, kind)).await {
+        let decoded = tokio::task::spawn_blocking(move || {
+            let result = process::process(&raw, kind, cost);
+            drop(permit);
+            result
+        });
+        match decoded.await {
             Ok(Ok(p)) => Some(p),
             Ok(Err(e)) => {
                 return refuse(
@@ -171,6 +228,19 @@ pub async fn upload(
         Ok(upload) => Json(Uploaded { upload, attachment }).into_response(),
         Err(e) => internal(&e),
     }
+}
+
+/// Whether a body failed because it stopped arriving (the body timeout),
+/// not because it was too large.
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Stores the file (and its thumbnail) and describes it.

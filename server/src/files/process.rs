@@ -11,7 +11,97 @@ use std::io::Cursor;
 pub const THUMB_PX: u32 = 480;
 /// Images larger than this many pixels in either direction are refused
 /// (a decompression bomb fits in a small file).
-const MAX_SIDE: u32 = 12_000;
+const MAX_SIDE: u32 = 16_384;
+/// Photos of more pixels than this are refused before they are decoded:
+/// a 12000×12000 PNG of 410 KiB decodes to ~875 MB. 50 megapixels takes
+/// the largest phone photos (48 MP).
+pub const MAX_PIXELS: u64 = 50_000_000;
+
+/// What a photo's header says, read before anything is decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    pub width: u32,
+    pub height: u32,
+    /// Bytes per decoded pixel (3 for a JPEG, 8 for a 16-bit RGBA PNG).
+    pub bytes_per_pixel: u64,
+}
+
+impl Measured {
+    pub fn pixels(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+
+    /// Memory the whole processing may take at its peak: the decoded
+    /// image, a turned copy, and the 8-bit copy the encoder works on
+    /// (measured ~11 bytes a pixel for an RGBA PNG, ~9 for a JPEG).
+    pub fn cost_bytes(&self) -> u64 {
+        self.pixels() * (2 * self.bytes_per_pixel + 4)
+    }
+}
+
+fn format_of(kind: Sniffed) -> image::ImageFormat {
+    match kind {
+        Sniffed::Png => image::ImageFormat::Png,
+        Sniffed::Gif => image::ImageFormat::Gif,
+        Sniffed::WebP => image::ImageFormat::WebP,
+        _ => image::ImageFormat::Jpeg,
+    }
+}
+
+/// Reads a photo's size and pixel format from its header alone.
+pub fn measure(bytes: &[u8], kind: Sniffed) -> Result<Measured, ImageError> {
+    let decoder = ImageReader::with_format(Cursor::new(bytes), format_of(kind)).into_decoder()?;
+    let (width, height) = decoder.dimensions();
+    Ok(Measured {
+        width,
+        height,
+        bytes_per_pixel: u64::from(decoder.color_type().bytes_per_pixel()),
+    })
+}
+
+/// Memory all photo processing may take at once. Each decode takes its
+/// share before it starts and waits while others hold the rest, so four
+/// large photos from four devices at once cannot add up past it.
+pub struct Budget {
+    mebibytes: std::sync::Arc<tokio::sync::Semaphore>,
+    total: u32,
+}
+
+/// Why a photo was not processed now.
+#[derive(Debug, thiserror::Error)]
+pub enum BudgetError {
+    #[error("the photo needs more memory than the server allows for one photo")]
+    TooLarge,
+    #[error("the server is busy with other photos")]
+    Busy,
+}
+
+impl Budget {
+    pub fn new(total_mib: u32) -> Self {
+        let total = total_mib.max(1);
+        Self {
+            mebibytes: std::sync::Arc::new(tokio::sync::Semaphore::new(total as usize)),
+            total,
+        }
+    }
+
+    /// Waits (at most `patience`) until `bytes` of the budget are free.
+    pub async fn take(
+        &self,
+        bytes: u64,
+        patience: std::time::Duration,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, BudgetError> {
+        let mib = bytes.div_ceil(1024 * 1024).max(1);
+        if mib > u64::from(self.total) {
+            return Err(BudgetError::TooLarge);
+        }
+        let wait = self.mebibytes.clone().acquire_many_owned(mib as u32);
+        match tokio::time::timeout(patience, wait).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(BudgetError::Busy),
+        }
+    }
+}
 
 pub struct Processed {
     pub full: Vec<u8>,
@@ -32,18 +122,14 @@ pub enum ImageError {
 /// Decodes (the first frame of a GIF), applies the orientation, and
 /// encodes a clean copy and a thumbnail: JPEG for photos, PNG for images
 /// with transparency.
-pub fn process(bytes: &[u8], kind: Sniffed) -> Result<Processed, ImageError> {
-    let format = match kind {
-        Sniffed::Png => image::ImageFormat::Png,
-        Sniffed::Gif => image::ImageFormat::Gif,
-        Sniffed::WebP => image::ImageFormat::WebP,
-        _ => image::ImageFormat::Jpeg,
-    };
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+/// `max_alloc`: the most the decoder may allocate (the share of the
+/// budget this photo took).
+pub fn process(bytes: &[u8], kind: Sniffed, max_alloc: u64) -> Result<Processed, ImageError> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format_of(kind));
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(512 * 1024 * 1024);
+    limits.max_alloc = Some(max_alloc);
     reader.limits(limits);
     let mut decoder = reader.into_decoder()?;
     let orientation = decoder.orientation()?;
@@ -144,7 +230,7 @@ pub mod tests {
             photo.windows(4).any(|w| w == b"Exif"),
             "the fixture carries EXIF"
         );
-        let out = process(&photo, Sniffed::Jpeg).expect("processed");
+        let out = process(&photo, Sniffed::Jpeg, u64::MAX).expect("processed");
         // Orientation 6: the 64×32 sensor image shows as 32×64.
         assert_eq!((out.width, out.height), (32, 64));
         assert_eq!(out.mime, "image/jpeg");
@@ -174,14 +260,56 @@ pub mod tests {
             image::Rgba([0, 0, 0, 0]),
         ));
         let png = encode_png(&img).expect("encodes");
-        let out = process(&png, Sniffed::Png).expect("processed");
+        let out = process(&png, Sniffed::Png, u64::MAX).expect("processed");
         assert_eq!(out.mime, "image/png");
         let thumb = image::load_from_memory(&out.thumb).expect("decodes");
         assert_eq!((thumb.width(), thumb.height()), (480, 240));
     }
 
     #[test]
+    fn a_bomb_is_measured_from_its_header_without_decoding() {
+        // The header of a 12000×12000 RGB PNG (which would decode to
+        // 430 MB), and a first data chunk: all `measure` may read.
+        let chunk = |kind: &[u8], data: &[u8]| {
+            let mut c = (data.len() as u32).to_be_bytes().to_vec();
+            c.extend(kind);
+            c.extend(data);
+            let mut crc = flate2::Crc::new();
+            crc.update(kind);
+            crc.update(data);
+            c.extend(crc.sum().to_be_bytes());
+            c
+        };
+        let mut ihdr = 12_000u32.to_be_bytes().to_vec();
+        ihdr.extend(12_000u32.to_be_bytes());
+        ihdr.extend([8, 2, 0, 0, 0]); // 8-bit RGB
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        out.extend(chunk(b"IHDR", &ihdr));
+        out.extend(chunk(b"IDAT", &[0x78, 0x9c]));
+        let m = measure(&out, Sniffed::Png).expect("measured");
+        assert_eq!((m.width, m.height, m.bytes_per_pixel), (12_000, 12_000, 3));
+        assert!(m.pixels() > MAX_PIXELS);
+    }
+
+    #[tokio::test]
+    async fn the_budget_holds_decodes_back_until_there_is_room() {
+        let budget = Budget::new(100);
+        let wait = std::time::Duration::from_millis(50);
+        let first = budget.take(60 << 20, wait).await.expect("room");
+        assert!(matches!(
+            budget.take(60 << 20, wait).await,
+            Err(BudgetError::Busy)
+        ));
+        assert!(matches!(
+            budget.take(101 << 20, wait).await,
+            Err(BudgetError::TooLarge)
+        ));
+        drop(first);
+        assert!(budget.take(60 << 20, wait).await.is_ok());
+    }
+
+    #[test]
     fn garbage_that_claims_to_be_an_image_is_an_error() {
-        assert!(process(b"\xFF\xD8\xFFnot really a jpeg", Sniffed::Jpeg).is_err());
+        assert!(process(b"\xFF\xD8\xFFnot really a jpeg", Sniffed::Jpeg, u64::MAX).is_err());
     }
 }

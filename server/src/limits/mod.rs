@@ -34,6 +34,11 @@ pub struct Limits {
     /// Opening owner and invite links, per client IP: guessing is hopeless
     /// with 256-bit tokens, and this keeps anyone from trying at speed.
     pub claims: RateLimiter<IpAddr>,
+    /// New identities (a device's first name), per address (an IPv6 /64
+    /// counts as one): a new device costs nothing, an address does.
+    pub new_identities: RateLimiter<IpAddr>,
+    /// Rooms created, per address (as above).
+    pub new_rooms: RateLimiter<IpAddr>,
     /// The first messages of a device named recently: tighter than
     /// `messages` (see `--newcomer-*`).
     pub newcomer_messages: RateLimiter<DeviceId>,
@@ -61,6 +66,11 @@ impl Limits {
             push_changes: RateLimiter::new(20, Duration::from_secs(3)),
             moderation: RateLimiter::new(30, Duration::from_secs(1)),
             claims: RateLimiter::new(10, Duration::from_secs(6)),
+            new_identities: RateLimiter::new(
+                settings.new_identity_burst,
+                Duration::from_secs(settings.new_identity_refill_secs),
+            ),
+            new_rooms: RateLimiter::new(10, Duration::from_secs(60)),
             newcomer_messages: RateLimiter::new(
                 settings.newcomer_burst,
                 Duration::from_millis(settings.newcomer_refill_ms),
@@ -72,7 +82,7 @@ impl Limits {
     }
 
     /// Every rate limit, by the name the nodes know it by.
-    fn rates(&self) -> [(&'static str, &dyn Shareable); 13] {
+    fn rates(&self) -> [(&'static str, &dyn Shareable); 15] {
         [
             ("messages", &self.messages),
             ("name_changes", &self.name_changes),
@@ -87,6 +97,8 @@ impl Limits {
             ("newcomer_messages", &self.newcomer_messages),
             ("typing", &self.typing),
             ("connects", &self.connects),
+            ("new_identities", &self.new_identities),
+            ("new_rooms", &self.new_rooms),
         ]
     }
 }
@@ -106,6 +118,18 @@ pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAdd
         .rev()
         .find(|ip| !trusted.contains(ip))
         .unwrap_or(peer)
+}
+
+/// The key for limits per address: an IPv4 address, or the /64 an IPv6
+/// address is in (one subscriber usually holds a whole /64).
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
+        v4 => v4,
+    }
 }
 
 /// Keys kept before idle (full) buckets are dropped.
@@ -364,6 +388,23 @@ mod tests {
             "untrusted peer: header ignored"
         );
         assert_eq!(client_ip(proxy, &HeaderMap::new(), &[proxy]), proxy);
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_address() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
+        let other: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(other));
+        let v4: IpAddr = "203.0.113.7".parse().expect("ip");
+        assert_eq!(address_key(v4), v4);
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().expect("ip");
+        assert_eq!(
+            address_key(mapped),
+            v4,
+            "an IPv4 client over IPv6 is its IPv4 address"
+        );
     }
 
     #[test]

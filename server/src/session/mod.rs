@@ -64,7 +64,7 @@ pub async fn upgrade(
 ) -> Response {
     // Browsers send the cookie with a cross-site handshake too, so only the
     // chat's own origin may open a socket.
-    if !origin::is_allowed(&headers, &uri, &app.settings.allowed_origins) {
+    if !origin::is_allowed(&headers, &uri, &app.settings.origin_policy()) {
         tracing::warn!(origin = ?headers.get("origin"), "cross-site WebSocket refused");
         return (
             StatusCode::FORBIDDEN,
@@ -84,10 +84,12 @@ pub async fn upgrade(
         return too_many("Too many open tabs for this device.", None);
     };
     // A private chat's socket is for members only; a blocked device gets
-    // none at all.
-    if let Err(e) = app.chat.admit(device).await {
-        return e.into_response();
-    }
+    // none at all. The session checks again whenever who may read changes.
+    let changes = app.chat.access().changes();
+    let member = match app.chat.admit(device).await {
+        Ok(standing) => standing.role.is_some(),
+        Err(e) => return e.into_response(),
+    };
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(READ_BUFFER)
@@ -100,7 +102,11 @@ pub async fn upgrade(
                 let deadline = Duration::from_millis(app.settings.write_deadline_ms);
                 let metrics = app.chat.clone();
                 metrics.metrics().open_connections.inc();
-                run(socket, app.chat, device, params, deadline, shutdown).await;
+                let admission = (changes, member);
+                run(
+                    socket, app.chat, device, params, deadline, shutdown, admission,
+                )
+                .await;
                 metrics.metrics().open_connections.dec();
                 drop((ip_slot, device_slot));
             }
@@ -152,6 +158,7 @@ async fn run(
     params: ConnectParams,
     deadline: Duration,
     mut shutdown: watch::Receiver<bool>,
+    admission: (watch::Receiver<u64>, bool),
 ) {
     let (sink, mut stream) = socket.split();
     // Subscribe before the writer reads the store for catch-up, so nothing
@@ -187,6 +194,7 @@ async fn run(
         device,
         opening,
         deadline,
+        admission,
     ));
     tracing::debug!("session started");
 

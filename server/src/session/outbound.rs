@@ -10,7 +10,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::SplitSink;
 use futures::SinkExt;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// Most frames gathered before one flush.
@@ -45,6 +45,60 @@ enum Stop {
     Closed,
 }
 
+/// Whether the socket's device may still read, checked again whenever
+/// who may read changes (the chat turned invite-only, a block): before
+/// any further byte of the chat goes out.
+struct Admission {
+    changes: watch::Receiver<u64>,
+    /// The device was a member when last checked.
+    member: bool,
+}
+
+impl Admission {
+    /// `Err` with the event and close code to end the socket with when the
+    /// device may read no more.
+    async fn check(
+        &mut self,
+        chat: &Chat,
+        device: DeviceId,
+    ) -> Result<(), (ServerEvent, u16, &'static str)> {
+        self.changes.mark_unchanged();
+        match chat.access().readmit(device, &mut self.member).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err((why.event(), why.close_code(), why.sentence())),
+            Err(e) => {
+                // Not knowing is not permission: the page reconnects, and
+                // the handshake checks again.
+                tracing::warn!(?device, error = %e, "could not check the device again");
+                Err((
+                    ServerEvent::Error {
+                        code: app::protocol::ErrorCode::Unavailable,
+                        message: "The chat cannot be reached right now.".to_owned(),
+                        client_id: None,
+                        retry_after_ms: None,
+                    },
+                    close_code::GOING_AWAY,
+                    "server error",
+                ))
+            }
+        }
+    }
+
+    fn changed(&self) -> bool {
+        self.changes.has_changed().unwrap_or(false)
+    }
+}
+
+/// Tells the page why and closes the socket.
+async fn refuse(
+    writer: &mut Writer<'_>,
+    (event, code, reason): (ServerEvent, u16, &'static str),
+) -> Result<(), Stop> {
+    writer.put(Message::Text(hub::encode(&event))).await?;
+    writer.close(code, reason).await
+}
+
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     mut sink: Sink,
     mut live: broadcast::Receiver<Broadcast>,
@@ -53,11 +107,20 @@ pub async fn run(
     device: DeviceId,
     (room, last_seen): (RoomId, Option<Seq>),
     deadline: Duration,
+    (changes, member): (watch::Receiver<u64>, bool),
 ) {
     let mut writer = Writer {
         sink: &mut sink,
         deadline,
     };
+    let mut admission = Admission { changes, member };
+    // Who may read changed between the handshake and now.
+    if admission.changed() {
+        if let Err(refusal) = admission.check(&chat, device).await {
+            let _ = refuse(&mut writer, refusal).await;
+            return;
+        }
+    }
     let mut showing = match greet(&chat, device, room, last_seen, &mut writer).await {
         Ok(showing) => showing,
         Err(e) => {
@@ -72,9 +135,22 @@ pub async fn run(
         loop {
             tokio::select! {
                 biased;
+                // First: nothing more goes out to a device that may no
+                // longer read.
+                Ok(()) = admission.changes.changed() => {
+                    if let Err(refusal) = admission.check(&chat, device).await {
+                        tracing::info!(?device, "may no longer read the chat, closing");
+                        refuse(&mut writer, refusal).await?;
+                        return Ok(());
+                    }
+                }
                 reply = replies.recv() => match reply {
                     Some(Out::Event(event)) => writer.put(Message::Text(hub::encode(&event))).await?,
                     Some(Out::Open(room, last_seen)) => {
+                        if let Err(refusal) = admission.check(&chat, device).await {
+                            refuse(&mut writer, refusal).await?;
+                            return Ok(());
+                        }
                         showing = match open(&chat, room, last_seen, &mut writer).await {
                             Ok(showing) => showing,
                             Err(GreetError::Socket) => return Err(Stop::Gone),
@@ -108,6 +184,9 @@ pub async fn run(
             }
             // Gather whatever else is ready, then flush once.
             for _ in 0..MAX_GATHER {
+                if admission.changed() {
+                    break;
+                }
                 match live.try_recv() {
                     Ok(b) => writer.forward(&chat, b, device, &mut showing).await?,
                     Err(broadcast::error::TryRecvError::Empty) => break,

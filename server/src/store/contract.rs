@@ -431,9 +431,21 @@ async fn a_transfer_token_works_once_and_expires(b: Backend) {
         .create_transfer(device, "t1".into(), 100)
         .await
         .expect("created");
+    for _ in 0..2 {
+        assert_eq!(
+            store.peek_transfer("t1".into(), 50).await.expect("peeks"),
+            Some(device),
+            "looking does not use it up"
+        );
+    }
     assert_eq!(
         store.claim_transfer("t1".into(), 50).await.expect("claims"),
         Some(device)
+    );
+    assert_eq!(
+        store.peek_transfer("t1".into(), 51).await.expect("peeks"),
+        None,
+        "a used token shows nothing"
     );
     assert_eq!(
         store.claim_transfer("t1".into(), 51).await.expect("claims"),

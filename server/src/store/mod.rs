@@ -251,6 +251,9 @@ pub trait Store: Send + Sync + 'static {
     /// Records a one-time transfer token for `device`.
     async fn create_transfer(&self, device: DeviceId, token: String, expires_at: i64)
         -> Result<()>;
+    /// The device a token names, if it exists and has not expired, without
+    /// using it up (the confirmation page shows whose it is).
+    async fn peek_transfer(&self, token: String, now: i64) -> Result<Option<DeviceId>>;
     /// Uses up a token: the device it names, if it exists and has not expired.
     async fn claim_transfer(&self, token: String, now: i64) -> Result<Option<DeviceId>>;
     /// Every push subscription (of named devices) and push mode.

@@ -25,7 +25,7 @@ async fn get(server: &Server, device: &str, path: &str) -> reqwest::Response {
         .expect("answers")
 }
 
-async fn moderate(server: &Server, device: &str, action: ModAction) -> Result<Admin, String> {
+pub async fn moderate(server: &Server, device: &str, action: ModAction) -> Result<Admin, String> {
     let res = common::http()
         .post(server.url("/api/moderate"))
         .header("cookie", common::cookie(device))
@@ -42,7 +42,12 @@ async fn moderate(server: &Server, device: &str, action: ModAction) -> Result<Ad
 
 use common::server_fn as form;
 
-async fn invite(server: &Server, device: &str, secs: u64, uses: u32) -> Result<NewInvite, String> {
+pub async fn invite(
+    server: &Server,
+    device: &str,
+    secs: u64,
+    uses: u32,
+) -> Result<NewInvite, String> {
     let res = form(
         server,
         device,
@@ -61,7 +66,7 @@ async fn invite(server: &Server, device: &str, secs: u64, uses: u32) -> Result<N
 }
 
 /// A server whose owner is a fresh device named Ann.
-async fn owned(dir: &std::path::Path, extra: &[&str]) -> (Server, String) {
+pub async fn owned(dir: &std::path::Path, extra: &[&str]) -> (Server, String) {
     let mut flags = vec!["--no-tls"];
     flags.extend_from_slice(extra);
     let server = Server::start_with(dir, &flags);

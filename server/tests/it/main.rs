@@ -10,6 +10,7 @@ mod chat;
 mod datatools;
 mod drill;
 mod files;
+mod hardening;
 mod http;
 mod limits;
 mod multinode;

@@ -743,3 +743,56 @@ async fn a_rate_limit_spent_on_one_node_holds_on_the_other() {
     bo_b.say("unaffected").await;
     assert_eq!(bo_b.next_matching(outcome("unaffected")).await, Ok(()));
 }
+
+/// A socket of a device without a name, opened on node B while the chat
+/// was open, stops reading at once when the owner makes it invite-only on
+/// node A.
+#[tokio::test]
+async fn a_socket_on_another_node_reads_nothing_once_the_chat_turns_private() {
+    use app::api::ModAction;
+    use app::protocol::{close_code, ErrorCode};
+    let Some(admin) = cluster() else { return };
+    let _one = SERIAL.lock().await;
+    let url = fresh_database(&admin).await;
+    let (a, _da) = node(&url);
+    let (b, _db) = node(&url);
+    let ann = new_device();
+    let token = a.printed_owner_token();
+    let claimed = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(a.url(&format!("/owner/{token}")))
+        .header("cookie", common::cookie(&ann))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(claimed.status(), 303);
+    named(&a, &ann, "Ann").await;
+    let (mut ann_tab, _) = Client::joined(&a, &ann).await;
+    let (mut onlooker, me) = Client::joined(&b, &new_device()).await;
+    assert!(me.is_none());
+    send(&mut ann_tab, ClientMessageId::new_random(), "while open").await;
+    let seen = message(&mut onlooker).await;
+    assert_eq!(seen.msg, "while open");
+
+    let res = common::http()
+        .post(a.url("/api/moderate"))
+        .header("cookie", common::cookie(&ann))
+        .json(&serde_json::json!({ "action": ModAction::SetAccess { invite_only: true } }))
+        .send()
+        .await
+        .expect("answers");
+    assert!(res.status().is_success());
+    onlooker
+        .next_matching(|e| match e {
+            ServerEvent::Error {
+                code: ErrorCode::Private,
+                ..
+            } => Some(()),
+            ServerEvent::Message { message } => panic!("read {:?} after the switch", message.msg),
+            _ => None,
+        })
+        .await;
+    assert_eq!(onlooker.close_code().await, Some(close_code::PRIVATE));
+}

@@ -22,12 +22,25 @@ fn no_redirects() -> reqwest::Client {
         .expect("client")
 }
 
-/// Opens the link the way a second browser would, without following the
-/// redirect, against this test's server.
+/// Opens the link the way a second browser would and presses its button
+/// (a same-origin form post), without following the redirect.
 async fn claim(server: &Server, link: &TransferLink) -> reqwest::Response {
     let (_, token) = link.url.split_once("/claim/").expect("a claim link");
+    let path = format!("/claim/{token}");
+    let page = no_redirects()
+        .get(server.url(&path))
+        .send()
+        .await
+        .expect("the link answers");
+    if page.status() != 200 {
+        return page;
+    }
+    let html = page.text().await.expect("a page");
+    assert!(html.contains(&format!("action=\"{path}\"")), "{html}");
     no_redirects()
-        .get(server.url(&format!("/claim/{token}")))
+        .post(server.url(&path))
+        .header("origin", format!("http://{}", server.addr))
+        .header("sec-fetch-site", "same-origin")
         .send()
         .await
         .expect("claim answers")

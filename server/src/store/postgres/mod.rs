@@ -358,6 +358,10 @@ impl Store for PgStore {
         users::create_transfer(&**self.db().await?, &device, &token, expires_at).await
     }
 
+    async fn peek_transfer(&self, token: String, now: i64) -> Result<Option<DeviceId>> {
+        users::peek_transfer(&**self.db().await?, &token, now).await
+    }
+
     async fn claim_transfer(&self, token: String, now: i64) -> Result<Option<DeviceId>> {
         users::claim_transfer(&**self.db().await?, &token, now).await
     }

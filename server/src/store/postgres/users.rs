@@ -84,6 +84,21 @@ pub async fn create_transfer<C: GenericClient + Sync>(
     Ok(())
 }
 
+pub async fn peek_transfer<C: GenericClient + Sync>(
+    db: &C,
+    token: &str,
+    now: i64,
+) -> Result<Option<DeviceId>> {
+    let device: Option<String> = db
+        .query_opt(
+            "SELECT device_id FROM transfer_tokens WHERE token = $1 AND expires_at > $2",
+            &[&token, &now],
+        )
+        .await?
+        .map(|r| r.get(0));
+    Ok(device.as_deref().and_then(DeviceId::parse))
+}
+
 /// Deletes the token (so it works once, on whichever node) and returns
 /// its device; expired tokens are swept on the way.
 pub async fn claim_transfer<C: GenericClient + Sync>(

@@ -263,6 +263,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn peek_transfer(&self, token: String, now: i64) -> Result<Option<DeviceId>> {
+        self.readers
+            .run(move |db| users::peek_transfer(db, &token, now))
+            .await
+    }
+
     async fn claim_transfer(&self, token: String, now: i64) -> Result<Option<DeviceId>> {
         self.write(move |db, _| users::claim_transfer(db, &token, now))
             .await

@@ -70,6 +70,16 @@ pub fn create_transfer(
     Ok(())
 }
 
+pub fn peek_transfer(db: &Connection, token: &str, now: i64) -> Result<Option<DeviceId>> {
+    let device: Option<String> = db
+        .prepare_cached(
+            "SELECT device_id FROM transfer_tokens WHERE token = ?1 AND expires_at > ?2",
+        )?
+        .query_row(params![token, now], |r| r.get(0))
+        .optional()?;
+    Ok(device.as_deref().and_then(DeviceId::parse))
+}
+
 /// Deletes the token (so it works once) and returns its device; expired
 /// tokens are swept on the way.
 pub fn claim_transfer(db: &Connection, token: &str, now: i64) -> Result<Option<DeviceId>> {

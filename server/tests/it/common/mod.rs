@@ -41,17 +41,19 @@ impl Server {
 
     /// On a given address, e.g. to restart where clients will reconnect.
     pub fn start_at(data_dir: &Path, addr: &str, extra: &[&str]) -> Server {
-        // Tests post quickly from fresh devices; the newcomer limit has
-        // its own test, which sets it.
-        let newcomer: &[&str] = if extra.contains(&"--newcomer-burst") {
-            &[]
-        } else {
-            &["--newcomer-burst", "100000"]
-        };
+        // Tests post quickly from many fresh devices on one address; the
+        // limits on newcomers and on new identities per address have their
+        // own tests, which set them.
+        let mut relaxed: Vec<&str> = Vec::new();
+        for flag in ["--newcomer-burst", "--new-identity-burst"] {
+            if !extra.contains(&flag) {
+                relaxed.extend([flag, "100000"]);
+            }
+        }
         let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
             .args(["--addr", addr, "--data-dir"])
             .arg(data_dir)
-            .args(newcomer)
+            .args(relaxed)
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -109,6 +111,21 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server process's peak resident memory so far, in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the server's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
     }
 
     pub fn url(&self, path: &str) -> String {
