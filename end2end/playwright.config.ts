@@ -63,7 +63,9 @@ export default defineConfig({
       `../target/release/server --addr 127.0.0.1:${port} --data-dir ${data} ` +
       `--cert ${data}/cert.pem --key ${data}/key.pem --site-root ../target/site ` +
       // The corpus tests post dozens of messages from one device.
-      `--message-burst 100 --newcomer-burst 100000`,
+      `--message-burst 100 --newcomer-burst 100000 ` +
+      // Every test's devices come from one address.
+      `--new-identity-burst 100000 --max-tcp-per-ip 100000`,
     url: `${baseURL}/healthz`,
     ignoreHTTPSErrors: true,
     reuseExistingServer: false,

@@ -41,6 +41,7 @@ URL=https://127.0.0.1:$PORT
 # Raised limits: one machine plays thousands of devices from one address.
 # By environment, which older builds (BASELINE) ignore rather than refuse.
 export CHAT_NEWCOMER_BURST=1000000 CHAT_NEWCOMER_REFILL_MS=1
+export CHAT_NEW_IDENTITY_BURST=1000000 CHAT_NEW_IDENTITY_REFILL_SECS=1 CHAT_MAX_TCP_PER_IP=1000000
 FLAGS=(--message-burst 1000000 --message-refill-ms 1 --connect-burst 1000000
        --max-conns-per-ip 1000000 --max-conns-per-device 1000000)
 

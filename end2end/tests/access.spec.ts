@@ -86,6 +86,43 @@ test('owner: claim, invite-only, invite a guest, remove a message, block the gue
   await guestContext.close();
 });
 
+test('an onlooker of a chat that turns private keeps nothing of it, not even offline', async ({ page, browser }, testInfo) => {
+  const t = tag(testInfo);
+  await join(page, `Owner-${t}`, ownerLink());
+  await send(page, `before the switch ${t}`);
+
+  // A browser without a name looks on while the chat is open; its
+  // service worker keeps the page for offline use.
+  const lookerContext = await newDevice(browser, testInfo);
+  const looker = await lookerContext.newPage();
+  await looker.goto(server.url);
+  await expect(looker.locator('.connection')).toHaveText('Live');
+  await expect.poll(() => looker.evaluate(async () => (await navigator.serviceWorker.ready).active?.state)).toBe('activated');
+  await looker.reload();
+  await expect(confirmed(looker, `before the switch ${t}`)).toHaveCount(1);
+  await expect.poll(() => looker.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+  await expect.poll(() => looker.evaluate(async () => (await caches.keys()).length)).toBeGreaterThan(0);
+
+  // The owner makes the chat invite-only: the open tab drops everything
+  // at once and shows why.
+  const manage = await openManage(page);
+  await manage.locator('input[value="invite"]').check();
+  await expect(looker.locator('h1')).toHaveText('This chat is private');
+  await expect(looker.locator('body')).not.toContainText(`before the switch ${t}`);
+  await expect.poll(() => looker.evaluate(async () => (await caches.keys()).length)).toBe(0);
+  expect(await looker.evaluate(() => localStorage.getItem('chat.snapshot'))).toBeNull();
+  // A message written after the switch never reaches it.
+  await manage.locator('.name-actions .join').click();
+  await send(page, `after the switch ${t}`);
+
+  // Offline, the shell has nothing of the chat to show.
+  await lookerContext.setOffline(true);
+  await looker.reload().catch(() => undefined);
+  await expect(looker.locator('body')).not.toContainText(`before the switch ${t}`);
+  await expect(looker.locator('body')).not.toContainText(`after the switch ${t}`);
+  await lookerContext.close();
+});
+
 test('a new chat name and a new moderator reach open pages without a reload', async ({ page, browser }, testInfo) => {
   const t = tag(testInfo);
   const owner = page;

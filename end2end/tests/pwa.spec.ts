@@ -204,7 +204,10 @@ test.describe('identity transfer', () => {
 
     const phone = await newDevice(browser, testInfo);
     const b = await phone.newPage();
+    // The link only asks; the person confirms with a button.
     await b.goto(url!);
+    await expect(b.locator('main')).toContainText(`Mover ${t}`);
+    await b.locator('button', { hasText: `Continue as Mover ${t}` }).click();
     await expect(b.locator('.connection')).toHaveText('Live');
     await expect(b.locator('.me')).toHaveText(`Mover ${t}`);
     await expect(b.locator('.name-prompt')).toHaveCount(0);

@@ -41,6 +41,9 @@ export class OwnServer {
         '--site-root', this.opts.siteRoot ?? '../target/site',
         // Tests post quickly from fresh devices.
         '--newcomer-burst', '100000',
+        // Every test's devices come from one address.
+        '--new-identity-burst', '100000',
+        '--max-tcp-per-ip', '100000',
         ...(this.opts.args ?? []),
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
