@@ -6,6 +6,8 @@
 use crate::protocol::{
     ChatMessage, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq, UserId,
 };
+// On the socket (`ServerEvent::Role`) and in these records alike.
+pub use crate::protocol::Role;
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -38,39 +40,6 @@ pub struct ChatSnapshot {
     /// The name the owner gave the chat (the page's title).
     #[serde(default)]
     pub chat_name: String,
-}
-
-/// What a device may do beyond chatting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Owner,
-    Moderator,
-    Member,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Moderator => "moderator",
-            Role::Member => "member",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "owner" => Some(Role::Owner),
-            "moderator" => Some(Role::Moderator),
-            "member" => Some(Role::Member),
-            _ => None,
-        }
-    }
-
-    /// Owners and moderators: they remove messages, block and invite.
-    pub fn moderates(self) -> bool {
-        matches!(self, Role::Owner | Role::Moderator)
-    }
 }
 
 /// Someone who picked a name, as the owner and moderators see them.

@@ -340,7 +340,7 @@ pub enum ServerEvent {
     },
     /// This device's role changed (it was made a moderator, or the owner).
     Role {
-        role: Option<crate::api::Role>,
+        role: Option<Role>,
     },
     /// The message with this client id is durably stored as `message`.
     Ack {
@@ -361,6 +361,39 @@ pub enum ServerEvent {
     Pong {
         nonce: u64,
     },
+}
+
+/// What a device may do beyond chatting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Moderator,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Moderator => "moderator",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "owner" => Some(Role::Owner),
+            "moderator" => Some(Role::Moderator),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+
+    /// Owners and moderators: they remove messages, block and invite.
+    pub fn moderates(self) -> bool {
+        matches!(self, Role::Owner | Role::Moderator)
+    }
 }
 
 /// Machine-readable reason carried by `ServerEvent::Error`.

@@ -5,8 +5,8 @@
 //!     cargo run --release -p server --example search_bench [-- N]
 
 use app::protocol::RoomId;
-use server::hub::Hub;
 use server::metrics::Metrics;
+use server::realtime::hub::Hub;
 use server::store::sqlite::SqliteStore;
 use server::store::Store;
 use std::sync::Arc;

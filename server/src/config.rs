@@ -264,14 +264,6 @@ impl Settings {
             "http"
         }
     }
-
-    /// Which pages may open the socket and post: the chat's own origin.
-    pub fn origin_policy(&self) -> crate::origin::OriginPolicy {
-        crate::origin::OriginPolicy {
-            allowed: self.allowed_origins.clone(),
-            scheme: self.public_scheme(),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -6,42 +6,26 @@
 // `app`) are laid out here too, nested deeper than the default limit.
 #![recursion_limit = "256"]
 
-mod accept;
 pub mod access;
-mod admin;
-pub mod assets;
-mod backend;
+pub mod base;
 pub mod bus;
 pub mod chat;
 pub mod config;
-pub mod datatools;
 pub mod files;
-mod headers;
-mod http;
-pub mod hub;
-mod identity;
+pub mod http;
 pub mod limits;
-mod links;
 pub mod metrics;
-mod origin;
-mod pages;
-mod presence;
 pub mod push;
-mod pwa;
-pub mod qr;
-pub mod seed;
-mod session;
-mod state;
+pub mod realtime;
 pub mod store;
-pub mod tls;
-mod transfer;
-mod trust;
+pub mod tools;
 
 use crate::chat::Chat;
 use crate::config::Settings;
-use crate::hub::Hub;
+use crate::http::state::AppState;
+use crate::http::{accept, assets, qr, tls};
 use crate::metrics::Metrics;
-use crate::state::AppState;
+use crate::realtime::hub::Hub;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
@@ -52,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use base::BoxError;
 
 /// How long open requests get to finish once shutdown begins.
 const GRACE: Duration = Duration::from_secs(5);
@@ -101,7 +85,7 @@ pub async fn run(
         store: store.clone(),
         blobs: match settings.database()? {
             config::Database::Sqlite(_) => {
-                Arc::new(files::blobs::DirBlobs::new(&settings.data_dir)?)
+                Arc::new(store::blobs::DirBlobs::new(&settings.data_dir)?)
             }
             config::Database::Postgres(url) => {
                 Arc::new(store::postgres::blobs::PgBlobs::new(&url)?)
@@ -173,7 +157,7 @@ pub async fn run(
         // Room lists held back by their gap (see `presence::PUBLISH_GAP`).
         let chat = chat.clone();
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(presence::PUBLISH_GAP / 4);
+            let mut every = tokio::time::interval(realtime::presence::PUBLISH_GAP / 4);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 every.tick().await;

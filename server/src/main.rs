@@ -2,11 +2,9 @@
 
 use clap::Parser;
 use server::config::{Cli, Command, Settings};
-use server::hub::Hub;
-use server::metrics::Metrics;
-use server::{seed, BoxError};
+use server::tools;
+use server::BoxError;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -15,10 +13,10 @@ async fn main() -> ExitCode {
     let result =
         match cli.command {
             None | Some(Command::Serve) => serve(cli.settings).await,
-            Some(Command::ImportSeed { file }) => import_seed(&cli.settings, &file).await,
-            Some(Command::OwnerLink) => owner_link(&cli.settings).await,
-            Some(Command::Backup { path }) => server::datatools::backup(&cli.settings, &path),
-            Some(Command::Migrate { to }) => server::datatools::migrate(&cli.settings, &to)
+            Some(Command::ImportSeed { file }) => tools::import_seed(&cli.settings, &file).await,
+            Some(Command::OwnerLink) => tools::owner_link(&cli.settings).await,
+            Some(Command::Backup { path }) => tools::datatools::backup(&cli.settings, &path),
+            Some(Command::Migrate { to }) => tools::datatools::migrate(&cli.settings, &to)
                 .await
                 .map(|copied| {
                     tracing::info!(
@@ -29,7 +27,7 @@ async fn main() -> ExitCode {
                     );
                 }),
             Some(Command::Precompress) => {
-                server::assets::precompress(&cli.settings.site_root).map_err(BoxError::from)
+                server::http::assets::precompress(&cli.settings.site_root).map_err(BoxError::from)
             }
         };
     match result {
@@ -83,50 +81,4 @@ async fn signal() {
             let _ = ctrl_c.await;
         }
     }
-}
-
-async fn owner_link(settings: &Settings) -> Result<(), BoxError> {
-    use server::access::token;
-    let store = server::open_store(
-        settings,
-        Arc::new(Hub::new()),
-        Arc::new(Metrics::default()),
-        false,
-    )
-    .await?;
-    let t = token::new_token();
-    let now = server::chat::now_ms();
-    let day = 24 * 60 * 60 * 1000;
-    store
-        .add_owner_token(token::hash(&t), now, now + day)
-        .await?;
-    let scheme = if settings.tls() { "https" } else { "http" };
-    let port = settings.addr.port();
-    println!("{scheme}://localhost:{port}/owner/{t}");
-    eprintln!(
-        "Open it (with this machine's address from a phone) in the browser that should own \
-         the chat. It works once, for 24 hours; the previous owner becomes a member."
-    );
-    Ok(())
-}
-
-async fn import_seed(settings: &Settings, file: &std::path::Path) -> Result<(), BoxError> {
-    let store = server::open_store(
-        settings,
-        Arc::new(Hub::new()),
-        Arc::new(Metrics::default()),
-        false,
-    )
-    .await?;
-    let report = seed::import(store.as_ref(), file).await?;
-    for reason in &report.skipped {
-        tracing::warn!("skipped {reason}");
-    }
-    tracing::info!(
-        imported = report.imported,
-        skipped = report.skipped.len(),
-        "seed users imported"
-    );
-    store.checkpoint().await?;
-    Ok(())
 }

@@ -1,4 +1,4 @@
-use super::message_row::{row_actions_loader, MessageRow, OutboxRow, RowPlace};
+use super::message_row::{row_actions_loader, MenuOpen, MessageRow, OutboxRow, RowPlace};
 use crate::api::older_messages;
 use crate::protocol::{ChatMessage, MessageId, HISTORY_PAGE};
 use crate::state::ChatState;
@@ -176,15 +176,6 @@ pub fn MessageList() -> impl IntoView {
             </div>
         </div>
     }
-}
-
-/// The actions menu, shared by the rows.
-#[derive(Clone, Copy)]
-pub struct MenuOpen {
-    /// The message whose menu is open.
-    pub open: RwSignal<Option<MessageId>>,
-    /// Whether the menu's code has arrived.
-    pub ready: RwSignal<bool>,
 }
 
 fn places<'a>(

@@ -1,11 +1,19 @@
 use super::chunks::load_when;
-use super::message_list::MenuOpen;
 use crate::protocol::{ChatMessage, ClientEvent, ClientMessageId, MessageId, REACTIONS};
 use crate::state::{now, ChatState, Delivery};
 use crate::time;
 use futures::FutureExt;
 use leptos::prelude::*;
 use leptos::wasm_split::{wasm_split, SplitLoaderError};
+
+/// The actions menu, shared by the rows.
+#[derive(Clone, Copy)]
+pub struct MenuOpen {
+    /// The message whose menu is open.
+    pub open: RwSignal<Option<MessageId>>,
+    /// Whether the menu's code has arrived.
+    pub ready: RwSignal<bool>,
+}
 
 /// A message with what it needs of its neighbours.
 #[derive(Debug, Clone, PartialEq)]

@@ -227,7 +227,7 @@ impl Access {
             None => {
                 let named_at = self.store.named_at(device).await?;
                 let age = named_at.map(|at| {
-                    Duration::from_millis(crate::chat::now_ms().saturating_sub(at).max(0) as u64)
+                    Duration::from_millis(crate::base::now_ms().saturating_sub(at).max(0) as u64)
                 });
                 let since = age
                     .filter(|age| *age < self.newcomer_period)

@@ -8,9 +8,11 @@
 //! instead of its own hub and gets them back through its listener like
 //! every other node.
 
-pub mod postgres;
+mod event;
+pub mod wire;
 
-use crate::hub::Publish;
+pub use event::{Audience, Note, Part, Publish, Spent};
+
 use app::protocol::{DeviceId, ServerEvent};
 
 /// An event for the sockets of every node.
@@ -31,9 +33,28 @@ pub enum Shared {
     /// Push subscriptions or modes changed: reread them.
     Push,
     /// A node's own tabs: who is in a room, which devices are looking.
-    Presence(crate::presence::Note),
+    Presence(Note),
     /// What keys spent of a rate limit on a node.
-    Spent(crate::limits::shared::Spent),
+    Spent(Spent),
+}
+
+/// This node's end of the bus: where events land to reach this node's
+/// sockets (the hub). The stores and the shared mode's listener hand
+/// events to it without knowing what it is, so nothing below the chat's
+/// operations depends on the node's live state.
+pub trait Deliver: Send + Sync + 'static {
+    /// A change this node committed: for its sockets (and push).
+    fn publish(&self, p: Publish);
+    /// A change another node committed, read back from the table: for
+    /// this node's sockets only (the node that stored it pushes it).
+    fn publish_untapped(&self, p: Publish);
+    /// An event some node shared, for this node.
+    fn deliver(&self, event: Shared);
+    /// An event for every node's sockets: through the bus once one is
+    /// connected, else straight to this node's.
+    fn share(&self, event: Shared);
+    /// From now on, shared events go out through `bus`.
+    fn connect(&self, bus: std::sync::Arc<dyn Bus>);
 }
 
 pub trait Bus: Send + Sync + 'static {

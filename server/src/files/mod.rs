@@ -1,29 +1,20 @@
-//! Photos and files: `POST /upload` checks what a file is by its content,
-//! re-encodes photos (upright, without metadata) with a thumbnail, and
-//! stores it; a message then refers to the upload. `GET /files/<id>`
-//! serves stored files to browsers of the chat.
+//! Photos and files: what a file is is judged by its content, photos are
+//! re-encoded (upright, without metadata) with a thumbnail, and the
+//! result is stored once by the hash of its content; a message then refers
+//! to the upload. The HTTP side is `http::files`.
 
-pub mod blobs;
 mod process;
 mod sniff;
 
 pub use process::Budget;
 
-use crate::chat::now_ms;
-use crate::identity;
-use crate::state::AppState;
-use crate::store::Store;
+use crate::base::now_ms;
+use crate::store::blobs::Blobs;
+use crate::store::{Store, StoreError};
 use app::protocol::{Attachment, DeviceId, ImageInfo, Uploaded};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
-use blobs::Blobs;
 use sniff::Sniffed;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub struct Files {
     pub store: Arc<dyn Store>,
@@ -32,7 +23,7 @@ pub struct Files {
     pub max_bytes: usize,
     /// A blob younger than this is never swept: its upload may still be
     /// on its way into the database.
-    pub sweep_grace: std::time::Duration,
+    pub sweep_grace: Duration,
     /// Bytes all stored files may take together.
     pub quota: u64,
     /// Memory all photo processing may take at once.
@@ -40,20 +31,183 @@ pub struct Files {
 }
 
 /// How long a photo waits for its share of the decode budget.
-const DECODE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
-
-#[derive(serde::Deserialize)]
-pub struct UploadQuery {
-    name: Option<String>,
-}
+const DECODE_PATIENCE: Duration = Duration::from_secs(30);
 
 /// An upload not sent within this long is forgotten, with its file.
-const UPLOAD_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+const UPLOAD_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Why a file was not taken; each says what the person can do.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("The file is empty.")]
+    Empty,
+    #[error("The file is larger than {0} MB.")]
+    TooLarge(usize),
+    #[error("HTML and SVG files are not accepted: a browser could run what is inside them.")]
+    Markup,
+    #[error("{0}. Is it really a photo?")]
+    NotAPhoto(String),
+    #[error("The photo is {0}×{1} pixels; photos of up to {max} megapixels are accepted.", max = process::MAX_PIXELS / 1_000_000)]
+    TooManyPixels(u32, u32),
+    #[error("This photo cannot be taken: {0}. Try a smaller one.")]
+    TooMuchMemory(process::BudgetError),
+    #[error("Not now: {0}. Please try again in a moment.")]
+    Busy(process::BudgetError),
+    #[error("The chat's storage for files is full. Ask whoever runs it to make room.")]
+    QuotaFull,
+    #[error("the file could not be stored: {0}")]
+    Internal(#[from] crate::base::BoxError),
+}
+
+impl From<StoreError> for UploadError {
+    fn from(e: StoreError) -> Self {
+        UploadError::Internal(Box::new(e))
+    }
+}
+
+impl From<std::io::Error> for UploadError {
+    fn from(e: std::io::Error) -> Self {
+        UploadError::Internal(Box::new(e))
+    }
+}
 
 impl Files {
+    /// Takes a file of `device`'s: checks what it is, re-encodes a photo,
+    /// stores it and records the upload (which a message then refers to).
+    pub async fn take(
+        &self,
+        device: DeviceId,
+        name: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> Result<Uploaded, UploadError> {
+        if bytes.is_empty() {
+            return Err(UploadError::Empty);
+        }
+        if bytes.len() > self.max_bytes {
+            return Err(UploadError::TooLarge(self.max_bytes / (1024 * 1024)));
+        }
+        let kind = Sniffed::of(&bytes);
+        if kind == Sniffed::Markup {
+            return Err(UploadError::Markup);
+        }
+        let name = file_name(name);
+        let processed = if kind.is_image() {
+            Some(self.process(&bytes, kind).await?)
+        } else {
+            None
+        };
+        let incoming = processed
+            .as_ref()
+            .map_or(bytes.len(), |p| p.full.len() + p.thumb.len()) as u64;
+        if self.store.stored_bytes().await? + incoming > self.quota {
+            return Err(UploadError::QuotaFull);
+        }
+        let attachment = self.store_file(processed, bytes, kind, name).await?;
+        let upload = self
+            .store
+            .create_upload(device, attachment.clone(), now_ms())
+            .await?;
+        Ok(Uploaded { upload, attachment })
+    }
+
+    /// A photo re-encoded: upright, without EXIF (no location), with a
+    /// thumbnail. Off the async threads: decoding is CPU work. What it will
+    /// take is read from its header first: a decompression bomb is refused
+    /// before anything is decoded, and all decodes at once stay within the
+    /// memory budget.
+    async fn process(
+        &self,
+        bytes: &[u8],
+        kind: Sniffed,
+    ) -> Result<process::Processed, UploadError> {
+        let measured =
+            process::measure(bytes, kind).map_err(|e| UploadError::NotAPhoto(e.to_string()))?;
+        if measured.pixels() > process::MAX_PIXELS {
+            return Err(UploadError::TooManyPixels(measured.width, measured.height));
+        }
+        let cost = measured.cost_bytes();
+        let permit = self
+            .decodes
+            .take(cost, DECODE_PATIENCE)
+            .await
+            .map_err(|e| match e {
+                process::BudgetError::TooLarge => UploadError::TooMuchMemory(e),
+                process::BudgetError::Busy => UploadError::Busy(e),
+            })?;
+        let raw = bytes.to_vec();
+        let decoded = tokio::task::spawn_blocking(move || {
+            let result = process::process(&raw, kind, cost);
+            drop(permit);
+            result
+        });
+        match decoded.await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(e)) => Err(UploadError::NotAPhoto(e.to_string())),
+            Err(e) => Err(UploadError::Internal(Box::new(e))),
+        }
+    }
+
+    /// Stores the file (and its thumbnail) and describes it.
+    async fn store_file(
+        &self,
+        processed: Option<process::Processed>,
+        raw: Vec<u8>,
+        kind: Sniffed,
+        name: String,
+    ) -> Result<Attachment, UploadError> {
+        Ok(match processed {
+            Some(p) => {
+                let size = p.full.len() as u64;
+                let thumb_size = p.thumb.len() as u64;
+                let id = self.blobs.put(p.full).await?;
+                let thumb = self.blobs.put(p.thumb).await?;
+                self.store
+                    .record_blob(id.clone(), p.mime.into(), size, true)
+                    .await?;
+                self.store
+                    .record_blob(thumb.clone(), p.mime.into(), thumb_size, true)
+                    .await?;
+                Attachment {
+                    id,
+                    name,
+                    mime: p.mime.into(),
+                    size,
+                    image: Some(ImageInfo {
+                        width: p.width,
+                        height: p.height,
+                        thumb,
+                    }),
+                }
+            }
+            None => {
+                let size = raw.len() as u64;
+                let mime = kind.download_mime();
+                let id = self.blobs.put(raw).await?;
+                self.store
+                    .record_blob(id.clone(), mime.into(), size, false)
+                    .await?;
+                Attachment {
+                    id,
+                    name,
+                    mime: mime.into(),
+                    size,
+                    image: None,
+                }
+            }
+        })
+    }
+
+    /// A stored file's bytes, type and whether it shows inline.
+    pub async fn get(&self, id: &str) -> Result<Option<(Vec<u8>, String, bool)>, UploadError> {
+        let Some((mime, inline)) = self.store.blob(id.to_owned()).await? else {
+            return Ok(None);
+        };
+        Ok(self.blobs.get(id).await?.map(|bytes| (bytes, mime, inline)))
+    }
+
     /// Deletes the files no message and no recent upload refers to (those
     /// of deleted and removed messages); how many.
-    pub async fn sweep(&self) -> Result<usize, crate::store::StoreError> {
+    pub async fn sweep(&self) -> Result<usize, StoreError> {
         let now = now_ms();
         let ids = self
             .store
@@ -75,227 +229,6 @@ impl Files {
     }
 }
 
-/// A refused upload: a status and a sentence for the user.
-fn refuse(status: StatusCode, message: &str) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
-}
-
-/// `POST /upload?name=<file name>` with the file as the body.
-pub async fn upload(
-    State(state): State<AppState>,
-    Extension(device): Extension<DeviceId>,
-    Query(query): Query<UploadQuery>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    if let Some(refused) = denied(&state, device).await {
-        return refused;
-    }
-    let files = &state.files;
-    let max_mb = files.max_bytes / (1024 * 1024);
-    let bytes = match body {
-        Ok(bytes) => bytes,
-        Err(BytesRejection::FailedToBufferBody(e)) if timed_out(&e) => {
-            return refuse(
-                StatusCode::REQUEST_TIMEOUT,
-                "The upload stopped arriving. Please try again.",
-            )
-        }
-        Err(BytesRejection::FailedToBufferBody(_)) => {
-            return refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("The file is larger than {max_mb} MB."),
-            )
-        }
-        Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                &format!("The upload could not be read: {e}"),
-            )
-        }
-    };
-    if bytes.is_empty() {
-        return refuse(StatusCode::BAD_REQUEST, "The file is empty.");
-    }
-    if bytes.len() > files.max_bytes {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("The file is larger than {max_mb} MB."),
-        );
-    }
-    match state.chat.identity(device).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return refuse(StatusCode::FORBIDDEN, "Choose a name before sending files."),
-        Err(e) => return internal(&e),
-    }
-    if let Err(wait) = state.chat.limits().uploads.check(&device) {
-        let secs = wait.as_secs().max(1);
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many files at once; try again in {secs} s."),
-        );
-    }
-    let kind = Sniffed::of(&bytes);
-    if kind == Sniffed::Markup {
-        return refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "HTML and SVG files are not accepted: a browser could run what is inside them.",
-        );
-    }
-    let name = file_name(query.name.as_deref());
-    // Photos are re-encoded: upright, without EXIF (no location), with a
-    // thumbnail. Off the async threads: decoding is CPU work. What a
-    // photo will take is read from its header first: a decompression
-    // bomb is refused before anything is decoded, and all decodes at once
-    // stay within the memory budget.
-    let processed = if kind.is_image() {
-        let measured = match process::measure(&bytes, kind) {
-            Ok(m) => m,
-            Err(e) => {
-                return refuse(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &format!("{e}. Is it really a photo?"),
-                )
-            }
-        };
-        if measured.pixels() > process::MAX_PIXELS {
-            return refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!(
-                    "The photo is {}×{} pixels; photos of up to {} megapixels are accepted.",
-                    measured.width,
-                    measured.height,
-                    process::MAX_PIXELS / 1_000_000
-                ),
-            );
-        }
-        let cost = measured.cost_bytes();
-        let permit = match files.decodes.take(cost, DECODE_PATIENCE).await {
-            Ok(permit) => permit,
-            Err(e @ process::BudgetError::TooLarge) => {
-                return refuse(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &format!("This photo cannot be taken: {e}. Try a smaller one."),
-                )
-            }
-            Err(e @ process::BudgetError::Busy) => {
-                return refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &format!("Not now: {e}. Please try again in a moment."),
-                )
-            }
-        };
-        let raw = bytes.clone();
-        let decoded = tokio::task::spawn_blocking(move || {
-            let result = process::process(&raw, kind, cost);
-            drop(permit);
-            result
-        });
-        match decoded.await {
-            Ok(Ok(p)) => Some(p),
-            Ok(Err(e)) => {
-                return refuse(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &format!("{e}. Is it really a photo?"),
-                )
-            }
-            Err(e) => return internal(&e),
-        }
-    } else {
-        None
-    };
-    let incoming = processed
-        .as_ref()
-        .map_or(bytes.len(), |p| p.full.len() + p.thumb.len()) as u64;
-    match files.store.stored_bytes().await {
-        Ok(used) if used + incoming > files.quota => {
-            return refuse(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "The chat's storage for files is full. Ask whoever runs it to make room.",
-            )
-        }
-        Ok(_) => {}
-        Err(e) => return internal(&e),
-    }
-    let attachment = match store(files, processed, bytes.to_vec(), kind, name).await {
-        Ok(a) => a,
-        Err(e) => return internal(&e),
-    };
-    match files
-        .store
-        .create_upload(device, attachment.clone(), now_ms())
-        .await
-    {
-        Ok(upload) => Json(Uploaded { upload, attachment }).into_response(),
-        Err(e) => internal(&e),
-    }
-}
-
-/// Whether a body failed because it stopped arriving (the body timeout),
-/// not because it was too large.
-fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(e);
-    while let Some(c) = cause {
-        if c.is::<tower_http::timeout::TimeoutError>() {
-            return true;
-        }
-        cause = c.source();
-    }
-    false
-}
-
-/// Stores the file (and its thumbnail) and describes it.
-async fn store(
-    files: &Files,
-    processed: Option<process::Processed>,
-    raw: Vec<u8>,
-    kind: Sniffed,
-    name: String,
-) -> Result<Attachment, Box<dyn std::error::Error + Send + Sync>> {
-    Ok(match processed {
-        Some(p) => {
-            let size = p.full.len() as u64;
-            let thumb_size = p.thumb.len() as u64;
-            let id = files.blobs.put(p.full).await?;
-            let thumb = files.blobs.put(p.thumb).await?;
-            files
-                .store
-                .record_blob(id.clone(), p.mime.into(), size, true)
-                .await?;
-            files
-                .store
-                .record_blob(thumb.clone(), p.mime.into(), thumb_size, true)
-                .await?;
-            Attachment {
-                id,
-                name,
-                mime: p.mime.into(),
-                size,
-                image: Some(ImageInfo {
-                    width: p.width,
-                    height: p.height,
-                    thumb,
-                }),
-            }
-        }
-        None => {
-            let size = raw.len() as u64;
-            let mime = kind.download_mime();
-            let id = files.blobs.put(raw).await?;
-            files
-                .store
-                .record_blob(id.clone(), mime.into(), size, false)
-                .await?;
-            Attachment {
-                id,
-                name,
-                mime: mime.into(),
-                size,
-                image: None,
-            }
-        }
-    })
-}
-
 /// A name to show: no path, no control characters, not too long.
 fn file_name(raw: Option<&str>) -> String {
     let base = raw.unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("");
@@ -310,67 +243,6 @@ fn file_name(raw: Option<&str>) -> String {
     } else {
         clean.to_owned()
     }
-}
-
-fn internal(e: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "upload failed");
-    refuse(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "The file could not be stored. Please try again.",
-    )
-}
-
-/// A refusal for a device that may not use the chat (a private chat's
-/// files are for its members).
-async fn denied(state: &AppState, device: DeviceId) -> Option<Response> {
-    match state.chat.access().admit(device).await {
-        Ok(Ok(_)) => None,
-        Ok(Err(why)) => Some(refuse(StatusCode::FORBIDDEN, why.sentence())),
-        Err(e) => Some(internal(&e)),
-    }
-}
-
-/// `GET /files/<id>`: a stored file, to browsers that have a device cookie
-/// (files are not secret, but the chat is not an open file host). Photos
-/// inline, anything else as a download; cached for good, since the id is
-/// the content's hash.
-pub async fn serve(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let Some(device) = identity::device_from_headers(&headers) else {
-        return (StatusCode::FORBIDDEN, "Open the chat first.").into_response();
-    };
-    if let Some(refused) = denied(&state, device).await {
-        return refused;
-    }
-    let files = &state.files;
-    let meta = match files.store.blob(id.clone()).await {
-        Ok(Some(meta)) => meta,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(e) => return internal(&e),
-    };
-    let bytes = match files.blobs.get(&id).await {
-        Ok(Some(bytes)) => bytes,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(e) => return internal(&e),
-    };
-    let (mime, inline) = meta;
-    let mut res = bytes.into_response();
-    let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&mime) {
-        h.insert(CONTENT_TYPE, v);
-    }
-    h.insert(
-        CONTENT_DISPOSITION,
-        HeaderValue::from_static(if inline { "inline" } else { "attachment" }),
-    );
-    h.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=31536000, immutable"),
-    );
-    res
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 //! loosen the limit for that moment, which is all they are worth.
 
 use super::Limits;
-use crate::bus::Shared;
-use crate::hub::Hub;
+use crate::bus::{Shared, Spent};
+use crate::realtime::hub::Hub;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
@@ -18,14 +18,6 @@ pub const FLUSH: Duration = Duration::from_millis(250);
 /// Keys per note: a note must fit in one `NOTIFY` (under 8,000 bytes);
 /// a key is at most a 39-character address.
 const KEYS_PER_NOTE: usize = 100;
-
-/// What keys spent of one limit on one node.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Spent {
-    pub node: u64,
-    pub limit: String,
-    pub keys: Vec<(String, u32)>,
-}
 
 impl Limits {
     /// Starts counting what is spent, for `spent_notes`.

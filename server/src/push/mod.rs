@@ -15,10 +15,10 @@ mod registry;
 mod vapid;
 
 use crate::bus::Shared;
-use crate::hub::Hub;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
-use crate::presence::Presence;
+use crate::realtime::hub::Hub;
+use crate::realtime::presence::Presence;
 use crate::store::{RoomKey, Store, StoreError};
 use app::api::{PushMode, PushSettings};
 use app::protocol::{ChatMessage, DeviceId, RoomId, RoomInfo};
@@ -89,7 +89,7 @@ impl Push {
         access: Arc<crate::access::Access>,
         limits: Arc<Limits>,
         metrics: Arc<Metrics>,
-    ) -> Result<Arc<Self>, crate::BoxError> {
+    ) -> Result<Arc<Self>, crate::base::BoxError> {
         let vapid = if options.shared {
             vapid::Vapid::load_shared(store.as_ref(), options.data_dir).await?
         } else {
@@ -185,7 +185,7 @@ impl Push {
                 endpoint.clone(),
                 p256dh,
                 auth,
-                crate::chat::now_ms(),
+                crate::base::now_ms(),
             )
             .await?;
         self.with_registry(|r| r.add(endpoint, device, me.user_id, keys));

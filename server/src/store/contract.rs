@@ -6,9 +6,9 @@
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::*;
-use crate::chat::now_ms;
-use crate::hub::{Broadcast, Hub};
+use crate::base::now_ms;
 use crate::metrics::Metrics;
+use crate::realtime::hub::{Broadcast, Hub};
 use app::protocol::{ChatMessage, MessageId};
 use app::protocol::{ClientMessageId, DeviceId, RoomId, Seq, UserId, REACTIONS};
 use app::validate::{MessageText, RoomName, UserName};
@@ -192,8 +192,8 @@ contract!(
 /// reaches its own hub, whether the hub is the bus (SQLite) or the bus
 /// is PostgreSQL's NOTIFY.
 async fn shared_events_reach_this_nodes_sockets(b: Backend) {
+    use crate::bus::Publish;
     use crate::bus::Shared;
-    use crate::hub::Publish;
     let Backend { hub, .. } = b;
     let mut live = hub.subscribe();
     let device = DeviceId::new_random();
@@ -910,7 +910,7 @@ async fn search_finds_words_phrases_accents_and_emoji_newest_first(b: Backend) {
         .await
         .expect("searches")
         .remove(0);
-    let parts = crate::store::sqlite::search::parts(&marked);
+    let parts = crate::store::search::parts(&marked);
     assert!(parts.contains(&("café".to_owned(), true)), "{parts:?}");
 }
 

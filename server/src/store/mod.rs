@@ -18,9 +18,11 @@
 //!
 //! `contract.rs` holds the tests every store passes.
 
+pub mod blobs;
 #[cfg(test)]
 mod contract;
 pub mod postgres;
+pub mod search;
 pub mod sqlite;
 
 use app::api::PushMode;

@@ -2,7 +2,7 @@
 //! node a file was uploaded to, every node serves it.
 
 use super::Connector;
-use crate::files::blobs::{blob_id, Blobs};
+use crate::store::blobs::{blob_id, Blobs};
 use deadpool_postgres::Pool;
 
 /// Connections for file reads and writes, apart from the chat's.

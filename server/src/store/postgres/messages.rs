@@ -5,6 +5,7 @@
 use super::super::{Change, Result, StoreError};
 use super::rows::{self, SELECT_MESSAGE};
 use super::{rooms, users};
+use crate::store::search::{CLOSE, OPEN};
 use app::protocol::{ChatMessage, DeviceId, MessageId, RoomId, Seq, UserId, REACTIONS};
 use tokio_postgres::GenericClient;
 
@@ -359,13 +360,13 @@ fn mark(text: &str, words: &[String]) -> String {
     let mut inside = false;
     for (c, h) in chars.into_iter().zip(hit) {
         if h != inside {
-            out.push(if h { '\u{1}' } else { '\u{2}' });
+            out.push(if h { OPEN } else { CLOSE });
             inside = h;
         }
         out.push(c);
     }
     if inside {
-        out.push('\u{2}');
+        out.push(CLOSE);
     }
     out
 }

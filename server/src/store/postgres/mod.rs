@@ -2,10 +2,14 @@
 //! New posts are group-committed by `writer`; changes hold their room's
 //! row lock until commit; reads use a small pool. Nothing here publishes
 //! stored changes: every node's bus listener reads them from the table
-//! (see `bus::postgres`). Ephemeral events go to the bus.
+//! (see `feed`). Ephemeral events go to the bus.
 
 pub mod access;
 pub mod blobs;
+mod connect;
+mod feed;
+
+pub use connect::Connector;
 pub mod files;
 pub mod messages;
 pub mod rooms;
@@ -17,9 +21,8 @@ use super::{
     Change, InviteClaim, NewPost, PostTicket, PushState, Result, RoomKey, Standing, Store,
     StoreError,
 };
-use crate::bus::Shared;
-use crate::chat::now_ms;
-use crate::hub::{Hub, Publish};
+use crate::base::now_ms;
+use crate::bus::{Deliver, Publish, Shared};
 use crate::metrics::Metrics;
 use app::api::PushMode;
 use app::protocol::{
@@ -27,18 +30,16 @@ use app::protocol::{
     ServerEvent, UserId,
 };
 use app::validate::{RoomName, UserName};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use std::str::FromStr;
+use deadpool_postgres::Pool;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Pooled connections per node: reads, changes and the writer's batches.
-const POOL: usize = 12;
+pub(crate) const POOL: usize = 12;
 /// How long a caller waits for a connection, or for a new one to open,
 /// before its request fails (the database is down).
-const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
@@ -46,98 +47,10 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     }
 }
 
-/// Opens connections to the database (TLS when the server offers it and
-/// `sslmode` asks for it; checked against the web's root certificates).
-#[derive(Clone)]
-pub struct Connector {
-    config: tokio_postgres::Config,
-    tls: MakeRustlsConnect,
-}
-
-impl Connector {
-    pub fn new(url: &str) -> Result<Self> {
-        let config = tokio_postgres::Config::from_str(url)
-            .map_err(|e| StoreError::Open(format!("bad database URL: {e}")))?;
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| StoreError::Open(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        Ok(Self {
-            config,
-            tls: MakeRustlsConnect::new(tls),
-        })
-    }
-
-    /// A connection whose messages (notifications) the caller drives.
-    pub async fn connect_raw(
-        &self,
-        application_name: &str,
-    ) -> std::result::Result<
-        (
-            tokio_postgres::Client,
-            tokio_postgres::Connection<
-                tokio_postgres::Socket,
-                <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<
-                    tokio_postgres::Socket,
-                >>::Stream,
-            >,
-        ),
-        tokio_postgres::Error,
-    > {
-        let mut config = self.config.clone();
-        config.connect_timeout(WAIT);
-        config.application_name(application_name);
-        config.connect(self.tls.clone()).await
-    }
-
-    /// A connection driven in the background.
-    pub async fn connect(
-        &self,
-    ) -> std::result::Result<tokio_postgres::Client, tokio_postgres::Error> {
-        let (client, connection) = self.connect_raw("chat").await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "a database connection ended");
-            }
-        });
-        Ok(client)
-    }
-
-    fn pool(&self) -> Result<Pool> {
-        self.pool_of(POOL)
-    }
-
-    pub fn pool_of(&self, size: usize) -> Result<Pool> {
-        let mut config = self.config.clone();
-        config.connect_timeout(WAIT);
-        config.application_name("chat");
-        let manager = Manager::from_config(
-            config,
-            self.tls.clone(),
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        Pool::builder(manager)
-            .max_size(size)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(WAIT))
-            .create_timeout(Some(WAIT))
-            .recycle_timeout(Some(WAIT))
-            .build()
-            .map_err(|e| StoreError::Open(e.to_string()))
-    }
-}
-
 pub struct PgStore {
     pool: Pool,
     writer: mpsc::Sender<writer::Job>,
-    hub: Arc<Hub>,
+    hub: Arc<dyn Deliver>,
 }
 
 impl PgStore {
@@ -146,7 +59,7 @@ impl PgStore {
     /// events.
     pub async fn open(
         url: &str,
-        hub: Arc<Hub>,
+        hub: Arc<dyn Deliver>,
         metrics: Arc<Metrics>,
         listen: bool,
     ) -> Result<Self> {
@@ -159,11 +72,7 @@ impl PgStore {
         let pool = connector.pool()?;
         let stored = Arc::new(writer::Stored::default());
         if listen {
-            hub.connect(crate::bus::postgres::start(
-                connector,
-                hub.clone(),
-                stored.clone(),
-            ));
+            hub.connect(feed::start(connector, hub.clone(), stored.clone()));
         }
         let writer = writer::spawn(pool.clone(), metrics, stored);
         Ok(Self { pool, writer, hub })

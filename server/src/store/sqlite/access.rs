@@ -3,7 +3,7 @@
 
 use super::super::{InviteClaim, Result, Standing};
 use super::{messages, rooms, schema};
-use crate::hub::Publish;
+use crate::bus::Publish;
 use app::api::{InviteInfo, LogEntry, Person, Role};
 use app::protocol::{DeviceId, Identity, MessageId, RoomId, ServerEvent, UserId};
 use rusqlite::{params, Connection, OptionalExtension};

@@ -4,7 +4,7 @@
 use super::super::{Change, NewPost, Posted, Result, StoreError};
 use super::schema::{self, SELECT_MESSAGE};
 use super::{rooms, users};
-use crate::hub::{Audience, Publish};
+use crate::bus::{Audience, Publish};
 use app::protocol::{ChatMessage, MessageId, RoomId, Seq, ServerEvent, UserId, REACTIONS};
 use rusqlite::{params, Connection, OptionalExtension};
 

@@ -10,7 +10,7 @@ mod push;
 mod readers;
 mod rooms;
 mod schema;
-pub mod search;
+mod search;
 mod users;
 mod writer;
 
@@ -18,8 +18,8 @@ use super::{
     Change, InviteClaim, NewPost, PostTicket, PushState, Result, RoomKey, Standing, Store,
     StoreError,
 };
-use crate::chat::now_ms;
-use crate::hub::{Hub, Publish};
+use crate::base::now_ms;
+use crate::bus::{Deliver, Publish};
 use crate::metrics::Metrics;
 use app::api::PushMode;
 use app::protocol::{
@@ -46,12 +46,12 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) `chat.db` in `dir`, migrates it and
     /// starts the writer, which publishes committed changes to `hub`.
-    pub fn open(dir: &Path, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Result<Self> {
+    pub fn open(dir: &Path, hub: Arc<dyn Deliver>, metrics: Arc<Metrics>) -> Result<Self> {
         Self::open_file(&dir.join("chat.db"), hub, metrics)
     }
 
     /// Opens (creating if needed) the database file `path`.
-    pub fn open_file(path: &Path, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Result<Self> {
+    pub fn open_file(path: &Path, hub: Arc<dyn Deliver>, metrics: Arc<Metrics>) -> Result<Self> {
         let path = path.to_path_buf();
         let mut conn = Connection::open(&path)?;
         schema::configure(&conn)?;

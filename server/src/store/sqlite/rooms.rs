@@ -3,7 +3,7 @@
 
 use super::super::{Result, RoomKey, StoreError};
 use super::users;
-use crate::hub::Publish;
+use crate::bus::Publish;
 use app::protocol::{DeviceId, RoomId, RoomInfo, RoomStatus, Seq, ServerEvent, UserId};
 use app::validate::RoomName;
 use rusqlite::{params, Connection, OptionalExtension, Row};

@@ -7,10 +7,6 @@ use rusqlite::{params, Connection};
 
 /// Words (or quoted phrases) taken from one query.
 const MAX_TERMS: usize = 8;
-/// Marks FTS5 puts around matched words; split out before anything is
-/// shown, which is always as text.
-const OPEN: char = '\u{1}';
-const CLOSE: char = '\u{2}';
 
 /// The user's words as an FTS5 query: every word and every "quoted
 /// phrase" becomes a quoted string, so nothing typed is FTS syntax; the
@@ -66,6 +62,7 @@ pub fn search(
     // The index walks its ids downwards and stops at `limit`: fast however
     // many messages match.
     let mut stmt = db.prepare_cached(
+        // char(1) and char(2): `store::search::{OPEN, CLOSE}`.
         "SELECT rowid, highlight(messages_fts, 0, char(1), char(2)) FROM messages_fts
          WHERE messages_fts MATCH ?1 AND rowid < ?2 ORDER BY rowid DESC LIMIT ?3",
     )?;
@@ -87,28 +84,6 @@ pub fn search(
         }
     }
     Ok(hits)
-}
-
-/// Splits FTS5-marked text into (text, matched) parts.
-pub fn parts(marked: &str) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut inside = false;
-    for c in marked.chars() {
-        match c {
-            OPEN | CLOSE => {
-                if !current.is_empty() {
-                    out.push((std::mem::take(&mut current), inside));
-                }
-                inside = c == OPEN;
-            }
-            c => current.push(c),
-        }
-    }
-    if !current.is_empty() {
-        out.push((current, inside));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -136,18 +111,5 @@ mod tests {
         assert_eq!(fts_query("  ***  "), None);
         assert_eq!(fts_query(""), None);
         assert_eq!(fts_query("🎉").as_deref(), Some("\"🎉\"*"));
-    }
-
-    #[test]
-    fn marked_text_splits_into_parts() {
-        assert_eq!(
-            parts("say \u{1}hello\u{2} <b>"),
-            vec![
-                ("say ".to_owned(), false),
-                ("hello".to_owned(), true),
-                (" <b>".to_owned(), false)
-            ]
-        );
-        assert_eq!(parts(""), Vec::<(String, bool)>::new());
     }
 }

@@ -1,5 +1,6 @@
 use super::super::contract::{named, post};
 use super::*;
+use crate::realtime::hub::Hub;
 use app::protocol::ClientMessageId;
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 //! on the disk.
 
 use super::super::{Result, StoreError};
-use crate::hub::{Hub, Publish};
+use crate::bus::{Deliver, Publish};
 use crate::metrics::Metrics;
 use app::protocol::ServerEvent;
 use rusqlite::Connection;
@@ -77,17 +77,17 @@ pub fn job<T: Send + 'static>(
 
 pub fn spawn(
     conn: Connection,
-    hub: Arc<Hub>,
+    hub: Arc<dyn Deliver>,
     metrics: Arc<Metrics>,
 ) -> std::io::Result<mpsc::Sender<Job>> {
     let (tx, rx) = mpsc::channel(QUEUE);
     std::thread::Builder::new()
         .name("sqlite-writer".into())
-        .spawn(move || run(conn, rx, &hub, &metrics))?;
+        .spawn(move || run(conn, rx, hub.as_ref(), &metrics))?;
     Ok(tx)
 }
 
-fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, hub: &Hub, metrics: &Metrics) {
+fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, hub: &dyn Deliver, metrics: &Metrics) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.blocking_recv() {
         batch.push(first);
@@ -106,7 +106,7 @@ enum Done {
     Checkpoint(oneshot::Sender<Result<()>>),
 }
 
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, hub: &Hub, metrics: &Metrics) {
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, hub: &dyn Deliver, metrics: &Metrics) {
     let started = Instant::now();
     let size = batch.len();
     let mut pending: VecDeque<Job> = batch.drain(..).collect();
@@ -186,6 +186,7 @@ mod tests {
     use super::super::super::{NewPost, Posted};
     use super::super::{messages, schema, users};
     use super::*;
+    use crate::realtime::hub::Hub;
     use app::protocol::{ClientMessageId, DeviceId, RoomId, Seq};
     use app::validate::MessageText;
 

@@ -4,7 +4,7 @@
 //! stops reading frees its slot instead of holding the session forever.
 
 use crate::chat::Chat;
-use crate::hub::{self, Broadcast};
+use crate::realtime::hub::{self, Broadcast};
 use app::protocol::{close_code, DeviceId, RoomId, Seq, ServerEvent, HISTORY_PAGE, MAX_REPLAY};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::SplitSink;

@@ -1,7 +1,7 @@
 //! What makes the chat an installable app: the versioned service worker
 //! and the manifest with the chat's name.
 
-use crate::state::AppState;
+use crate::http::state::AppState;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
@@ -16,11 +16,11 @@ pub async fn manifest(
 ) -> axum::response::Response {
     let path = std::path::Path::new(&state.settings.site_root).join("manifest.webmanifest");
     let Ok(text) = tokio::fs::read_to_string(&path).await else {
-        return crate::pages::not_found();
+        return crate::http::pages::not_found();
     };
     let Ok(mut json) = serde_json::from_str::<serde_json::Value>(&text) else {
         tracing::error!(path = %path.display(), "the manifest is not JSON");
-        return crate::pages::unavailable();
+        return crate::http::pages::unavailable();
     };
     // A private chat's name is for its members; others (the "private"
     // page's visitors) install nothing of it.

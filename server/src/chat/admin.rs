@@ -2,10 +2,10 @@
 //! access setting and name, invites, roles, removals and blocks. Each
 //! checks the acting device's role in the store first and is logged.
 
+use super::{Chat, ChatError, Result};
 use crate::access::{roles, token, Denied};
-use crate::bus::{Shared, KICK_REASONS};
-use crate::chat::{now_ms, Chat, ChatError, Result};
-use crate::hub::Publish;
+use crate::base::now_ms;
+use crate::bus::{Publish, Shared, KICK_REASONS};
 use crate::store::{InviteClaim, StoreError};
 use app::api::{Admin, InviteInfo, ModAction, Role};
 use app::protocol::{close_code, DeviceId, Identity, ServerEvent, UserId};

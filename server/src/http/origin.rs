@@ -19,6 +19,16 @@ pub struct OriginPolicy {
     pub scheme: &'static str,
 }
 
+impl OriginPolicy {
+    /// The chat's own origin as configured, and the others allowed.
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        Self {
+            allowed: settings.allowed_origins.clone(),
+            scheme: settings.public_scheme(),
+        }
+    }
+}
+
 /// Refuses state-changing requests (server function calls, form posts)
 /// sent by another site's page.
 pub async fn same_origin_writes(
@@ -36,7 +46,7 @@ pub async fn same_origin_writes(
 
 /// The answer to a write another site's page sent.
 pub fn refused() -> Response {
-    crate::pages::plain(
+    crate::http::pages::plain(
         StatusCode::FORBIDDEN,
         "Cross-site requests are not allowed",
         "<p>This request came from another website, so the chat refused it to keep \

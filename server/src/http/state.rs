@@ -17,7 +17,7 @@ pub struct AppState {
     /// Photos and files.
     pub files: Arc<crate::files::Files>,
     /// The built site's files under their content-hashed names.
-    pub assets: Arc<crate::assets::Assets>,
+    pub assets: Arc<crate::http::assets::Assets>,
     pub push: Arc<crate::push::Push>,
 }
 

@@ -7,7 +7,7 @@
 //! carries a text-free `Activity` frame for the sockets showing another
 //! room, which keep their room list's unread counts from it.
 
-use crate::bus::{Bus, Shared};
+use crate::bus::{Audience, Bus, Deliver, Publish, Shared};
 use app::protocol::{ChatMessage, DeviceId, RoomId, Seq, ServerEvent};
 use axum::extract::ws::Utf8Bytes;
 use std::sync::{Arc, OnceLock};
@@ -15,65 +15,6 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 /// Events one connection may have queued before it counts as too slow.
 pub const BACKLOG: usize = 1024;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Audience {
-    Everyone,
-    /// Every tab of one device (identity changes, read marks).
-    Device(DeviceId),
-    /// Everyone but this device (someone's typing is not shown to them).
-    AllBut(DeviceId),
-}
-
-impl Audience {
-    pub fn includes(&self, device: DeviceId) -> bool {
-        match self {
-            Audience::Everyone => true,
-            Audience::Device(d) => *d == device,
-            Audience::AllBut(d) => *d != device,
-        }
-    }
-}
-
-/// One event to publish.
-#[derive(Debug, Clone)]
-pub struct Publish {
-    pub audience: Audience,
-    /// The room it belongs to; `None` for events every socket gets.
-    pub room: Option<RoomId>,
-    pub event: ServerEvent,
-    /// What sockets showing another room get instead (nothing if `None`).
-    pub activity: Option<ServerEvent>,
-}
-
-impl Publish {
-    pub fn everyone(event: ServerEvent) -> Self {
-        Self {
-            audience: Audience::Everyone,
-            room: None,
-            event,
-            activity: None,
-        }
-    }
-
-    pub fn device(device: DeviceId, event: ServerEvent) -> Self {
-        Self {
-            audience: Audience::Device(device),
-            room: None,
-            event,
-            activity: None,
-        }
-    }
-
-    pub fn room(room: RoomId, event: ServerEvent) -> Self {
-        Self {
-            audience: Audience::Everyone,
-            room: Some(room),
-            event,
-            activity: None,
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct Broadcast {
@@ -102,9 +43,9 @@ pub struct Hub {
     /// …or push subscriptions.
     push_changed: watch::Sender<u64>,
     /// Other nodes' presence…
-    presence_notes: broadcast::Sender<crate::presence::Note>,
+    presence_notes: broadcast::Sender<crate::bus::Note>,
     /// …and what their clients spent of the rate limits.
-    spent_notes: broadcast::Sender<crate::limits::shared::Spent>,
+    spent_notes: broadcast::Sender<crate::bus::Spent>,
     /// This process among the nodes on the bus.
     node: u64,
 }
@@ -169,12 +110,12 @@ impl Hub {
     }
 
     /// What other nodes say about their tabs.
-    pub fn presence_notes(&self) -> broadcast::Receiver<crate::presence::Note> {
+    pub fn presence_notes(&self) -> broadcast::Receiver<crate::bus::Note> {
         self.presence_notes.subscribe()
     }
 
     /// What other nodes' clients spent of the rate limits.
-    pub fn spent_notes(&self) -> broadcast::Receiver<crate::limits::shared::Spent> {
+    pub fn spent_notes(&self) -> broadcast::Receiver<crate::bus::Spent> {
         self.spent_notes.subscribe()
     }
 
@@ -251,6 +192,28 @@ impl Hub {
             at: std::time::Instant::now(),
             close: Some((code, reason)),
         });
+    }
+}
+
+impl Deliver for Hub {
+    fn publish(&self, p: Publish) {
+        Hub::publish(self, p)
+    }
+
+    fn publish_untapped(&self, p: Publish) {
+        Hub::publish_untapped(self, p)
+    }
+
+    fn deliver(&self, event: Shared) {
+        Hub::deliver(self, event)
+    }
+
+    fn share(&self, event: Shared) {
+        Hub::share(self, event)
+    }
+
+    fn connect(&self, bus: Arc<dyn Bus>) {
+        Hub::connect(self, bus)
     }
 }
 

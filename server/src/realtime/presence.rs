@@ -11,8 +11,8 @@
 //! parts, people and devices sorted into parts by id: someone joining
 //! re-sends the one part they fall in, not the whole room.
 
-use crate::bus::Shared;
-use crate::hub::{Audience, Hub, Publish};
+use super::hub::Hub;
+use crate::bus::{Audience, Note, Part, Publish, Shared};
 use app::protocol::{DeviceId, Identity, RoomId, ServerEvent, UserId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -41,30 +41,6 @@ const REMOTE_TTL: Duration = Duration::from_secs(10);
 const PEOPLE_PER_PART: usize = 25;
 /// Most devices in one note (39 bytes of JSON each).
 const DEVICES_PER_PART: usize = 150;
-
-/// What one node says about its own tabs: one `Part` of a list, which
-/// replaces what the node said before, part by part.
-#[derive(Debug, Clone)]
-pub enum Note {
-    Room {
-        node: u64,
-        room: RoomId,
-        part: Part,
-        people: Vec<Identity>,
-    },
-    Visible {
-        node: u64,
-        part: Part,
-        devices: Vec<DeviceId>,
-    },
-}
-
-/// Which part of a node's list a note carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Part {
-    pub index: u16,
-    pub of: u16,
-}
 
 #[derive(Default)]
 struct Remote {
@@ -567,7 +543,7 @@ mod tests {
         /// What was shared since the last call, as bus payloads, each
         /// checked to fit in one `NOTIFY`.
         fn payloads(&self) -> Vec<String> {
-            use crate::bus::postgres::{payload, MAX_PAYLOAD};
+            use crate::bus::wire::{payload, MAX_PAYLOAD};
             let shared = std::mem::take(&mut *self.0.lock().expect("lock"));
             shared
                 .iter()
@@ -589,7 +565,7 @@ mod tests {
 
     fn hear(p: &Presence, payloads: &[String]) {
         for json in payloads {
-            match crate::bus::postgres::read_payload(json).expect("reads") {
+            match crate::bus::wire::read_payload(json).expect("reads") {
                 Some(Shared::Presence(note)) => p.note(note),
                 other => panic!("not a presence note: {other:?}"),
             }

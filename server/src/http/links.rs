@@ -2,8 +2,8 @@
 //! (made by an owner or moderator): both are one-purpose tokens, checked
 //! against their stored hashes, rate-limited per address.
 
+use crate::http::state::AppState;
 use crate::limits;
-use crate::state::AppState;
 use crate::store::InviteClaim;
 use app::protocol::DeviceId;
 use axum::extract::{ConnectInfo, Path, State};
@@ -21,7 +21,7 @@ fn back_to_chat() -> Response {
 }
 
 pub(crate) fn slow_down() -> Response {
-    crate::pages::plain(
+    crate::http::pages::plain(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many links opened",
         "<p>This address opened too many links in a short time. Wait a minute and \
@@ -30,7 +30,7 @@ pub(crate) fn slow_down() -> Response {
 }
 
 fn try_again() -> Response {
-    crate::pages::plain(
+    crate::http::pages::plain(
         StatusCode::INTERNAL_SERVER_ERROR,
         "The link could not be opened",
         "<p>The server could not check the link. Please open it again in a moment.</p>",
@@ -57,8 +57,8 @@ pub async fn owner(
     }
     match state.chat.claim_owner(&token, device).await {
         // A new browser keeps the device that now owns the chat.
-        Ok(true) => crate::identity::keep_device(back_to_chat()),
-        Ok(false) => crate::pages::plain(
+        Ok(true) => crate::http::identity::keep_device(back_to_chat()),
+        Ok(false) => crate::http::pages::plain(
             StatusCode::GONE,
             "This owner link no longer works",
             "<p>Owner links work once, for 24 hours. Run <code>server owner-link</code> \
@@ -85,10 +85,10 @@ pub async fn invite(
         return slow_down();
     }
     if state.chat.access().is_blocked(device) {
-        return crate::pages::denied(crate::access::Denied::Blocked);
+        return crate::http::pages::denied(crate::access::Denied::Blocked);
     }
     let gone = |title: &str, text: &str| {
-        crate::pages::plain(
+        crate::http::pages::plain(
             StatusCode::GONE,
             title,
             &format!("<p>{text} Ask whoever sent it for a new one.</p>"),
@@ -96,7 +96,7 @@ pub async fn invite(
     };
     match state.chat.claim_invite(&token, device).await {
         Ok(InviteClaim::Admitted | InviteClaim::AlreadyMember) => {
-            crate::identity::keep_device(back_to_chat())
+            crate::http::identity::keep_device(back_to_chat())
         }
         Ok(InviteClaim::Unknown) => gone(
             "This invite does not exist",

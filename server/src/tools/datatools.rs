@@ -1,8 +1,8 @@
 //! `server backup` and `server migrate --to postgres://…`.
 
+use crate::base::BoxError;
 use crate::config::{Database, Settings};
 use crate::store::postgres::{rows, Connector};
-use crate::BoxError;
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 
@@ -237,7 +237,7 @@ pub async fn migrate(settings: &Settings, url: &str) -> Result<Copied, BoxError>
         })?
         .collect::<rusqlite::Result<_>>()?;
     // The files themselves move into the database too.
-    let files = crate::files::blobs::DirBlobs::new(&settings.data_dir)?;
+    let files = crate::store::blobs::DirBlobs::new(&settings.data_dir)?;
     for b in &blobs {
         tx.execute(
             "INSERT INTO blobs (id, mime, size, inline, created_at) VALUES ($1, $2, $3, $4, $5)
@@ -245,7 +245,7 @@ pub async fn migrate(settings: &Settings, url: &str) -> Result<Copied, BoxError>
             &[&b.0, &b.1, &b.2, &b.3, &b.4],
         )
         .await?;
-        match crate::files::blobs::Blobs::get(&files, &b.0).await? {
+        match crate::store::blobs::Blobs::get(&files, &b.0).await? {
             Some(bytes) => {
                 tx.execute(
                     "INSERT INTO blob_data (id, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING",

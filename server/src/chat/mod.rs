@@ -1,11 +1,17 @@
 //! The chat's operations over the store, the hub and presence, shared by
 //! the WebSocket sessions, the HTTP routes and the server functions.
 
-use crate::bus::Shared;
-use crate::hub::{Audience, Hub, Publish};
+mod admin;
+mod error;
+
+pub use error::{ChatError, Result};
+
+use crate::base::now_ms;
+use crate::bus::{Audience, Publish, Shared};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
-use crate::presence::Presence;
+use crate::realtime::hub::Hub;
+use crate::realtime::presence::Presence;
 use crate::store::{Change, NewPost, PostTicket, RoomKey, Store, StoreError};
 use app::protocol::{
     ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq,
@@ -14,65 +20,6 @@ use app::protocol::{
 use app::validate::{random_color, MessageText, RoomName, UserName};
 use std::sync::Arc;
 use std::time::Duration;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ChatError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("rate limited for {0:?}")]
-    RateLimited(Duration),
-    /// A value the chat refuses; the sentence is for the user.
-    #[error("{0}")]
-    Refused(String),
-    /// Not allowed for this device's role; the sentence is for the user.
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{}", .0.sentence())]
-    Denied(crate::access::Denied),
-}
-
-pub type Result<T> = std::result::Result<T, ChatError>;
-
-/// The one place a chat error becomes an HTTP answer: refusals in words,
-/// an unreachable database as 503 (a load balancer moves on), anything
-/// else logged and a generic 500.
-impl axum::response::IntoResponse for ChatError {
-    fn into_response(self) -> axum::response::Response {
-        use axum::http::StatusCode;
-        let (status, text): (StatusCode, std::borrow::Cow<'static, str>) = match &self {
-            ChatError::Denied(why) => (StatusCode::FORBIDDEN, why.sentence().into()),
-            ChatError::Refused(text) => (StatusCode::UNPROCESSABLE_ENTITY, text.clone().into()),
-            ChatError::Forbidden(text) => (StatusCode::FORBIDDEN, text.clone().into()),
-            ChatError::RateLimited(wait) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "Too many requests; try again in {} s.",
-                    wait.as_secs().max(1)
-                )
-                .into(),
-            ),
-            ChatError::Store(StoreError::NotFound) => (
-                StatusCode::NOT_FOUND,
-                "There is no such room or message.".into(),
-            ),
-            ChatError::Store(StoreError::Unavailable(_)) => {
-                tracing::warn!(error = %self, "request failed: database unavailable");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The chat's database cannot be reached. Please try again in a moment.".into(),
-                )
-            }
-            _ => {
-                tracing::error!(error = %self, "request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Please try again.".into(),
-                )
-            }
-        };
-        (status, text).into_response()
-    }
-}
 
 #[derive(Clone)]
 pub struct Chat {
@@ -306,7 +253,7 @@ impl Chat {
                     room
                 }
             };
-            let parts = crate::store::sqlite::search::parts(&marked)
+            let parts = crate::store::search::parts(&marked)
                 .into_iter()
                 .map(|(text, hit)| app::api::TextPart { text, hit })
                 .collect();
@@ -437,9 +384,3 @@ impl Chat {
 
 /// Messages shown on each side of a search result.
 const CONTEXT_HALF: u32 = 25;
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}

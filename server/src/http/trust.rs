@@ -1,8 +1,8 @@
 //! Trusting the generated local CA from a phone: the certificate itself
 //! and a page that walks through the iOS settings.
 
-use crate::state::AppState;
-use crate::tls;
+use crate::http::state::AppState;
+use crate::http::tls;
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
@@ -36,7 +36,7 @@ pub async fn ca_certificate(State(state): State<AppState>) -> Response {
 
 /// `GET /trust`: how to trust the local CA on an iPhone.
 pub async fn trust_page() -> Response {
-    crate::pages::plain(StatusCode::OK, "Trust this chat on your iPhone", TRUST_BODY)
+    crate::http::pages::plain(StatusCode::OK, "Trust this chat on your iPhone", TRUST_BODY)
 }
 
 const TRUST_BODY: &str = r#"<p>This chat made its own certificate authority so it can use HTTPS on your

@@ -3,8 +3,8 @@
 
 use crate::chat::{Chat, ChatError};
 use crate::config::Settings;
+use crate::http::qr;
 use crate::push::{Push, PushError};
-use crate::qr;
 use crate::store::StoreError;
 use app::api::backend::ChatBackend;
 use app::api::{

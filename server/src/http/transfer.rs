@@ -6,10 +6,10 @@
 //! could send a browser to its own link and make its visitor talk as the
 //! attacker (login CSRF), overwriting the visitor's own device id.
 
-use crate::identity::{self, CookiePolicy};
+use crate::http::identity::{self, CookiePolicy};
+use crate::http::pages::{escape, plain};
+use crate::http::state::AppState;
 use crate::limits;
-use crate::pages::{escape, plain};
-use crate::state::AppState;
 use app::protocol::DeviceId;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
@@ -50,7 +50,7 @@ pub async fn confirm(
     Path(token): Path<String>,
 ) -> Response {
     if !allowed(&state, peer, &headers) {
-        return crate::links::slow_down();
+        return crate::http::links::slow_down();
     }
     if !well_formed(&token) {
         return gone();
@@ -106,13 +106,13 @@ pub async fn claim(
     Path(token): Path<String>,
 ) -> Response {
     if !allowed(&state, peer, &headers) {
-        return crate::links::slow_down();
+        return crate::http::links::slow_down();
     }
     // Browsers say where a request comes from; only the confirmation page
     // itself may post here.
     let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     if site.is_some_and(|s| s != "same-origin") {
-        return crate::origin::refused();
+        return crate::http::origin::refused();
     }
     let device = if well_formed(&token) {
         match state.chat.claim_transfer(token).await {

@@ -7,10 +7,10 @@ mod gate;
 mod outbound;
 
 use crate::chat::{Chat, ChatError};
+use crate::http::origin;
+use crate::http::state::AppState;
 use crate::limits;
-use crate::origin;
-use crate::presence::TabId;
-use crate::state::AppState;
+use crate::realtime::presence::TabId;
 use crate::store::{PostTicket, RoomKey, StoreError};
 use app::protocol::{
     close_code, ClientEvent, ClientMessageId, ConnectParams, DeviceId, ErrorCode, RoomId,
@@ -64,7 +64,11 @@ pub async fn upgrade(
 ) -> Response {
     // Browsers send the cookie with a cross-site handshake too, so only the
     // chat's own origin may open a socket.
-    if !origin::is_allowed(&headers, &uri, &app.settings.origin_policy()) {
+    if !origin::is_allowed(
+        &headers,
+        &uri,
+        &crate::http::OriginPolicy::of(&app.settings),
+    ) {
         tracing::warn!(origin = ?headers.get("origin"), "cross-site WebSocket refused");
         return (
             StatusCode::FORBIDDEN,

@@ -2,18 +2,18 @@
 //! the WebSocket, the seed-compatible JSON history, static files and the
 //! health check.
 
-use crate::assets;
-use crate::backend::ServerBackend;
-use crate::files;
-use crate::headers::{self, CspNonce, HeaderPolicy};
-use crate::identity::{self, CookiePolicy};
-use crate::origin;
-use crate::pwa;
-use crate::session;
-use crate::state::AppState;
+use super::files;
+use crate::http::assets;
+use crate::http::headers::{self, CspNonce, HeaderPolicy};
+use crate::http::identity::{self, CookiePolicy};
+use crate::http::origin;
+use crate::http::pwa;
+use crate::http::server_fns::ServerBackend;
+use crate::http::state::AppState;
+use crate::http::transfer;
+use crate::http::trust;
+use crate::http::ws;
 use crate::store::RoomKey;
-use crate::transfer;
-use crate::trust;
 use app::api::backend::Backend;
 use app::api::ChatSnapshot;
 use app::protocol::{ChatMessage, DeviceId, MessageId, RoomId, HISTORY_MAX_LIMIT, HISTORY_PAGE};
@@ -51,8 +51,10 @@ pub fn router(state: AppState) -> Router {
         .route("/pkg/{file}", get(assets::serve_plain))
         .with_state(state.assets.clone());
     // Manifest, icons and the like; anything else is a plain 404 page.
-    let files = ServeDir::new(&state.settings.site_root)
-        .not_found_service(axum::routing::any(|| async { crate::pages::not_found() }));
+    let files =
+        ServeDir::new(&state.settings.site_root).not_found_service(axum::routing::any(|| async {
+            crate::http::pages::not_found()
+        }));
     // Icons and the like: public, revalidated by their date; a miss is an
     // error page like any other.
     let files = tower::ServiceBuilder::new()
@@ -67,7 +69,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/", get(home))
         .route("/r/{slug}", get(room_page))
-        .route("/ws", get(session::upgrade))
+        .route("/ws", get(ws::upgrade))
         .route("/get_messages", get(get_messages))
         .route("/manifest.webmanifest", get(pwa::manifest))
         .route("/healthz", get(healthz))
@@ -78,8 +80,8 @@ pub fn router(state: AppState) -> Router {
                 .post(transfer::claim)
                 .layer(body_limit(SMALL_BODY)),
         )
-        .route("/owner/{token}", get(crate::links::owner))
-        .route("/invite/{token}", get(crate::links::invite))
+        .route("/owner/{token}", get(crate::http::links::owner))
+        .route("/invite/{token}", get(crate::http::links::invite))
         .route("/ca.pem", get(trust::ca_certificate))
         .route("/trust", get(trust::trust_page))
         .route(
@@ -117,7 +119,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new().br(true).gzip(true))
         .layer(middleware::from_fn(secrets_uncompressed))
         .layer(middleware::from_fn_with_state(
-            Arc::new(state.settings.origin_policy()),
+            Arc::new(crate::http::OriginPolicy::of(&state.settings)),
             origin::same_origin_writes,
         ))
         .layer(middleware::from_fn_with_state(
@@ -255,10 +257,10 @@ async fn page(
 ) -> Response {
     let standing = match state.chat.access().admit(device).await {
         Ok(Ok(standing)) => standing,
-        Ok(Err(why)) => return crate::pages::denied(why),
+        Ok(Err(why)) => return crate::http::pages::denied(why),
         Err(e) => {
             tracing::error!(error = %e, "could not check the device");
-            return crate::pages::unavailable();
+            return crate::http::pages::unavailable();
         }
     };
     let snapshot = async {
@@ -282,10 +284,10 @@ async fn page(
     };
     let snapshot = match snapshot.await {
         Ok(Some(snapshot)) => snapshot,
-        Ok(None) => return crate::pages::not_found(),
+        Ok(None) => return crate::http::pages::not_found(),
         Err(e) => {
             tracing::error!(error = %e, "page could not be rendered");
-            return crate::pages::unavailable();
+            return crate::http::pages::unavailable();
         }
     };
     // Leptos adds the CSP nonce (put in the request by the header

@@ -1,0 +1,96 @@
+//! What travels between the chat's parts and its nodes: events to
+//! publish to sockets and who they are for, and the notes nodes send each
+//! other about their own tabs and what their clients spent.
+
+use app::protocol::{DeviceId, Identity, RoomId, ServerEvent};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    Everyone,
+    /// Every tab of one device (identity changes, read marks).
+    Device(DeviceId),
+    /// Everyone but this device (someone's typing is not shown to them).
+    AllBut(DeviceId),
+}
+
+impl Audience {
+    pub fn includes(&self, device: DeviceId) -> bool {
+        match self {
+            Audience::Everyone => true,
+            Audience::Device(d) => *d == device,
+            Audience::AllBut(d) => *d != device,
+        }
+    }
+}
+
+/// One event to publish.
+#[derive(Debug, Clone)]
+pub struct Publish {
+    pub audience: Audience,
+    /// The room it belongs to; `None` for events every socket gets.
+    pub room: Option<RoomId>,
+    pub event: ServerEvent,
+    /// What sockets showing another room get instead (nothing if `None`).
+    pub activity: Option<ServerEvent>,
+}
+
+impl Publish {
+    pub fn everyone(event: ServerEvent) -> Self {
+        Self {
+            audience: Audience::Everyone,
+            room: None,
+            event,
+            activity: None,
+        }
+    }
+
+    pub fn device(device: DeviceId, event: ServerEvent) -> Self {
+        Self {
+            audience: Audience::Device(device),
+            room: None,
+            event,
+            activity: None,
+        }
+    }
+
+    pub fn room(room: RoomId, event: ServerEvent) -> Self {
+        Self {
+            audience: Audience::Everyone,
+            room: Some(room),
+            event,
+            activity: None,
+        }
+    }
+}
+
+/// What one node says about its own tabs: one `Part` of a list, which
+/// replaces what the node said before, part by part.
+#[derive(Debug, Clone)]
+pub enum Note {
+    Room {
+        node: u64,
+        room: RoomId,
+        part: Part,
+        people: Vec<Identity>,
+    },
+    Visible {
+        node: u64,
+        part: Part,
+        devices: Vec<DeviceId>,
+    },
+}
+
+/// Which part of a node's list a note carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Part {
+    pub index: u16,
+    pub of: u16,
+}
+
+/// What keys spent of one limit on one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spent {
+    pub node: u64,
+    pub limit: String,
+    pub keys: Vec<(String, u32)>,
+}
