@@ -16,6 +16,9 @@ source scripts/env.sh
 step "format"
 cargo fmt --all --check
 
+step "layers: no import cycles among the crates' own modules"
+python3 scripts/module-cycles.py server/src app/src
+
 step "clippy: server, shared crate, load generator (ssr)"
 cargo clippy -p server -p app -p loadgen --features app/ssr --all-targets -- -D warnings
 step "clippy: browser crate (hydrate, wasm32)"
