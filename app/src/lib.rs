@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+mod chunks;
 #[cfg(feature = "hydrate")]
 pub mod client;
 mod components;

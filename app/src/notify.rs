@@ -164,7 +164,7 @@ pub fn follow_notification_taps(state: ChatState) {
                     .map(|r| r.room.clone())
             });
             match room {
-                Some(room) => crate::components::go_to(state, room),
+                Some(room) => state.go_to(room),
                 // A room this tab does not know yet: load it.
                 None => {
                     let _ = window().location().assign(&url);

@@ -369,6 +369,8 @@ pub enum ServerEvent {
 pub enum Role {
     Owner,
     Moderator,
+    /// Also any role this release does not know: the least it could be.
+    #[serde(other)]
     Member,
 }
 
@@ -397,6 +399,12 @@ impl Role {
 }
 
 /// Machine-readable reason carried by `ServerEvent::Error`.
+///
+/// The compatibility rule for everything the page decodes from the
+/// server: a page still running the previous release must read a newer
+/// server's frames. An event of an unknown type is skipped (`wire`), an
+/// unknown field is ignored, and every enum inside an event tolerates a
+/// value it does not know (`#[serde(other)]`, or a decoder that maps it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -427,6 +435,10 @@ pub enum ErrorCode {
     /// `retry_after_ms`, before any later one.
     Unavailable,
     Internal,
+    /// A code this release does not know (a newer server's): the error's
+    /// message is still shown.
+    #[serde(other)]
+    Unknown,
 }
 
 /// WebSocket close codes the server uses (4000–4999 is the private range).

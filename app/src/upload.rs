@@ -1,7 +1,7 @@
 //! Sending a photo or file: `POST /upload` with progress (fetch cannot
 //! report upload progress, XMLHttpRequest can). Browser only.
 
-use crate::components::{chunk_arrived, chunk_missing};
+use crate::chunks::{chunk_arrived, chunk_missing};
 use crate::protocol::Uploaded;
 use crate::state::ChatState;
 use leptos::prelude::*;

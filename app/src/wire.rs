@@ -240,6 +240,72 @@ mod tests {
         }
     }
 
+    /// The wire name of each kind of event, in order.
+    const KINDS: [&str; 14] = [
+        "ack",
+        "activity",
+        "chat_name",
+        "error",
+        "identity",
+        "message",
+        "pong",
+        "presence",
+        "read",
+        "resync",
+        "role",
+        "room",
+        "typing",
+        "welcome",
+    ];
+
+    fn kind(event: &ServerEvent) -> &'static str {
+        match event {
+            ServerEvent::Welcome { .. } => "welcome",
+            ServerEvent::Identity { .. } => "identity",
+            ServerEvent::Message { .. } => "message",
+            ServerEvent::Resync { .. } => "resync",
+            ServerEvent::Activity { .. } => "activity",
+            ServerEvent::Room { .. } => "room",
+            ServerEvent::Presence { .. } => "presence",
+            ServerEvent::Typing { .. } => "typing",
+            ServerEvent::Read { .. } => "read",
+            ServerEvent::ChatName { .. } => "chat_name",
+            ServerEvent::Role { .. } => "role",
+            ServerEvent::Ack { .. } => "ack",
+            ServerEvent::Error { .. } => "error",
+            ServerEvent::Pong { .. } => "pong",
+        }
+    }
+
+    /// A newer server's frames: an unknown kind of event is an error the
+    /// socket loop skips; an unknown field is ignored; an unknown error
+    /// code still carries its message.
+    #[test]
+    fn what_a_newer_server_sends_is_read_or_skipped() {
+        assert!(server_event(r#"{"type":"shout","text":"x"}"#).is_err());
+        assert_eq!(
+            server_event(r#"{"type":"pong","nonce":3,"sent_at":17}"#).expect("decodes"),
+            ServerEvent::Pong { nonce: 3 }
+        );
+        assert_eq!(
+            server_event(r#"{"type":"error","code":"quota_exceeded","message":"Full."}"#)
+                .expect("decodes"),
+            ServerEvent::Error {
+                code: ErrorCode::Unknown,
+                message: "Full.".into(),
+                client_id: None,
+                retry_after_ms: None,
+            }
+        );
+        assert_eq!(
+            server_event(r#"{"type":"role","role":"admin"}"#).expect("decodes"),
+            ServerEvent::Role {
+                role: Some(crate::protocol::Role::Member)
+            },
+            "an unknown role is the least one"
+        );
+    }
+
     /// Every kind of event decodes here exactly as the derived decoder
     /// (the server's and the tests') decodes it.
     #[test]
@@ -320,6 +386,11 @@ mod tests {
             },
             ServerEvent::Role { role: None },
         ];
+        // Every kind of event has an example above: `kind` names each
+        // variant with no wildcard, so a new one does not compile until it
+        // is named here, and then this fails until it has an example.
+        let covered: std::collections::BTreeSet<&str> = events.iter().map(kind).collect();
+        assert_eq!(covered.into_iter().collect::<Vec<_>>(), KINDS);
         for event in events {
             let json = serde_json::to_string(&event).expect("serialises");
             assert_eq!(server_event(&json).expect("decodes"), event, "{json}");

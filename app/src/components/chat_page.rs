@@ -17,6 +17,13 @@ use leptos::prelude::*;
 pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
     let state = ChatState::new();
     provide_context(state);
+    provide_context(crate::state::Ui::new());
+    // A form posted without JavaScript that the server refused comes back
+    // in the page; the action it belongs to shows the error (in the server's
+    // render and in the browser's alike, so hydration agrees).
+    if let Some((path, error)) = &snapshot.form_error {
+        provide_context(leptos::server::ServerActionError::new(path, error));
+    }
     // Effects only run in the browser, after hydration.
     Effect::new(move |_| {
         state.hydrated.set(true);
@@ -42,7 +49,6 @@ pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
     state.merge_stream(snapshot.messages);
     state.resume_from(snapshot.seq);
     state.place_divider();
-    state.name_error.set(snapshot.name_error);
     state.role.set(snapshot.role);
     state.chat_name.set(snapshot.chat_name);
     #[cfg(feature = "hydrate")]

@@ -9,31 +9,11 @@
 //! gone): what was opening stays closed with a notice, the page keeps
 //! working, and the next try fetches it again.
 
+#[cfg(feature = "hydrate")]
+use crate::chunks::{chunk_arrived, chunk_missing};
 use crate::state::ChatState;
 use leptos::prelude::*;
 use leptos::wasm_split::SplitLoaderError;
-
-/// Shown when a chunk's code could not be fetched.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-const NOT_LOADED: &str =
-    "That part of the chat could not be loaded. Check the connection and try again, or reload the page.";
-
-/// A chunk could not be fetched: say so.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-pub(crate) fn chunk_missing(state: ChatState) {
-    state.notice.set(Some(NOT_LOADED.to_owned()));
-}
-
-/// A chunk arrived: an earlier "could not be loaded" no longer holds.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-pub(crate) fn chunk_arrived(state: ChatState) {
-    if state
-        .notice
-        .with_untracked(|n| n.as_deref() == Some(NOT_LOADED))
-    {
-        state.notice.set(None);
-    }
-}
 
 /// Fetches a chunk (`preload`) the first time `wanted` turns true; the
 /// returned signal turns true once it has arrived. A chunk that cannot be

@@ -10,7 +10,7 @@ use super::notifications::NotificationsDialog;
 use super::room_settings::RoomSettings;
 use super::search::SearchPanel;
 use super::transfer::TransferDialog;
-use crate::state::ChatState;
+use crate::state::{ChatState, Overlay, Ui};
 use futures::FutureExt;
 use leptos::prelude::*;
 use leptos::wasm_split::{wasm_split, SplitLoaderError};
@@ -51,12 +51,12 @@ split_dialog!(chat_search, search_panel, load_search_panel, SearchPanel);
 /// arrived. Once loaded, the split function answers at once: its future
 /// is ready on the first poll.
 macro_rules! on_first_open {
-    ($state:expr, $open:expr, $split:ident, $preload:ident) => {{
-        let open: RwSignal<bool> = $open;
+    ($state:expr, $ui:expr, $overlay:expr, $split:ident, $preload:ident) => {{
+        let ui: Ui = $ui;
         let ready = load_when(
             $state,
-            move || open.get(),
-            move || open.set(false),
+            move || ui.is($overlay),
+            move || ui.close($overlay),
             $preload,
         );
         move || {
@@ -71,11 +71,12 @@ macro_rules! on_first_open {
 #[component]
 pub fn Dialogs() -> impl IntoView {
     let state = expect_context::<ChatState>();
+    let ui = expect_context::<Ui>();
     view! {
-        {on_first_open!(state, state.linking, transfer_dialog, load_transfer_dialog)}
-        {on_first_open!(state, state.room_settings, room_settings, load_room_settings)}
-        {on_first_open!(state, state.notifying, notifications_dialog, load_notifications_dialog)}
-        {on_first_open!(state, state.managing, manage_dialog, load_manage_dialog)}
-        {on_first_open!(state, state.searching, search_panel, load_search_panel)}
+        {on_first_open!(state, ui, Overlay::Link, transfer_dialog, load_transfer_dialog)}
+        {on_first_open!(state, ui, Overlay::RoomSettings, room_settings, load_room_settings)}
+        {on_first_open!(state, ui, Overlay::Notifications, notifications_dialog, load_notifications_dialog)}
+        {on_first_open!(state, ui, Overlay::Manage, manage_dialog, load_manage_dialog)}
+        {on_first_open!(state, ui, Overlay::Search, search_panel, load_search_panel)}
     }
 }

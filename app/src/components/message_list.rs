@@ -1,6 +1,6 @@
 use super::message_row::{row_actions_loader, MenuOpen, MessageRow, OutboxRow, RowPlace};
-use crate::api::older_messages;
-use crate::protocol::{ChatMessage, MessageId, HISTORY_PAGE};
+use crate::api::OlderMessages;
+use crate::protocol::{ChatMessage, MessageId, RoomId, HISTORY_PAGE};
 use crate::state::ChatState;
 use crate::time;
 use leptos::html;
@@ -22,7 +22,6 @@ const GROUP_MS: i64 = 5 * 60 * 1000;
 pub fn MessageList() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let scroller = NodeRef::<html::Div>::new();
-    let loading = RwSignal::new(false);
     // New messages arrived below while the reader was scrolled up.
     let unseen = RwSignal::new(false);
     // The message whose actions menu is open.
@@ -71,22 +70,29 @@ pub fn MessageList() -> impl IntoView {
         request_animation_frame(move || focus_row(scroller, id));
     });
 
+    // Older history, a page at a time; an answer for a room the tab has
+    // left meanwhile changes nothing (`merge` keeps the shown room's only).
+    let older = ServerAction::<OlderMessages>::new();
+    let asked_for = StoredValue::new(None::<RoomId>);
+    Effect::new(move |_| match older.value().get() {
+        Some(Ok(batch)) if asked_for.get_value() == Some(state.room_id()) => {
+            state.more_history.set(batch.len() as u32 >= HISTORY_PAGE);
+            state.merge(batch);
+        }
+        Some(Err(e)) => state.notice.set(Some(e.to_string())),
+        _ => {}
+    });
     let load_older = move || {
         let Some(before) = state.oldest() else { return };
-        if loading.get_untracked() || !state.more_history.get_untracked() {
+        if older.pending().get_untracked() || !state.more_history.get_untracked() {
             return;
         }
-        loading.set(true);
         let room = state.room_id();
-        leptos::task::spawn_local(async move {
-            match older_messages(room, before, HISTORY_PAGE).await {
-                Ok(batch) => {
-                    state.more_history.set(batch.len() as u32 >= HISTORY_PAGE);
-                    state.merge(batch);
-                }
-                Err(e) => state.notice.set(Some(e.to_string())),
-            }
-            loading.set(false);
+        asked_for.set_value(Some(room));
+        older.dispatch(OlderMessages {
+            room,
+            before,
+            limit: HISTORY_PAGE,
         });
     };
 
@@ -133,10 +139,10 @@ pub fn MessageList() -> impl IntoView {
                             <button
                                 type="button"
                                 class="load-older"
-                                disabled=move || loading.get() || !state.hydrated.get()
+                                disabled=move || older.pending().get() || !state.hydrated.get()
                                 on:click=move |_| load_older()
                             >
-                                {move || if loading.get() { "Loading…" } else { "Load older messages" }}
+                                {move || if older.pending().get() { "Loading…" } else { "Load older messages" }}
                             </button>
                         </li>
                     </Show>

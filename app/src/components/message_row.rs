@@ -201,6 +201,8 @@ fn RowActions(
                         return;
                     }
                     menu.set(None);
+                    // Not a `ServerAction`: the menu (and anything created in
+                    // it) is gone at once, and the answer outlives it.
                     leptos::task::spawn_local(async move {
                         let action = crate::api::ModAction::RemoveMessage { id };
                         if let Err(e) = crate::api::moderate(action).await {
@@ -324,5 +326,113 @@ mod tests {
         assert_eq!(human_size(1024 * 1024), "1.0 MB");
         assert_eq!(human_size(1024 * 1024 * 5 / 2), "2.5 MB");
         assert_eq!(human_size(1024 * 1024 * 10 - 1), "10.0 MB");
+    }
+}
+
+/// The row rendered to HTML, as the server sends it.
+#[cfg(all(test, feature = "ssr"))]
+mod rendered {
+    use super::*;
+    use crate::protocol::{ChatMessage, RoomId, Seq, UserId};
+    use leptos::reactive::owner::Owner;
+
+    fn message(text: &str) -> ChatMessage {
+        ChatMessage {
+            id: MessageId(7),
+            user_id: UserId(2),
+            user_name: "Bo <b>".into(),
+            color: "rgb(210,150,150)".into(),
+            msg: text.into(),
+            ts: 1_700_000_000_000,
+            room: RoomId::DEFAULT,
+            seq: Seq(7),
+            edited: false,
+            deleted: false,
+            removed: false,
+            reactions: Vec::new(),
+            mentions: Vec::new(),
+            attachment: None,
+        }
+    }
+
+    /// The row as the server renders it.
+    fn html(message: ChatMessage) -> String {
+        let owner = Owner::new();
+        owner.set();
+        provide_context(ChatState::new());
+        provide_context(MenuOpen {
+            open: RwSignal::new(None),
+            ready: RwSignal::new(false),
+        });
+        let place = RowPlace {
+            message,
+            day: None,
+            divider: false,
+            head: true,
+        };
+        view! { <MessageRow place/> }.to_html()
+    }
+
+    #[test]
+    fn a_plain_message_shows_its_author_and_text() {
+        let row = html(message("hello there"));
+        assert!(
+            row.contains(r#"<span class="text">hello there</span>"#),
+            "{row}"
+        );
+        assert!(row.contains("Bo &lt;b&gt;"), "the name is text: {row}");
+        assert!(!row.contains("(edited)"));
+    }
+
+    #[test]
+    fn an_edited_message_says_so() {
+        let mut m = message("better now");
+        m.edited = true;
+        let row = html(m);
+        assert!(
+            row.contains("better now") && row.contains("(edited)"),
+            "{row}"
+        );
+    }
+
+    #[test]
+    fn a_deleted_message_shows_no_text() {
+        let mut m = message("");
+        m.deleted = true;
+        let row = html(m);
+        assert!(row.contains("message deleted"), "{row}");
+        let classes = row.split("class=\"").nth(1).unwrap_or_default();
+        assert!(
+            classes
+                .split('"')
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .any(|c| c == "deleted"),
+            "{row}"
+        );
+    }
+
+    #[test]
+    fn a_removed_message_says_a_moderator_removed_it() {
+        let mut m = message("");
+        m.deleted = true;
+        m.removed = true;
+        let row = html(m);
+        assert!(row.contains("removed by a moderator"), "{row}");
+        assert!(!row.contains("message deleted"), "{row}");
+    }
+
+    #[test]
+    fn hostile_text_stays_text() {
+        let evil = r#"<img src=x onerror="alert(1)"><script>alert(2)</script>&amp;"#;
+        let row = html(message(evil));
+        assert!(!row.contains("<img") && !row.contains("<script"), "{row}");
+        assert!(
+            row.contains("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;")
+                || row.contains("&lt;img src=x onerror=\"alert(1)\"&gt;"),
+            "{row}"
+        );
+        assert!(row.contains("&amp;amp;"), "entities are not decoded: {row}");
     }
 }

@@ -17,7 +17,19 @@ mod transfer;
 mod typing;
 
 pub use chat_page::ChatPage;
-#[cfg(feature = "hydrate")]
-pub(crate) use chunks::{chunk_arrived, chunk_missing};
-#[cfg(feature = "hydrate")]
-pub use room_list::go_to;
+
+use crate::api::ApiError;
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+
+/// Why the latest call of a server action was refused, as a sentence.
+fn refusal<S>(action: ServerAction<S>) -> Option<String>
+where
+    S: ServerFn<Error = ApiError> + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+{
+    action.value().with(|v| {
+        v.as_ref()
+            .and_then(|r| r.as_ref().err().map(ApiError::to_string))
+    })
+}

@@ -1,5 +1,5 @@
-use crate::api::{set_push_mode, PushMode, PushSettings};
-use crate::state::ChatState;
+use crate::api::{PushMode, PushSettings, SetPushMode};
+use crate::state::{ChatState, Overlay, Ui};
 use leptos::prelude::*;
 
 /// Where this browser stands with notifications (only the browser moves
@@ -30,29 +30,31 @@ const MODES: [(PushMode, &str); 3] = [
 #[component]
 pub fn NotificationsDialog() -> impl IntoView {
     let state = expect_context::<ChatState>();
+    let ui = expect_context::<Ui>();
     let phase = RwSignal::new(Phase::Checking);
     let settings = RwSignal::new(None::<PushSettings>);
     #[cfg(feature = "hydrate")]
     let browser = browser::Browser::new(phase, settings);
     Effect::new(move |_| {
-        if state.notifying.get() {
+        if ui.is(Overlay::Notifications) {
             #[cfg(feature = "hydrate")]
             browser.check();
         }
     });
-    let close = move || state.notifying.set(false);
+    let close = move || ui.close(Overlay::Notifications);
     let room_name = move || {
         state
             .room
             .with(|r| r.as_ref().map(|r| r.name.clone()).unwrap_or_default())
     };
+    let set_mode = ServerAction::<SetPushMode>::new();
+    Effect::new(move |_| match set_mode.value().get() {
+        Some(Ok(s)) => settings.set(Some(s)),
+        Some(Err(e)) => phase.set(Phase::Failed(e.to_string())),
+        None => {}
+    });
     let choose = move |room, mode| {
-        leptos::task::spawn_local(async move {
-            match set_push_mode(room, mode).await {
-                Ok(s) => settings.set(Some(s)),
-                Err(e) => phase.set(Phase::Failed(e.to_string())),
-            }
-        });
+        set_mode.dispatch(SetPushMode { room, mode });
     };
     let device_mode = move || settings.with(|s| s.as_ref().map(|s| s.mode));
     let room_mode = move || {
@@ -61,7 +63,7 @@ pub fn NotificationsDialog() -> impl IntoView {
     };
 
     view! {
-        <Show when=move || state.notifying.get()>
+        <Show when=move || ui.is(Overlay::Notifications)>
             <div class="name-prompt" role="dialog" aria-modal="true" aria-labelledby="notify-title">
                 <div class="name-form notifications">
                     <h2 id="notify-title">"Notifications"</h2>
@@ -198,6 +200,9 @@ mod browser {
         /// Reads where this browser stands; a subscription it already has
         /// is stored again (the server may have dropped it, or it may
         /// belong to the identity this browser now uses).
+        // These chain the browser's own promises (its service worker, its
+        // push subscription) with server calls, and some must begin inside
+        // the tap: tasks of their own rather than one server action.
         pub fn check(self) {
             self.phase.set(Phase::Checking);
             match notify::support() {

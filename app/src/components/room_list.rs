@@ -1,5 +1,4 @@
-use crate::api::create_room;
-use crate::protocol::RoomInfo;
+use crate::api::CreateRoom;
 use crate::state::ChatState;
 use crate::validate::RoomName;
 use leptos::ev::{MouseEvent, SubmitEvent};
@@ -12,28 +11,28 @@ use leptos::prelude::*;
 pub fn RoomList() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let creating = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let create = ServerAction::<CreateRoom>::new();
+    // What the page itself found wrong before sending.
+    let invalid = RwSignal::new(None::<String>);
     let input = NodeRef::<leptos::html::Input>::new();
-
+    let error = move || invalid.get().or_else(|| super::refusal(create));
+    Effect::new(move |_| {
+        if let Some(Ok(room)) = create.value().get() {
+            create.value().set(None);
+            creating.set(false);
+            state.go_to(room);
+        }
+    });
     let on_create = move |ev: SubmitEvent| {
         ev.prevent_default();
         let Some(name) = input.get_untracked().map(|el| el.value()) else {
             return;
         };
         if let Err(e) = RoomName::parse(&name) {
-            error.set(Some(e.to_string()));
+            invalid.set(Some(e.to_string()));
             return;
         }
-        leptos::task::spawn_local(async move {
-            match create_room(name).await {
-                Ok(room) => {
-                    error.set(None);
-                    creating.set(false);
-                    go_to(state, room);
-                }
-                Err(e) => error.set(Some(e.to_string())),
-            }
-        });
+        create.dispatch(CreateRoom { name });
     };
 
     view! {
@@ -67,7 +66,7 @@ pub fn RoomList() -> impl IntoView {
                                             return;
                                         }
                                         ev.prevent_default();
-                                        go_to(state, room.clone());
+                                        state.go_to(room.clone());
                                     }
                                 >
                                     <span class="room-name">"# " {s.room.name.clone()}</span>
@@ -111,13 +110,13 @@ pub fn RoomList() -> impl IntoView {
                         aria-label="Room name"
                         placeholder="Room name"
                         enterkeyhint="go"
-                        on:input=move |_| error.set(None)
+                        on:input=move |_| invalid.set(None)
                     />
                     <div class="name-actions">
                         <button type="button" class="cancel" on:click=move |_| creating.set(false)>"Cancel"</button>
-                        <button type="submit" class="join">"Create"</button>
+                        <button type="submit" class="join" disabled=move || create.pending().get()>"Create"</button>
                     </div>
-                    <p class="name-error" role="alert" hidden=move || error.get().is_none()>{move || error.get()}</p>
+                    <p class="name-error" role="alert" hidden=move || error().is_none()>{error}</p>
                 </form>
             </Show>
         </nav>
@@ -130,24 +129,4 @@ fn badge(n: u32) -> String {
     } else {
         n.to_string()
     }
-}
-
-/// Shows a room and puts its address in the location bar.
-pub fn go_to(state: ChatState, room: RoomInfo) {
-    push_url(state, &room);
-    state.detached.set(false);
-    state.focus.set(None);
-    state.open_room(room);
-}
-
-/// Puts a room's address in the location bar, unless it is already shown.
-pub fn push_url(state: ChatState, room: &RoomInfo) {
-    #[cfg(feature = "hydrate")]
-    if room.id != state.room_id() {
-        let url = format!("/r/{}", room.slug);
-        if let Ok(history) = window().history() {
-            let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
-        }
-    }
-    let _ = (state, room);
 }

@@ -1,6 +1,6 @@
-use crate::api::{archive_room, rename_room};
+use crate::api::{ArchiveRoom, RenameRoom};
 use crate::protocol::RoomId;
-use crate::state::ChatState;
+use crate::state::{ChatState, Overlay, Ui};
 use crate::validate::RoomName;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -9,7 +9,11 @@ use leptos::prelude::*;
 #[component]
 pub fn RoomSettings() -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let error = RwSignal::new(None::<String>);
+    let ui = expect_context::<Ui>();
+    let rename = ServerAction::<RenameRoom>::new();
+    let archive = ServerAction::<ArchiveRoom>::new();
+    // What the page itself found wrong before sending.
+    let invalid = RwSignal::new(None::<String>);
     let confirming = RwSignal::new(false);
     let input = NodeRef::<leptos::html::Input>::new();
     let name = move || {
@@ -17,26 +21,39 @@ pub fn RoomSettings() -> impl IntoView {
             .room
             .with(|r| r.as_ref().map(|r| r.name.clone()).unwrap_or_default())
     };
-    let close = move || {
-        state.room_settings.set(false);
-        confirming.set(false);
-        error.set(None);
+    let error = move || {
+        invalid
+            .get()
+            .or_else(|| super::refusal(rename))
+            .or_else(|| super::refusal(archive))
     };
+    let close = move || {
+        ui.close(Overlay::RoomSettings);
+        confirming.set(false);
+        invalid.set(None);
+        rename.value().set(None);
+        archive.value().set(None);
+    };
+    // Done: the room's new name or archived state arrives on the socket.
+    Effect::new(move |_| {
+        let renamed = rename.value().with(|v| matches!(v, Some(Ok(_))));
+        let archived = archive.value().with(|v| matches!(v, Some(Ok(_))));
+        if renamed || archived {
+            close();
+        }
+    });
     let on_rename = move |ev: SubmitEvent| {
         ev.prevent_default();
         let Some(name) = input.get_untracked().map(|el| el.value()) else {
             return;
         };
         if let Err(e) = RoomName::parse(&name) {
-            error.set(Some(e.to_string()));
+            invalid.set(Some(e.to_string()));
             return;
         }
-        let room = state.room_id();
-        leptos::task::spawn_local(async move {
-            match rename_room(room, name).await {
-                Ok(_) => close(),
-                Err(e) => error.set(Some(e.to_string())),
-            }
+        rename.dispatch(RenameRoom {
+            room: state.room_id(),
+            name,
         });
     };
     let on_archive = move |_| {
@@ -44,17 +61,13 @@ pub fn RoomSettings() -> impl IntoView {
             confirming.set(true);
             return;
         }
-        let room = state.room_id();
-        leptos::task::spawn_local(async move {
-            match archive_room(room).await {
-                Ok(_) => close(),
-                Err(e) => error.set(Some(e.to_string())),
-            }
+        archive.dispatch(ArchiveRoom {
+            room: state.room_id(),
         });
     };
 
     view! {
-        <Show when=move || state.room_settings.get()>
+        <Show when=move || ui.is(Overlay::RoomSettings)>
             <div class="name-prompt" role="dialog" aria-modal="true" aria-labelledby="room-settings-title">
                 <form class="name-form" on:submit=on_rename novalidate>
                     <h2 id="room-settings-title">"Room settings"</h2>
@@ -65,7 +78,7 @@ pub fn RoomSettings() -> impl IntoView {
                         class="room-name-input"
                         node_ref=input
                         prop:value=name
-                        on:input=move |_| error.set(None)
+                        on:input=move |_| invalid.set(None)
                     />
                     <div class="name-actions">
                         <Show when=move || state.room_id() != RoomId::DEFAULT>
@@ -74,9 +87,9 @@ pub fn RoomSettings() -> impl IntoView {
                             </button>
                         </Show>
                         <button type="button" class="cancel" on:click=move |_| close()>"Close"</button>
-                        <button type="submit" class="join">"Rename"</button>
+                        <button type="submit" class="join" disabled=move || rename.pending().get()>"Rename"</button>
                     </div>
-                    <p class="name-error" role="alert" hidden=move || error.get().is_none()>{move || error.get()}</p>
+                    <p class="name-error" role="alert" hidden=move || error().is_none()>{error}</p>
                 </form>
             </div>
         </Show>

@@ -1,6 +1,6 @@
-use crate::api::{message_context, search_messages, SearchHit, SEARCH_PAGE};
+use crate::api::{search_messages, MessageContext, SearchHit, SearchMessages, SEARCH_PAGE};
 use crate::protocol::MessageId;
-use crate::state::ChatState;
+use crate::state::{ChatState, Overlay, Ui};
 use crate::time;
 use leptos::prelude::*;
 use std::time::Duration;
@@ -13,60 +13,82 @@ const SETTLE: Duration = Duration::from_millis(250);
 #[component]
 pub fn SearchPanel() -> impl IntoView {
     let state = expect_context::<ChatState>();
+    let ui = expect_context::<Ui>();
     let query = RwSignal::new(String::new());
-    let hits = RwSignal::new(Vec::<SearchHit>::new());
-    let more = RwSignal::new(false);
-    let status = RwSignal::new(None::<String>);
-    // Only the latest search's answer is shown.
-    let generation = StoredValue::new(0u64);
+    // The query once typing has paused: what is searched for.
+    let settled = RwSignal::new(String::new());
+    let pause = StoredValue::new(None::<TimeoutHandle>);
     let input = NodeRef::<leptos::html::Input>::new();
-
-    let run = move |before: Option<MessageId>| {
-        let q = query.get_untracked();
-        if q.trim().is_empty() {
-            hits.set(Vec::new());
-            more.set(false);
-            status.set(None);
-            return;
+    // The first page, keyed on the settled query: an answer for an older
+    // query is dropped by the resource, never shown over a newer one.
+    let first = LocalResource::new(move || {
+        let q = settled.get();
+        async move {
+            match q.trim().is_empty() {
+                true => None,
+                false => Some(search_messages(q, None).await),
+            }
         }
-        let mine = generation.get_value();
-        leptos::task::spawn_local(async move {
-            let answer = search_messages(q, before).await;
-            if generation.get_value() != mine {
-                return;
+    });
+    // Later pages, appended; a page for another query than the shown one
+    // is ignored.
+    let more = ServerAction::<SearchMessages>::new();
+    let appended = RwSignal::new(Vec::<SearchHit>::new());
+    let asked_more = StoredValue::new(None::<String>);
+    Effect::new(move |_| {
+        settled.track();
+        appended.set(Vec::new());
+    });
+    Effect::new(move |_| {
+        let current = settled.get_untracked();
+        if let Some(Ok(found)) = more.value().get() {
+            if asked_more.get_value().as_deref() == Some(current.as_str()) {
+                appended.update(|h| h.extend(found));
             }
-            match answer {
-                Ok(found) => {
-                    more.set(found.len() as u32 >= SEARCH_PAGE);
-                    status.set(match (before, found.is_empty()) {
-                        (None, true) => Some("No messages found.".to_owned()),
-                        _ => None,
-                    });
-                    if before.is_some() {
-                        hits.update(|h| h.extend(found));
-                    } else {
-                        hits.set(found);
-                    }
-                }
-                Err(e) => status.set(Some(e.to_string())),
-            }
-        });
+        }
+    });
+    let hits = move || {
+        let mut hits = first
+            .get()
+            .flatten()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        hits.extend(appended.get());
+        hits
+    };
+    let has_more = move || {
+        let last_page = match more.value().get() {
+            Some(Ok(found)) if !appended.with(Vec::is_empty) => found.len(),
+            _ => first
+                .get()
+                .flatten()
+                .and_then(Result::ok)
+                .map_or(0, |f| f.len()),
+        };
+        last_page as u32 >= SEARCH_PAGE
+    };
+    let opened = ServerAction::<MessageContext>::new();
+    let status = move || match first.get().flatten() {
+        Some(Err(e)) => Some(e.to_string()),
+        Some(Ok(found)) if found.is_empty() => Some("No messages found.".to_owned()),
+        _ => super::refusal(more).or_else(|| super::refusal(opened)),
     };
     let on_input = move |ev| {
         query.set(event_target_value(&ev));
-        generation.update_value(|g| *g += 1);
-        let mine = generation.get_value();
-        set_timeout(
-            move || {
-                if generation.get_value() == mine {
-                    run(None);
-                }
-            },
-            SETTLE,
-        );
+        if let Some(h) = pause.get_value() {
+            h.clear();
+        }
+        let handle = set_timeout_with_handle(move || settled.set(query.get_untracked()), SETTLE);
+        pause.set_value(handle.ok());
+    };
+    let load_more = move || {
+        let before = hits().last().map(|h| h.message.id);
+        let q = settled.get_untracked();
+        asked_more.set_value(Some(q.clone()));
+        more.dispatch(SearchMessages { query: q, before });
     };
     Effect::new(move |_| {
-        if state.searching.get() {
+        if ui.is(Overlay::Search) {
             request_animation_frame(move || {
                 if let Some(el) = input.get_untracked() {
                     let _ = el.focus();
@@ -74,20 +96,27 @@ pub fn SearchPanel() -> impl IntoView {
             });
         }
     });
-    let open = move |id: MessageId| {
-        leptos::task::spawn_local(async move {
-            match message_context(id).await {
-                Ok(context) => {
-                    super::room_list::push_url(state, &context.room);
-                    state.show_context(context, id);
-                }
-                Err(e) => status.set(Some(e.to_string())),
+    // A result opens in its room, around it (the newest choice wins: a
+    // context that arrives for an earlier tap is not shown over it).
+    let chosen = StoredValue::new(None::<MessageId>);
+    Effect::new(move |_| {
+        if let Some(Ok(context)) = opened.value().get() {
+            let Some(id) = chosen.get_value() else { return };
+            if !context.messages.iter().any(|m| m.id == id) {
+                return;
             }
-        });
+            state.push_url(&context.room);
+            state.show_context(context, id);
+            ui.close(Overlay::Search);
+        }
+    });
+    let open = move |id: MessageId| {
+        chosen.set_value(Some(id));
+        opened.dispatch(MessageContext { id });
     };
 
     view! {
-        <Show when=move || state.searching.get()>
+        <Show when=move || ui.is(Overlay::Search)>
             <div class="name-prompt" role="dialog" aria-modal="true" aria-labelledby="search-title">
                 <div class="name-form search-panel">
                     <h2 id="search-title">"Search messages"</h2>
@@ -101,10 +130,10 @@ pub fn SearchPanel() -> impl IntoView {
                         prop:value=move || query.get()
                         on:input=on_input
                     />
-                    <p class="hint" role="status">{move || status.get()}</p>
+                    <p class="hint" role="status">{status}</p>
                     <ul class="search-results">
                         <For
-                            each=move || hits.get()
+                            each=hits
                             key=|h| (h.message.id, h.message.seq)
                             children=move |h| {
                                 let id = h.message.id;
@@ -136,12 +165,12 @@ pub fn SearchPanel() -> impl IntoView {
                         />
                     </ul>
                     <div class="name-actions">
-                        <Show when=move || more.get()>
-                            <button type="button" class="more-results" on:click=move |_| {
-                                run(hits.with_untracked(|h| h.last().map(|h| h.message.id)));
-                            }>"More results"</button>
+                        <Show when=has_more>
+                            <button type="button" class="more-results" disabled=move || more.pending().get() on:click=move |_| load_more()>
+                                "More results"
+                            </button>
                         </Show>
-                        <button type="button" class="join" on:click=move |_| state.searching.set(false)>"Close"</button>
+                        <button type="button" class="join" on:click=move |_| ui.close(Overlay::Search)>"Close"</button>
                     </div>
                 </div>
             </div>

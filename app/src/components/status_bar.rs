@@ -1,4 +1,4 @@
-use crate::state::{ChatState, Connection, Screen};
+use crate::state::{ChatState, Connection, Overlay, Screen, Ui};
 use leptos::prelude::*;
 
 /// The room's name, the connection, who you are; below it, who is here
@@ -9,6 +9,7 @@ use leptos::prelude::*;
 #[component]
 pub fn StatusBar() -> impl IntoView {
     let state = expect_context::<ChatState>();
+    let ui = expect_context::<Ui>();
     let status = move || -> (&'static str, AnyView) {
         if !state.hydrated.get() {
             // Without JavaScript a stylesheet in <noscript> hides this and
@@ -76,7 +77,7 @@ pub fn StatusBar() -> impl IntoView {
                                 aria-label=label
                                 style:background-color=me.color
                                 disabled=state.starting()
-                                on:click=move |_| state.renaming.set(true)
+                                on:click=move |_| ui.open(Overlay::Rename)
                             >
                                 {me.name}
                             </button>
@@ -103,6 +104,7 @@ pub fn StatusBar() -> impl IntoView {
 #[component]
 fn RoomBar() -> impl IntoView {
     let state = expect_context::<ChatState>();
+    let ui = expect_context::<Ui>();
     let open = RwSignal::new(false);
     let count = move || state.presence.with(Vec::len);
     let label = move || match count() {
@@ -142,7 +144,7 @@ fn RoomBar() -> impl IntoView {
                 aria-label="Search messages"
                 title="Search messages"
                 disabled=state.starting()
-                on:click=move |_| state.searching.set(true)
+                on:click=move |_| ui.open(Overlay::Search)
             >
                 <span class="icon" aria-hidden="true"></span>
             </button>
@@ -152,7 +154,7 @@ fn RoomBar() -> impl IntoView {
                     class="manage-button"
                     title="Manage chat"
                     disabled=state.starting()
-                    on:click=move |_| state.managing.set(true)
+                    on:click=move |_| ui.open(Overlay::Manage)
                 >
                     "Manage"
                 </button>
@@ -163,7 +165,7 @@ fn RoomBar() -> impl IntoView {
                 aria-label="Notifications"
                 title="Notifications"
                 disabled=state.nameless()
-                on:click=move |_| state.notifying.set(true)
+                on:click=move |_| ui.open(Overlay::Notifications)
             >
                 <span class="icon" aria-hidden="true"></span>
             </button>
@@ -173,7 +175,7 @@ fn RoomBar() -> impl IntoView {
                 aria-label="Room settings"
                 title="Room settings"
                 disabled=state.nameless()
-                on:click=move |_| state.room_settings.set(true)
+                on:click=move |_| ui.open(Overlay::RoomSettings)
             >
                 "⋯"
             </button>
@@ -183,7 +185,7 @@ fn RoomBar() -> impl IntoView {
                 title="Use on another device"
                 aria-label="Use on another device"
                 disabled=state.nameless()
-                on:click=move |_| state.linking.set(true)
+                on:click=move |_| ui.open(Overlay::Link)
             >
                 <span class="icon" aria-hidden="true"></span>
                 <span class="label">"Link device"</span>

@@ -1,25 +1,24 @@
-use crate::api::{start_transfer, ApiError, TransferLink};
-use crate::state::ChatState;
+use crate::api::StartTransfer;
+use crate::state::{ChatState, Overlay, Ui};
 use leptos::prelude::*;
 
 /// "Use on another device": a fresh one-time link and its QR code.
 #[component]
 pub fn TransferDialog() -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let link = RwSignal::new(None::<Result<TransferLink, ApiError>>);
+    let ui = expect_context::<Ui>();
+    let link = ServerAction::<StartTransfer>::new();
     // Every opening makes a new link; an old one may already be used.
     Effect::new(move |_| {
-        if state.linking.get() {
-            link.set(None);
-            leptos::task::spawn_local(async move {
-                link.set(Some(start_transfer().await));
-            });
+        if ui.is(Overlay::Link) {
+            link.value().set(None);
+            link.dispatch(StartTransfer {});
         }
     });
     let name = move || state.me.get().map(|m| m.name).unwrap_or_default();
 
     view! {
-        <Show when=move || state.linking.get()>
+        <Show when=move || ui.is(Overlay::Link)>
             <div class="name-prompt" role="dialog" aria-modal="true" aria-labelledby="transfer-title">
                 <div class="name-form transfer">
                     <h2 id="transfer-title">"Use on another device"</h2>
@@ -27,7 +26,7 @@ pub fn TransferDialog() -> impl IntoView {
                         "Scan the code or open the link on your phone, another browser or the "
                         "home-screen app to chat there as " <strong>{name}</strong> "."
                     </p>
-                    {move || match link.get() {
+                    {move || match link.value().get() {
                         None => view! { <p class="hint">"Creating a link…"</p> }.into_any(),
                         Some(Ok(link)) => {
                             let minutes = link.expires_in_secs.div_ceil(60);
@@ -42,7 +41,7 @@ pub fn TransferDialog() -> impl IntoView {
                         Some(Err(e)) => view! { <p class="name-error" role="alert">{e.to_string()}</p> }.into_any(),
                     }}
                     <div class="name-actions">
-                        <button type="button" class="join" on:click=move |_| state.linking.set(false)>
+                        <button type="button" class="join" on:click=move |_| ui.close(Overlay::Link)>
                             "Done"
                         </button>
                     </div>

@@ -3,9 +3,13 @@
 //! server rendering, hydration and live traffic.
 
 mod outbox;
+mod overlay;
 mod rooms;
+#[cfg(all(test, feature = "ssr"))]
+mod tests;
 
 pub use outbox::{Delivery, OutgoingMessage};
+pub use overlay::{Overlay, Ui};
 
 use crate::protocol::{
     ChatMessage, ClientEvent, ErrorCode, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq,
@@ -84,20 +88,8 @@ pub struct ChatState {
     pub me: RwSignal<Option<Identity>>,
     /// The server said this device has no name yet.
     pub needs_name: RwSignal<bool>,
-    /// The user asked to change their name.
-    pub renaming: RwSignal<bool>,
-    /// Why the name form was refused, shown under it.
-    pub name_error: RwSignal<Option<String>>,
-    /// The "use on another device" dialog is open.
-    pub linking: RwSignal<bool>,
-    /// The room settings dialog is open.
-    pub room_settings: RwSignal<bool>,
-    /// The notifications dialog is open.
-    pub notifying: RwSignal<bool>,
     /// This device's role (owner, moderator, member) if it has one.
     pub role: RwSignal<Option<crate::api::Role>>,
-    /// The owner's and moderators' dialog is open.
-    pub managing: RwSignal<bool>,
     /// The chat's name, for the window title.
     pub chat_name: RwSignal<String>,
     pub outbox: RwSignal<Vec<OutgoingMessage>>,
@@ -132,8 +124,6 @@ pub struct ChatState {
     pub uploading: RwSignal<Option<(String, f64)>>,
     /// An uploaded photo or file waiting in the composer to be sent.
     pub attached: RwSignal<Option<crate::protocol::Uploaded>>,
-    /// The search panel is open.
-    pub searching: RwSignal<bool>,
     /// Showing older history around a search result rather than the live
     /// end of the room: new messages wait until the reader goes back.
     pub detached: RwSignal<bool>,
@@ -167,13 +157,7 @@ impl ChatState {
             messages: RwSignal::new(BTreeMap::new()),
             me: RwSignal::new(None),
             needs_name: RwSignal::new(false),
-            renaming: RwSignal::new(false),
-            name_error: RwSignal::new(None),
-            linking: RwSignal::new(false),
-            room_settings: RwSignal::new(false),
-            notifying: RwSignal::new(false),
             role: RwSignal::new(None),
-            managing: RwSignal::new(false),
             chat_name: RwSignal::new(String::new()),
             outbox: RwSignal::new(Vec::new()),
             connection: RwSignal::new(Connection::Connecting),
@@ -188,7 +172,6 @@ impl ChatState {
             divider: RwSignal::new(None),
             editing: RwSignal::new(None),
             draft: RwSignal::new(String::new()),
-            searching: RwSignal::new(false),
             uploading: RwSignal::new(None),
             attached: RwSignal::new(None),
             detached: RwSignal::new(false),
@@ -280,7 +263,6 @@ impl ChatState {
     pub fn set_identity(&self, me: Identity) {
         self.me.set(Some(me));
         self.needs_name.set(false);
-        self.renaming.set(false);
     }
 
     // The `disabled` states shared by many controls, as signals: one
@@ -407,7 +389,15 @@ impl ChatState {
                 messages,
                 seq,
             } => {
-                if room == self.room_id() {
+                if room != self.room_id() {
+                    // For a room this tab has left.
+                } else if self.detached.get_untracked() {
+                    // The reader asked for a message deep in history (a
+                    // search result) after the room's latest page was
+                    // asked for: the newer intent stays on screen, and
+                    // the live end waits for "back to latest".
+                    self.advance(seq);
+                } else {
                     self.replace_with(messages, seq);
                     self.place_divider();
                 }
@@ -533,7 +523,6 @@ impl ChatState {
         self.more_history.set(true);
         self.divider.set(None);
         self.focus.set(Some(id));
-        self.searching.set(false);
     }
 
     /// Leaves older history for the live end of the room.

@@ -152,16 +152,21 @@ impl ChatState {
             }
             f.paused = true;
         });
-        let state = *self;
         let wait = std::time::Duration::from_millis(retry_after_ms.unwrap_or(1000));
-        set_timeout(
-            move || {
-                state.notice.set(None);
-                state.outbox_flow.update_value(|f| f.paused = false);
-                state.pump();
-            },
-            wait,
-        );
+        #[cfg(feature = "hydrate")]
+        {
+            let state = *self;
+            set_timeout(move || state.resume_sending(), wait);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = wait;
+    }
+
+    /// The wait after a rate limit is over: the held message goes first.
+    pub fn resume_sending(&self) {
+        self.notice.set(None);
+        self.outbox_flow.update_value(|f| f.paused = false);
+        self.pump();
     }
 
     /// Starts sending what is pending, oldest first.

@@ -147,4 +147,26 @@ impl ChatState {
             last_seen: back.cursor,
         });
     }
+
+    /// Shows a room and puts its address in the location bar.
+    pub fn go_to(&self, room: RoomInfo) {
+        self.push_url(&room);
+        self.detached.set(false);
+        self.focus.set(None);
+        self.open_room(room);
+    }
+
+    /// Puts a room's address in the location bar, unless it is already
+    /// shown.
+    pub fn push_url(&self, room: &RoomInfo) {
+        #[cfg(feature = "hydrate")]
+        if room.id != self.room_id() {
+            let url = format!("/r/{}", room.slug);
+            if let Ok(history) = window().history() {
+                let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = room;
+    }
 }

@@ -193,7 +193,8 @@ async fn secrets_uncompressed(mut req: Request<Body>, next: middleware::Next) ->
 const SECRET_ANSWERS: &[&str] = &["/api/create_invite", "/api/start_transfer"];
 
 /// Puts the client's address (behind a trusted proxy, the one it
-/// forwards) in the request, for the limits per address.
+/// forwards) in the request, for the limits per address, and the host it
+/// asked for, for links back to the chat.
 async fn client_addr(
     State(trusted): State<Arc<Vec<std::net::IpAddr>>>,
     mut req: Request<Body>,
@@ -208,6 +209,15 @@ async fn client_addr(
         req.extensions_mut()
             .insert(app::api::backend::ClientAddr(ip));
     }
+    let host = origin::request_host(req.headers(), req.uri())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .map(str::to_owned);
+    req.extensions_mut()
+        .insert(app::api::backend::RequestHost(host));
     next.run(req).await
 }
 
@@ -277,7 +287,7 @@ async fn page(
             room: Some(room),
             seq,
             edit_window_secs: state.settings.edit_window_secs,
-            name_error: form.name_error(),
+            form_error: form.path.clone().zip(form.err.clone()),
             role: standing.role,
             chat_name: state.chat.access().chat_name(),
         }))
@@ -336,24 +346,14 @@ fn preload_links(options: &leptos::config::LeptosOptions) -> String {
 }
 
 /// What a server function refused when its form was posted without
-/// JavaScript: Leptos redirects back with `?__path=…&__err=…`.
+/// JavaScript: Leptos redirects back with `?__path=…&__err=…`, which the
+/// page hands to the form's action (`ServerActionError`).
 #[derive(Debug, Default, Deserialize)]
 pub struct FormError {
     #[serde(rename = "__path")]
     path: Option<String>,
     #[serde(rename = "__err")]
     err: Option<String>,
-}
-
-impl FormError {
-    /// The name form's error, as the sentence the user should read.
-    fn name_error(&self) -> Option<String> {
-        use leptos::server_fn::error::ServerFnUrlError;
-        use leptos::server_fn::ServerFn;
-        let (path, err) = (self.path.as_deref()?, self.err.as_deref()?);
-        (path == app::api::SetName::PATH)
-            .then(|| ServerFnUrlError::<app::api::ApiError>::decode_err(err).to_string())
-    }
 }
 
 #[derive(Debug, Deserialize)]

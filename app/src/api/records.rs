@@ -1,0 +1,225 @@
+//! What the server functions carry: the page's snapshot, the owner's
+//! overview, search results, notification settings.
+
+use crate::protocol::{
+    ChatMessage, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq, UserId,
+};
+// On the socket (`ServerEvent::Role`) and in these records alike.
+pub use crate::protocol::Role;
+use serde::{Deserialize, Serialize};
+
+/// What the page needs to render: who this device is and the latest page
+/// of messages (oldest first). The server renders the page from it and
+/// embeds it for hydration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatSnapshot {
+    pub me: Option<Identity>,
+    /// The room the page shows.
+    pub room: Option<RoomInfo>,
+    /// Every room in the list, with this identity's unread figures.
+    pub rooms: Vec<RoomStatus>,
+    /// The room's latest messages, oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// The room's newest seq when the page was rendered: where the socket
+    /// resumes from.
+    pub seq: Seq,
+    /// How long an author may edit a message, in seconds.
+    pub edit_window_secs: u64,
+    /// A form posted without JavaScript that a server function refused:
+    /// its path and the encoded error (`?__path=…&__err=…`), for the
+    /// action it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form_error: Option<(String, String)>,
+    /// This device's role, if it is a member (everyone may be, in an open
+    /// chat, without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// The name the owner gave the chat (the page's title).
+    #[serde(default)]
+    pub chat_name: String,
+}
+
+/// Someone who picked a name, as the owner and moderators see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub who: Identity,
+    /// `None`: named, but not a member (joined an open chat before the
+    /// members list existed, or was never let in).
+    pub role: Option<Role>,
+    pub blocked: bool,
+}
+
+/// An invite link that still works (not revoked, expired or used up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteInfo {
+    pub id: i64,
+    /// Who made it.
+    pub by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub max_uses: u32,
+    pub uses: u32,
+}
+
+/// A new invite: the only time its link is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewInvite {
+    pub url: String,
+    pub qr_svg: String,
+    pub info: InviteInfo,
+}
+
+/// One moderation action, for the owner's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// What the owner and moderators manage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admin {
+    pub role: Option<Role>,
+    pub invite_only: bool,
+    pub chat_name: String,
+    pub people: Vec<Person>,
+    pub invites: Vec<InviteInfo>,
+    /// The owner's only.
+    pub log: Vec<LogEntry>,
+}
+
+/// A moderation or ownership action. The server checks the device's role
+/// for every one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case")]
+pub enum ModAction {
+    /// Owner: open to anyone, or members only.
+    SetAccess {
+        invite_only: bool,
+    },
+    /// Owner: the chat's name in the header, title and manifest.
+    SetChatName {
+        name: String,
+    },
+    /// Owner: make someone a moderator, or take it back.
+    SetModerator {
+        user: UserId,
+        moderator: bool,
+    },
+    /// Close their sockets and refuse them; optionally remove every
+    /// message of theirs.
+    Block {
+        user: UserId,
+        remove_messages: bool,
+    },
+    Unblock {
+        user: UserId,
+    },
+    /// Replace a message by "removed by a moderator"; its text is deleted.
+    RemoveMessage {
+        id: MessageId,
+    },
+    RevokeInvite {
+        id: i64,
+    },
+}
+
+/// A one-time link that gives another browser this device's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferLink {
+    pub url: String,
+    /// The link as a QR code, an SVG drawn by the server.
+    pub qr_svg: String,
+    pub expires_in_secs: u64,
+}
+
+/// A search result: the message, where it is, and its text cut into
+/// parts, the matched ones marked. Rendered as text, never as HTML.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub message: ChatMessage,
+    pub room: RoomInfo,
+    pub parts: Vec<TextPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextPart {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hit: bool,
+}
+
+/// A message in its context: its room and the messages around it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Context {
+    pub room: RoomInfo,
+    pub messages: Vec<ChatMessage>,
+}
+
+/// Results per search page.
+pub const SEARCH_PAGE: u32 = 20;
+
+/// What a device has pushed to it while no tab of it is in view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushMode {
+    /// Only messages that mention the device's user.
+    Mentions,
+    Off,
+    /// Everything; also a mode this release does not know (shown as the
+    /// default).
+    #[default]
+    #[serde(other)]
+    All,
+}
+
+impl PushMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushMode::All => "all",
+            PushMode::Mentions => "mentions",
+            PushMode::Off => "off",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "all" => Some(PushMode::All),
+            "mentions" => Some(PushMode::Mentions),
+            "off" => Some(PushMode::Off),
+            _ => None,
+        }
+    }
+}
+
+/// A room whose push mode differs from the device's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomPushMode {
+    pub room: RoomId,
+    pub mode: PushMode,
+}
+
+/// This device's notification settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushSettings {
+    /// The server's VAPID public key (an uncompressed P-256 point): the
+    /// `applicationServerKey` a browser subscribes with.
+    pub key: Vec<u8>,
+    /// Push subscriptions this device has on the server (any browser
+    /// sharing its identity).
+    pub subscriptions: u32,
+    pub mode: PushMode,
+    pub rooms: Vec<RoomPushMode>,
+}
+
+impl PushSettings {
+    /// What `room` gets: its own mode, else the device's default.
+    pub fn mode_in(&self, room: RoomId) -> Option<PushMode> {
+        self.rooms.iter().find(|r| r.room == room).map(|r| r.mode)
+    }
+}
