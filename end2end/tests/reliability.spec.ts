@@ -116,3 +116,27 @@ test('messages held back by the rate limit are stored in the order they were wri
     await server.kill();
   }
 });
+
+test('frames from a newer server are read or skipped, and the socket stays open', async ({ page }, testInfo) => {
+  const t = tag(testInfo);
+  // Between the page and the server: pass everything through, and add
+  // what a newer release of the server might send.
+  let toPage: ((frame: string) => void) | undefined;
+  await page.routeWebSocket(/\/ws/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => server.send(m));
+    server.onMessage((m) => ws.send(m));
+    toPage = (frame) => ws.send(frame);
+  });
+  await join(page, `Newer ${t}`);
+  expect(toPage).toBeDefined();
+  toPage!(JSON.stringify({ type: 'shout', text: 'a kind of event this page does not know' }));
+  toPage!(JSON.stringify({ type: 'pong', nonce: 1, sent_at: 12 }));
+  toPage!(JSON.stringify({ type: 'error', code: 'quota_exceeded', message: `A newer server says no ${t}` }));
+  await expect(page.locator('.notice')).toHaveText(`A newer server says no ${t}`);
+  await expect(page.locator('.connection')).toHaveText('Live');
+  // And the chat goes on over the same socket.
+  await send(page, `still here ${t}`);
+  await expect(confirmed(page, `still here ${t}`)).toHaveCount(1);
+  await expect(page.locator('.connection')).toHaveText('Live');
+});

@@ -1,10 +1,10 @@
-use super::composer::Composer;
+use super::conversation::composer::Composer;
+use super::conversation::message_list::MessageList;
+use super::conversation::status_bar::StatusBar;
+use super::conversation::typing::TypingLine;
 use super::dialogs::Dialogs;
-use super::message_list::MessageList;
 use super::name_prompt::NamePrompt;
-use super::room_list::RoomList;
-use super::status_bar::StatusBar;
-use super::typing::TypingLine;
+use super::rooms::room_list::RoomList;
 use crate::api::ChatSnapshot;
 use crate::protocol::HISTORY_PAGE;
 use crate::state::{ChatState, Screen};

@@ -1,20 +1,13 @@
-//! One component per visible piece of the chat.
+//! One component per visible piece of the chat, grouped by area: the
+//! conversation (messages, the message box, the header), the room list,
+//! and the dialogs a page seldom opens.
 
 mod chat_page;
 mod chunks;
-mod composer;
+mod conversation;
 mod dialogs;
-mod manage;
-mod message_list;
-mod message_row;
 mod name_prompt;
-mod notifications;
-mod room_list;
-mod room_settings;
-mod search;
-mod status_bar;
-mod transfer;
-mod typing;
+mod rooms;
 
 pub use chat_page::ChatPage;
 
@@ -23,7 +16,7 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
 /// Why the latest call of a server action was refused, as a sentence.
-fn refusal<S>(action: ServerAction<S>) -> Option<String>
+pub(crate) fn refusal<S>(action: ServerAction<S>) -> Option<String>
 where
     S: ServerFn<Error = ApiError> + Clone + Send + Sync + 'static,
     S::Output: Send + Sync + 'static,

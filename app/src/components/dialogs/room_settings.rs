@@ -24,8 +24,8 @@ pub fn RoomSettings() -> impl IntoView {
     let error = move || {
         invalid
             .get()
-            .or_else(|| super::refusal(rename))
-            .or_else(|| super::refusal(archive))
+            .or_else(|| crate::components::refusal(rename))
+            .or_else(|| crate::components::refusal(archive))
     };
     let close = move || {
         ui.close(Overlay::RoomSettings);

@@ -4,16 +4,22 @@
 //! first opens nothing of it is rendered, on the server or in the
 //! browser, so hydration never waits for a chunk.
 
+mod manage;
+mod notifications;
+mod room_settings;
+mod search;
+mod transfer;
+
 use super::chunks::load_when;
-use super::manage::ManageDialog;
-use super::notifications::NotificationsDialog;
-use super::room_settings::RoomSettings;
-use super::search::SearchPanel;
-use super::transfer::TransferDialog;
 use crate::state::{ChatState, Overlay, Ui};
 use futures::FutureExt;
 use leptos::prelude::*;
 use leptos::wasm_split::{wasm_split, SplitLoaderError};
+use manage::ManageDialog;
+use notifications::NotificationsDialog;
+use room_settings::RoomSettings;
+use search::SearchPanel;
+use transfer::TransferDialog;
 
 /// Defines `$split`, the split point whose chunk `$chunk` holds `$view`,
 /// and `$preload`, which fetches that chunk.

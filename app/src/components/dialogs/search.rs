@@ -71,7 +71,7 @@ pub fn SearchPanel() -> impl IntoView {
     let status = move || match first.get().flatten() {
         Some(Err(e)) => Some(e.to_string()),
         Some(Ok(found)) if found.is_empty() => Some("No messages found.".to_owned()),
-        _ => super::refusal(more).or_else(|| super::refusal(opened)),
+        _ => crate::components::refusal(more).or_else(|| crate::components::refusal(opened)),
     };
     let on_input = move |ev| {
         query.set(event_target_value(&ev));

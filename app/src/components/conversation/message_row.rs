@@ -1,4 +1,4 @@
-use super::chunks::load_when;
+use crate::components::chunks::load_when;
 use crate::protocol::{ChatMessage, ClientEvent, ClientMessageId, MessageId, REACTIONS};
 use crate::state::{now, ChatState, Delivery};
 use crate::time;

@@ -64,8 +64,8 @@ pub fn ManageDialog() -> impl IntoView {
             .get()
             .flatten()
             .and_then(|r| r.err().map(|e: ApiError| e.to_string()))
-            .or_else(|| super::refusal(act))
-            .or_else(|| super::refusal(invite))
+            .or_else(|| crate::components::refusal(act))
+            .or_else(|| crate::components::refusal(invite))
     };
     let managing = Managing { admin, act };
     provide_context(managing);

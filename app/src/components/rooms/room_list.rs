@@ -15,7 +15,7 @@ pub fn RoomList() -> impl IntoView {
     // What the page itself found wrong before sending.
     let invalid = RwSignal::new(None::<String>);
     let input = NodeRef::<leptos::html::Input>::new();
-    let error = move || invalid.get().or_else(|| super::refusal(create));
+    let error = move || invalid.get().or_else(|| crate::components::refusal(create));
     Effect::new(move |_| {
         if let Some(Ok(room)) = create.value().get() {
             create.value().set(None);

@@ -1,0 +1,3 @@
+//! The room list.
+
+pub mod room_list;
