@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-SCENARIOS=${SCENARIOS:-"d l a b c e f p h"}
+SCENARIOS=${SCENARIOS:-"d l a b c e f p r h"}
 SEED_DIR=${SEED_DIR:-../shared/seed}
 SEED_WORK=${SEED_WORK:-/tmp/seed-work}
 SEED=${SEED:-1}
@@ -113,6 +113,12 @@ run_all() { # who protocol pids
   # reconnecting everyone), talking a little: the room lists they cause.
   if has p && [ "$proto" = chat ]; then
     scenario "$who" "$proto" "$pids" p run --clients 1000 --senders 1000 --rate 20 --duration 5 --warmup 1 --drain 3
+  fi
+  # A room of 10,000 named people: they arrive within 30 s, each reading
+  # from the moment it is in, then one message to all, twice a second.
+  if has r && [ "$proto" = chat ]; then
+    scenario "$who" "$proto" "$pids" r run --clients 10000 --senders 1 --rate 2 --duration 10 --warmup 2 --drain 3 \
+      --all-named --join-secs 30 --connect-concurrency 400 --threads 2
   fi
   if has h && [ "$proto" = chat ]; then
     echo "   $who h: phone, slow 4G, 4x CPU, cold cache" >&2

@@ -41,6 +41,21 @@ def run_cell(r):
             f"reordered {r['reordered']}; {cores(r)}")
 
 
+def crowd_cell(r):
+    """A crowd arriving: the fan-out after it, and what it cost."""
+    if r is None:
+        return "—"
+    if "error" in r:
+        return "failed"
+    lat = r["latency_ms"]
+    u = r.get("usage", {})
+    rss = u.get("server_rss_kb")
+    return (f"{r['connected']}/{r['clients']} connected, {r['clients_closed_early']} closed by the server, "
+            f"lost {r['lost']}; p50 {lat['p50']:.1f} / p99 {lat['p99']:.1f} ms; "
+            f"{r.get('received_bytes_mean', 0) / 1024:.0f} KB received per client (most {r.get('received_bytes_max', 0) / 1024:.0f} KB)"
+            + (f"; server RSS {rss / 1024:.0f} MB" if rss else "") + f"; {cores(r)}")
+
+
 def idle_cell(r):
     if r is None:
         return "—"
@@ -91,7 +106,8 @@ def table(run):
         ("(d) idle, 10,000 connections", lambda w: idle_cell(load(f"{run}/{w}-d10000.json"))),
         ("(e) one message to 10,000 clients", lambda w: fanout_cell(load(f"{run}/{w}-e.json"))),
         ("(f) 50 senders × 8 in flight, committed", lambda w: run_cell(load(f"{run}/{w}-f.json"))),
-        ("(p) 1,000 named people join one room at once, 20 msgs/s", lambda w: run_cell(load(f"{run}/{w}-p.json"))),
+        ("(p) 1,000 named people join one room at once, 20 msgs/s", lambda w: crowd_cell(load(f"{run}/{w}-p.json"))),
+        ("(r) 10,000 named people join one room within 30 s, then 2 msgs/s to all", lambda w: crowd_cell(load(f"{run}/{w}-r.json"))),
         ("(h) phone, slow 4G, 4× CPU: navigation to usable message box", lambda w: hydration_cell(load(f"{run}/{w}-h.json"))),
     ]
     out = ["| scenario | " + " | ".join(whos) + " |", "|---|" + "---|" * len(whos)] if whos else []

@@ -93,6 +93,14 @@ struct RunArgs {
     complete_on_echo: bool,
     #[arg(long, default_value_t = 2_000_000)]
     max_messages: u64,
+    /// Clients arrive spread over this many seconds, each reading from
+    /// the moment it is in; senders start once all have arrived.
+    #[arg(long)]
+    join_secs: Option<f64>,
+    /// Every client picks a name (it shows in who is here), not only the
+    /// senders.
+    #[arg(long)]
+    all_named: bool,
 }
 
 #[derive(Args)]
@@ -155,6 +163,8 @@ async fn execute(mode: Mode) -> Result<String, String> {
                 complete_on_echo: a.complete_on_echo || c.protocol == Protocol::Seed,
                 max_messages: a.max_messages,
                 connect_concurrency: c.connect_concurrency,
+                join: a.join_secs.map(|s| Duration::from_secs_f64(s.max(0.0))),
+                all_named: a.all_named,
             };
             let report = run::run(targets, plan, &c.server_pids).await?;
             serde_json::to_string_pretty(&report).map_err(|e| e.to_string())

@@ -29,6 +29,13 @@ pub struct Plan {
     pub complete_on_echo: bool,
     pub max_messages: u64,
     pub connect_concurrency: usize,
+    /// Clients arrive spread over this long, each reading from the moment
+    /// it is in (as a page does); senders start once all have arrived.
+    /// `None`: everyone connects first, as fast as allowed.
+    pub join: Option<Duration>,
+    /// Every client picks a name (not only the senders): it shows in the
+    /// room's list of who is here.
+    pub all_named: bool,
 }
 
 /// The run's timeline, shared by every client.
@@ -39,6 +46,8 @@ struct Clock {
     window_end: u64,
     /// Senders stop at the window's end; receivers listen on to `end`.
     end: TokioInstant,
+    /// Senders start here (after every client has arrived).
+    start_sending: u64,
 }
 
 impl Clock {
@@ -117,6 +126,8 @@ struct ClientReport {
     rate_limited: u64,
     errors: u64,
     closed_early: bool,
+    /// Bytes of every frame the server sent this client.
+    bytes: u64,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -172,6 +183,10 @@ pub struct Report {
     pub rate_limited: u64,
     pub errors: u64,
     pub clients_closed_early: u64,
+    /// Bytes the server sent each client over the whole run (arrival,
+    /// who is here, messages): mean and most.
+    pub received_bytes_mean: f64,
+    pub received_bytes_max: u64,
     pub usage: Usage,
 }
 
@@ -187,43 +202,22 @@ pub async fn run(
 ) -> Result<Report, String> {
     let base = Instant::now();
     let nodes = targets.len().max(1);
-    let (sockets, connect_ms, failures) = connect_all(&targets, &plan, base).await;
-    let connected = sockets.len();
-    if connected == 0 {
-        return Err("no client could connect".into());
-    }
-    let start_us = base.elapsed().as_micros() as u64;
-    let window_start = start_us + plan.warmup.as_micros() as u64;
-    let window_end = window_start + plan.duration.as_micros() as u64;
-    let end = TokioInstant::from_std(base + Duration::from_micros(window_end) + plan.drain);
-    let clock = Arc::new(Clock {
-        base,
-        window_start,
-        window_end,
-        end,
-    });
-    let senders = plan.senders.min(connected);
+    let senders_wanted = plan.senders.min(plan.clients);
     let per_sender_period = plan
         .rate
-        .map(|r| Duration::from_secs_f64(senders as f64 / r.max(0.001)));
-    let budget = plan.max_messages / senders.max(1) as u64;
-    let meter_at = TokioInstant::from_std(base + Duration::from_micros(window_start));
+        .map(|r| Duration::from_secs_f64(senders_wanted as f64 / r.max(0.001)));
+    let budget = plan.max_messages / senders_wanted.max(1) as u64;
     let pids = server_pids.to_vec();
-    let meter = tokio::spawn(async move {
-        sleep_until(meter_at).await;
-        CpuMeter::start(&pids)
-    });
-    let tasks: Vec<_> = sockets
-        .into_iter()
-        .enumerate()
-        .map(|(i, (index, socket))| {
-            let role = (i < senders).then_some(index as u32);
+    let spawn_client = {
+        let targets = targets.clone();
+        let plan = plan.clone();
+        move |index: usize, socket: Socket, clock: Arc<Clock>| {
+            let role = (index < senders_wanted).then_some(index as u32);
             let target = targets[index % nodes].clone();
             let node = Node {
                 mine: index % nodes,
                 count: nodes,
             };
-            let clock = clock.clone();
             let plan = plan.clone();
             tokio::spawn(async move {
                 client(
@@ -231,7 +225,7 @@ pub async fn run(
                     node,
                     socket,
                     role,
-                    senders,
+                    senders_wanted,
                     per_sender_period,
                     budget,
                     clock,
@@ -239,12 +233,42 @@ pub async fn run(
                 )
                 .await
             })
-        })
-        .collect();
+        }
+    };
+    let (tasks, clock, connected, failures, connect_ms) = match plan.join {
+        None => {
+            let (sockets, connect_ms, failures) = connect_all(&targets, &plan, base).await;
+            let clock = clock_from(base, base.elapsed(), &plan);
+            let connected = sockets.len();
+            let tasks: Vec<_> = sockets
+                .into_iter()
+                .map(|(index, socket)| spawn_client(index, socket, clock.clone()))
+                .collect();
+            (tasks, clock, connected, failures, connect_ms)
+        }
+        Some(join) => {
+            // Everyone reads from the moment they are in; the window
+            // opens once the last has had time to arrive.
+            let clock = clock_from(base, join, &plan);
+            let (tasks, connect_ms, failures) =
+                arrive(&targets, &plan, base, join, &clock, &spawn_client).await;
+            let connected = tasks.len();
+            (tasks, clock, connected, failures, connect_ms)
+        }
+    };
+    if connected == 0 {
+        return Err("no client could connect".into());
+    }
+    let senders = senders_wanted.min(connected);
+    let meter_at = TokioInstant::from_std(base + Duration::from_micros(clock.window_start));
+    let meter = tokio::spawn(async move {
+        sleep_until(meter_at).await;
+        CpuMeter::start(&pids)
+    });
     // Usage is measured over the window only.
     let meter = meter.await.map_err(|e| e.to_string())?;
     sleep_until(TokioInstant::from_std(
-        base + Duration::from_micros(window_end),
+        base + Duration::from_micros(clock.window_end),
     ))
     .await;
     let usage = meter.stop();
@@ -255,6 +279,69 @@ pub async fn run(
     Ok(summarise(
         &plan, connected, failures, connect_ms, senders, nodes, reports, usage,
     ))
+}
+
+/// The timeline when sending may start `ready` after `base`.
+fn clock_from(base: Instant, ready: Duration, plan: &Plan) -> Arc<Clock> {
+    let start_us = ready.as_micros() as u64;
+    let window_start = start_us + plan.warmup.as_micros() as u64;
+    let window_end = window_start + plan.duration.as_micros() as u64;
+    Arc::new(Clock {
+        base,
+        window_start,
+        window_end,
+        end: TokioInstant::from_std(base + Duration::from_micros(window_end) + plan.drain),
+        start_sending: start_us,
+    })
+}
+
+/// Clients arriving evenly over `join`, each started as soon as it is in.
+async fn arrive(
+    targets: &[Arc<Target>],
+    plan: &Plan,
+    base: Instant,
+    join: Duration,
+    clock: &Arc<Clock>,
+    spawn_client: &impl Fn(usize, Socket, Arc<Clock>) -> tokio::task::JoinHandle<ClientReport>,
+) -> (
+    Vec<tokio::task::JoinHandle<ClientReport>>,
+    Histogram<u64>,
+    usize,
+) {
+    let mut times = histogram();
+    let mut failures = 0;
+    let mut tasks = Vec::with_capacity(plan.clients);
+    let step = join.div_f64(plan.clients.max(1) as f64);
+    let attempts = futures::stream::iter(0..plan.clients)
+        .map(|i| {
+            let target = targets[i % targets.len().max(1)].clone();
+            let named = plan.all_named || i < plan.senders;
+            async move {
+                sleep_until(TokioInstant::from_std(base + step.mul_f64(i as f64))).await;
+                let device = uuid::Uuid::new_v4().to_string();
+                let name = named.then(|| format!("lg{i}"));
+                let t = base.elapsed();
+                let result = target.connect(&device, name.as_deref()).await;
+                (i, result, base.elapsed() - t)
+            }
+        })
+        .buffer_unordered(plan.connect_concurrency.max(1));
+    futures::pin_mut!(attempts);
+    while let Some((i, result, took)) = attempts.next().await {
+        match result {
+            Ok(socket) => {
+                let _ = times.record(took.as_micros() as u64);
+                tasks.push(spawn_client(i, socket, clock.clone()));
+            }
+            Err(e) => {
+                failures += 1;
+                if failures <= 3 {
+                    eprintln!("client {i}: {e}");
+                }
+            }
+        }
+    }
+    (tasks, times, failures)
 }
 
 /// Which node a client is on, of how many: client i is on node i mod n
@@ -276,10 +363,10 @@ async fn connect_all(
     let attempts = futures::stream::iter(0..plan.clients)
         .map(|i| {
             let target = targets[i % targets.len().max(1)].clone();
-            let sender = i < plan.senders;
+            let named = plan.all_named || i < plan.senders;
             async move {
                 let device = uuid::Uuid::new_v4().to_string();
-                let name = sender.then(|| format!("lg{i}"));
+                let name = named.then(|| format!("lg{i}"));
                 let t = base.elapsed();
                 let result = target.connect(&device, name.as_deref()).await;
                 (i, result, base.elapsed() - t)
@@ -334,6 +421,7 @@ async fn client(
         rate_limited: 0,
         errors: 0,
         closed_early: false,
+        bytes: 0,
     };
     let stop_sending = clock.window_end;
     let mut last_id = None;
@@ -352,10 +440,13 @@ async fn client(
         *seq += 1;
         Some(target.message_frame(payload.text(plan.size)))
     };
-    // Open loop: a schedule per sender, staggered so senders interleave.
+    // Open loop: a schedule per sender, staggered so senders interleave;
+    // when clients arrive over time, from once they all have.
+    let first = TokioInstant::from_std(clock.base + Duration::from_micros(clock.start_sending))
+        .max(TokioInstant::now());
     let mut next_send = period.map(|p| {
         let offset = p.mul_f64(f64::from(sender.unwrap_or(0)) / senders.max(1) as f64);
-        TokioInstant::now() + offset
+        first + offset
     });
     if sender.is_some() && period.is_none() {
         for _ in 0..plan.in_flight {
@@ -374,7 +465,7 @@ async fn client(
         tokio::select! {
             frame = stream.next() => {
                 let text = match frame {
-                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Text(text))) => { report.bytes += text.len() as u64; text }
                     Some(Ok(_)) => continue,
                     Some(Err(_)) | None => { report.closed_early = true; break; }
                 };
@@ -530,6 +621,9 @@ fn summarise(
         rate_limited: sum(|r| r.rate_limited),
         errors: sum(|r| r.errors),
         clients_closed_early: reports.iter().filter(|r| r.closed_early).count() as u64,
+        received_bytes_mean: reports.iter().map(|r| r.bytes as f64).sum::<f64>()
+            / reports.len().max(1) as f64,
+        received_bytes_max: reports.iter().map(|r| r.bytes).max().unwrap_or(0),
         usage,
     }
 }
@@ -555,6 +649,8 @@ pub async fn idle(
         complete_on_echo: false,
         max_messages: 0,
         connect_concurrency: concurrency,
+        join: None,
+        all_named: false,
     };
     let (sockets, connect_ms, failures) =
         connect_all(std::slice::from_ref(&target), &plan, Instant::now()).await;

@@ -93,18 +93,63 @@ impl<'de> Deserialize<'de> for ApiError {
                     "NotFound" => ApiError::NotFound(map.next_value()?),
                     "RateLimited" => ApiError::RateLimited(map.next_value()?),
                     "Transport" => ApiError::Transport(map.next_value()?),
-                    _ => match map.next_value::<Sentence>()? {
-                        Sentence::Text(text) => ApiError::Invalid(text),
-                        Sentence::Other(_) => ApiError::Internal,
+                    _ => match map.next_value::<Sentence>()?.0 {
+                        Some(text) => ApiError::Invalid(text),
+                        None => ApiError::Internal,
                     },
                 })
             }
         }
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Sentence {
-            Text(String),
-            Other(IgnoredAny),
+        /// A string, or anything else (skipped). By hand: serde's untagged
+        /// enums buffer the value first, which costs the page kilobytes.
+        struct Sentence(Option<String>);
+        impl<'de> Deserialize<'de> for Sentence {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Text;
+                impl<'de> Visitor<'de> for Text {
+                    type Value = Sentence;
+
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("anything")
+                    }
+
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Sentence, E> {
+                        Ok(Sentence(Some(v.to_owned())))
+                    }
+
+                    fn visit_map<M: MapAccess<'de>>(self, m: M) -> Result<Sentence, M::Error> {
+                        IgnoredAny.visit_map(m).map(|_| Sentence(None))
+                    }
+
+                    fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                        self,
+                        s: S,
+                    ) -> Result<Sentence, S::Error> {
+                        IgnoredAny.visit_seq(s).map(|_| Sentence(None))
+                    }
+
+                    fn visit_u64<E>(self, _: u64) -> Result<Sentence, E> {
+                        Ok(Sentence(None))
+                    }
+
+                    fn visit_i64<E>(self, _: i64) -> Result<Sentence, E> {
+                        Ok(Sentence(None))
+                    }
+
+                    fn visit_f64<E>(self, _: f64) -> Result<Sentence, E> {
+                        Ok(Sentence(None))
+                    }
+
+                    fn visit_bool<E>(self, _: bool) -> Result<Sentence, E> {
+                        Ok(Sentence(None))
+                    }
+
+                    fn visit_unit<E>(self) -> Result<Sentence, E> {
+                        Ok(Sentence(None))
+                    }
+                }
+                d.deserialize_any(Text)
+            }
         }
         d.deserialize_any(Kind)
     }
@@ -207,11 +252,22 @@ pub async fn push_unsubscribe(endpoint: String) -> Result<PushSettings, ApiError
 
 /// Sets the device's default mode (`room` absent) or one room's; a room
 /// with no mode follows the default again.
+///
+/// The mode travels as its name and is checked here: `PushMode` reads an
+/// unknown name as the default (a page tolerates a newer server), which a
+/// request must not.
 #[server(endpoint = "set_push_mode")]
 pub async fn set_push_mode(
     room: Option<RoomId>,
-    mode: Option<PushMode>,
+    mode: Option<String>,
 ) -> Result<PushSettings, ApiError> {
+    let mode = match mode.as_deref() {
+        None => None,
+        Some(name) => Some(
+            PushMode::parse(name)
+                .ok_or_else(|| ApiError::Invalid("That is not a notification setting.".into()))?,
+        ),
+    };
     let (backend, device) = backend::current().await?;
     backend.set_push_mode(device, room, mode).await
 }

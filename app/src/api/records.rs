@@ -25,11 +25,9 @@ pub struct ChatSnapshot {
     pub seq: Seq,
     /// How long an author may edit a message, in seconds.
     pub edit_window_secs: u64,
-    /// A form posted without JavaScript that a server function refused:
-    /// its path and the encoded error (`?__path=…&__err=…`), for the
-    /// action it belongs to.
+    /// Why the name form, posted without JavaScript, was refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub form_error: Option<(String, String)>,
+    pub name_error: Option<String>,
     /// This device's role, if it is a member (everyone may be, in an open
     /// chat, without one).
     #[serde(default, skip_serializing_if = "Option::is_none")]

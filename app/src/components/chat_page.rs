@@ -17,13 +17,10 @@ use leptos::prelude::*;
 pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
     let state = ChatState::new();
     provide_context(state);
-    provide_context(crate::state::Ui::new());
-    // A form posted without JavaScript that the server refused comes back
-    // in the page; the action it belongs to shows the error (in the server's
-    // render and in the browser's alike, so hydration agrees).
-    if let Some((path, error)) = &snapshot.form_error {
-        provide_context(leptos::server::ServerActionError::new(path, error));
-    }
+    let ui = crate::state::Ui::new();
+    provide_context(ui);
+    // The name form posted without JavaScript comes back here refused.
+    ui.name_error.set(snapshot.name_error.clone());
     // Effects only run in the browser, after hydration.
     Effect::new(move |_| {
         state.hydrated.set(true);

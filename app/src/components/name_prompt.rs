@@ -1,79 +1,78 @@
-use crate::api::SetName;
+use crate::api::{set_name, SetName};
 use crate::state::{ChatState, Overlay, Ui};
 use crate::validate::UserName;
+use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 /// Asks a new device for its name, or lets a known one change it.
 ///
-/// An `ActionForm`: a real form posting to the server function, so it
-/// also works without JavaScript or before the WASM has loaded (the server
-/// redirects back to the chat, and a refusal comes back as the action's
-/// error, see `ChatPage`). A new device sees it docked below the
-/// conversation, which stays readable and scrollable; renaming opens it
-/// as a dialog.
+/// It is a real form posting to the server function, so it also works
+/// without JavaScript or before the WASM has loaded: the server then
+/// redirects back to the chat, and a refusal comes back in the page's
+/// snapshot. A new device sees it docked below the conversation, which
+/// stays readable and scrollable; renaming opens it as a dialog.
+///
+/// Not an `<ActionForm>` with a `ServerAction`, as the dialogs are: on the
+/// first screen those cost the WASM ~30 KB of brotli (measured: 22 KB for
+/// the form's decoding of its own fields, 8.5 KB for the action and the
+/// decoding of its redirected error), which a phone downloads before the
+/// page is usable.
 #[component]
 pub fn NamePrompt() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let ui = expect_context::<Ui>();
-    let set_name = ServerAction::<SetName>::new();
+    let pending = RwSignal::new(false);
     let input = NodeRef::<leptos::html::Input>::new();
-    // What the page itself found wrong before sending.
-    let invalid = RwSignal::new(None::<String>);
-    let renaming = move || ui.is(Overlay::Rename);
+    let error = ui.name_error;
     let current = move || state.me.get().map(|m| m.name).unwrap_or_default();
-    let error = move || {
-        invalid.get().or_else(|| {
-            set_name.value().with(|v| {
-                v.as_ref()
-                    .and_then(|r| r.as_ref().err().map(|e| e.to_string()))
-            })
-        })
-    };
-    Effect::new(move |_| {
-        if let Some(Ok(me)) = set_name.value().get() {
-            let joining = !ui.is(Overlay::Rename);
-            state.set_identity(me);
-            ui.close(Overlay::Rename);
-            if joining {
-                state.focus_composer();
-            }
-        }
-    });
-    // The same rule the server applies, so nothing is sent to be refused.
-    // On the button: pressing Enter in the field clicks it too, and a
-    // click whose default is prevented submits nothing.
-    let check = move |ev: leptos::ev::MouseEvent| {
-        let name = input
-            .get_untracked()
-            .map(|el| el.value())
-            .unwrap_or_default();
+
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let Some(name) = input.get_untracked().map(|el| el.value()) else {
+            return;
+        };
+        // The same rule the server applies, so nothing is sent to be refused.
         if let Err(e) = UserName::parse(&name) {
-            ev.prevent_default();
-            invalid.set(Some(e.to_string()));
+            error.set(Some(e.to_string()));
+            return;
         }
-    };
-    let clear = move |_| {
-        invalid.set(None);
-        if set_name
-            .value()
-            .with_untracked(|v| matches!(v, Some(Err(_))))
-        {
-            set_name.value().set(None);
-        }
+        error.set(None);
+        pending.set(true);
+        let joining = !untrack(|| ui.is(Overlay::Rename));
+        leptos::task::spawn_local(async move {
+            match set_name(name).await {
+                Ok(me) => {
+                    state.set_identity(me);
+                    ui.close(Overlay::Rename);
+                    if joining {
+                        state.focus_composer();
+                    }
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            pending.set(false);
+        });
     };
 
     view! {
-        <Show when=move || state.needs_name.get() || renaming()>
+        <Show when=move || state.needs_name.get() || ui.is(Overlay::Rename)>
             <div
                 class="name-prompt"
-                class:docked=move || !renaming()
-                role=move || if renaming() { "dialog" } else { "region" }
-                aria-modal=move || renaming().then_some("true")
+                class:docked=move || !ui.is(Overlay::Rename)
+                role=move || if ui.is(Overlay::Rename) { "dialog" } else { "region" }
+                aria-modal=move || ui.is(Overlay::Rename).then_some("true")
                 aria-labelledby="name-title"
             >
-                <ActionForm action=set_name attr:class="name-form" attr:novalidate=true>
+                <form
+                    class="name-form"
+                    method="post"
+                    action=SetName::url()
+                    on:submit=on_submit
+                    novalidate
+                >
                     <h2 id="name-title">
-                        {move || if renaming() { "Change your name" } else { "Choose a name" }}
+                        {move || if ui.is(Overlay::Rename) { "Change your name" } else { "Choose a name" }}
                     </h2>
                     <p class="hint">"Everyone in the room sees it next to your messages."</p>
                     <input
@@ -88,22 +87,22 @@ pub fn NamePrompt() -> impl IntoView {
                         required
                         autofocus
                         prop:value=current
-                        on:input=clear
+                        on:input=move |_| error.set(None)
                     />
                     <div class="name-actions">
-                        <Show when=renaming>
+                        <Show when=move || ui.is(Overlay::Rename)>
                             <button type="button" class="cancel" on:click=move |_| ui.close(Overlay::Rename)>
                                 "Cancel"
                             </button>
                         </Show>
-                        <button type="submit" class="join" disabled=move || set_name.pending().get() on:click=check>
-                            {move || if renaming() { "Save" } else { "Join the chat" }}
+                        <button type="submit" class="join" disabled=move || pending.get()>
+                            {move || if ui.is(Overlay::Rename) { "Save" } else { "Join the chat" }}
                         </button>
                     </div>
-                    <p id="name-error" class="name-error" role="alert" hidden=move || error().is_none()>
-                        {error}
+                    <p id="name-error" class="name-error" role="alert" hidden=move || error.get().is_none()>
+                        {move || error.get()}
                     </p>
-                </ActionForm>
+                </form>
             </div>
         </Show>
     }

@@ -23,12 +23,15 @@ pub enum Overlay {
 #[derive(Clone, Copy)]
 pub struct Ui {
     overlay: RwSignal<Option<Overlay>>,
+    /// Why the name form was refused, shown under it.
+    pub name_error: RwSignal<Option<String>>,
 }
 
 impl Ui {
     pub fn new() -> Self {
         Self {
             overlay: RwSignal::new(None),
+            name_error: RwSignal::new(None),
         }
     }
 

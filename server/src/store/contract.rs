@@ -181,6 +181,7 @@ contract!(
     reactions_are_idempotent_under_resend,
     rooms_have_unique_names_unique_slugs_and_archive_to_read_only,
     unread_counts_follow_read_marks_and_mentions,
+    what_came_before_a_first_name_is_read_and_a_newer_room_is_not,
     search_finds_words_phrases_accents_and_emoji_newest_first,
     search_follows_edits_and_deletes_and_pages,
     the_first_stored_setting_wins,
@@ -782,6 +783,72 @@ async fn rooms_have_unique_names_unique_slugs_and_archive_to_read_only(b: Backen
     assert!(by_slug.is_some_and(|r| r.archived), "still reachable");
 }
 
+async fn what_came_before_a_first_name_is_read_and_a_newer_room_is_not(b: Backend) {
+    let Backend { store, .. } = b;
+    let bob = named(store.as_ref(), "Bob").await;
+    for i in 0..3 {
+        store
+            .post(post(
+                bob,
+                ClientMessageId::new_random(),
+                &format!("before {i}"),
+            ))
+            .await
+            .expect("stored");
+    }
+    let ann = named(store.as_ref(), "Ann").await;
+    let ann_id = store
+        .identity(ann)
+        .await
+        .expect("reads")
+        .expect("named")
+        .user_id;
+    let unread_in = |statuses: Vec<RoomStatus>, room: RoomId| {
+        statuses
+            .into_iter()
+            .find(|s| s.room.id == room)
+            .map(|s| s.unread)
+            .expect("room")
+    };
+    let statuses = store.room_statuses(Some(ann_id)).await.expect("reads");
+    assert_eq!(
+        unread_in(statuses, RoomId::DEFAULT),
+        0,
+        "history is not unread"
+    );
+    store
+        .post(post(bob, ClientMessageId::new_random(), "after"))
+        .await
+        .expect("stored");
+    let statuses = store.room_statuses(Some(ann_id)).await.expect("reads");
+    assert_eq!(unread_in(statuses, RoomId::DEFAULT), 1);
+    // A room made after Ann's first name: all of it is new to her.
+    let games = store
+        .create_room(bob, room_name("Games"), now_ms())
+        .await
+        .expect("created");
+    for i in 0..2 {
+        store
+            .post(post_in(
+                games.id,
+                bob,
+                ClientMessageId::new_random(),
+                &format!("g{i}"),
+            ))
+            .await
+            .expect("stored");
+    }
+    let statuses = store.room_statuses(Some(ann_id)).await.expect("reads");
+    assert_eq!(unread_in(statuses, games.id), 2);
+    // Renaming is not a first name: nothing is marked read by it.
+    store
+        .set_name(ann, name("Anne"), "rgb(1,2,3)".into())
+        .await
+        .expect("renamed");
+    let statuses = store.room_statuses(Some(ann_id)).await.expect("reads");
+    assert_eq!(unread_in(statuses, games.id), 2);
+}
+
 async fn unread_counts_follow_read_marks_and_mentions(b: Backend) {
     let Backend { store, .. } = b;
     let ann = named(store.as_ref(), "Ann").await;
@@ -974,4 +1041,81 @@ async fn search_follows_edits_and_deletes_and_pages(b: Backend) {
     assert_eq!(first.len(), 10);
     assert!(second.iter().all(|(m, _)| m.id < first[9].0.id));
     assert_eq!(second[0].0.msg, "page 14");
+}
+
+/// The shared mode's page path, as the SQLite test in `sqlite/tests.rs`
+/// checks its own: with sequential scans off, each query on a table that
+/// grows with history must still have an index range bounded by the mark
+/// or the cursor (if none could serve it, the planner would scan anyway).
+#[tokio::test]
+async fn no_postgres_query_on_the_page_path_scans_a_table_that_grows_with_history() {
+    let Ok(admin) = std::env::var("CHAT_TEST_PG") else {
+        assert!(std::env::var_os("CI").is_none(), "CHAT_TEST_PG is not set");
+        return;
+    };
+    let name = format!("plans_{}", uuid::Uuid::new_v4().simple());
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("database created");
+    let url = admin.replacen("/postgres?", &format!("/{name}?"), 1);
+    let (mut db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(conn);
+    crate::store::postgres::rows::migrate(&mut db)
+        .await
+        .expect("migrated");
+    db.batch_execute("SET enable_seqscan = off")
+        .await
+        .expect("set");
+    use crate::store::postgres::{messages, rooms, rows};
+    let queries = [
+        ("unread count", rooms::UNREAD.to_owned(), "created_seq > "),
+        (
+            "mention count",
+            rooms::MENTIONS.to_owned(),
+            "created_seq > ",
+        ),
+        (
+            "latest page",
+            format!("{} {}", rows::SELECT_MESSAGE, messages::PAGE_BEFORE),
+            "id < ",
+        ),
+        (
+            "catch-up",
+            format!("{} {}", rows::SELECT_MESSAGE, messages::CHANGED_AFTER),
+            "seq > ",
+        ),
+    ];
+    for (what, sql, range) in queries {
+        // Parameters as literals, so the plan is the one for real values.
+        let mut literal = sql.clone();
+        for n in (1..=4).rev() {
+            literal = literal.replace(&format!("${n}"), "1");
+        }
+        let plan: Vec<String> = db
+            .query(&format!("EXPLAIN {literal}"), &[])
+            .await
+            .expect("a plan")
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect();
+        let text = plan.join("\n");
+        for table in ["messages", "mentions"] {
+            assert!(
+                !text.contains(&format!("Seq Scan on {table}")),
+                "{what} scans {table}:\n{text}"
+            );
+        }
+        assert!(
+            plan.iter()
+                .any(|l| l.contains("Index Cond") && l.contains(range)),
+            "{what} has an index range on `{range}`:\n{text}"
+        );
+    }
 }

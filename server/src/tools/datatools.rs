@@ -170,11 +170,6 @@ pub async fn migrate(settings: &Settings, url: &str) -> Result<Copied, BoxError>
             3,
         ),
         (
-            "SELECT message_id, user_id FROM mentions",
-            "INSERT INTO mentions (message_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            2,
-        ),
-        (
             "SELECT user_id, room_id, seq FROM read_marks",
             "INSERT INTO read_marks (user_id, room_id, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             3,
@@ -198,6 +193,20 @@ pub async fn migrate(settings: &Settings, url: &str) -> Result<Copied, BoxError>
                 _ => tx.execute(sql_to, &[a, b]).await?,
             };
         }
+    }
+
+    // Mentions with their room and place (what unread counts read).
+    let mut stmt = src.prepare("SELECT message_id, user_id, room_id, created_seq FROM mentions")?;
+    let mentions: Vec<[i64; 4]> = stmt
+        .query_map([], |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]))?
+        .collect::<rusqlite::Result<_>>()?;
+    for [message, user, room, created_seq] in &mentions {
+        tx.execute(
+            "INSERT INTO mentions (message_id, user_id, room_id, created_seq) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+            &[message, user, room, created_seq],
+        )
+        .await?;
     }
 
     let mut stmt =

@@ -53,8 +53,11 @@ pub fn NotificationsDialog() -> impl IntoView {
         Some(Err(e)) => phase.set(Phase::Failed(e.to_string())),
         None => {}
     });
-    let choose = move |room, mode| {
-        set_mode.dispatch(SetPushMode { room, mode });
+    let choose = move |room, mode: Option<PushMode>| {
+        set_mode.dispatch(SetPushMode {
+            room,
+            mode: mode.map(|m| m.as_str().to_owned()),
+        });
     };
     let device_mode = move || settings.with(|s| s.as_ref().map(|s| s.mode));
     let room_mode = move || {

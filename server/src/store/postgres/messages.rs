@@ -30,8 +30,10 @@ pub async fn store_mentions<C: GenericClient + Sync>(
             .await?
             .map(|r| r.get(0));
         if name.is_some_and(|n| text.contains(&format!("@{n}"))) {
+            // The mention's room and place, for counting from a mark.
             db.execute(
-                "INSERT INTO mentions (message_id, user_id) VALUES ($1, $2)",
+                "INSERT INTO mentions (message_id, user_id, room_id, created_seq)
+                 SELECT $1, $2, room_id, created_seq FROM messages WHERE id = $1",
                 &[&id.0, &user.0],
             )
             .await?;
@@ -196,6 +198,11 @@ pub async fn remove_all_of(
     Ok((found.len() as u32, touched))
 }
 
+/// A room's page before a message, newest first (`messages_room_id`).
+pub const PAGE_BEFORE: &str = "WHERE room_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
+/// A room's changes after a seq, in seq order (`messages_room_seq`).
+pub const CHANGED_AFTER: &str = "WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+
 pub async fn page_before<C: GenericClient + Sync>(
     db: &C,
     room: RoomId,
@@ -205,7 +212,7 @@ pub async fn page_before<C: GenericClient + Sync>(
     let before = before.map_or(i64::MAX, |id| id.0);
     let mut page = rows::messages(
         db,
-        &format!("{SELECT_MESSAGE} WHERE room_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"),
+        &format!("{SELECT_MESSAGE} {PAGE_BEFORE}"),
         &[&room.0, &before, &i64::from(limit)],
     )
     .await?;
@@ -223,7 +230,7 @@ pub async fn changed_after<C: GenericClient + Sync>(
 ) -> Result<Vec<(ChatMessage, Seq)>> {
     rows::messages_with_created(
         db,
-        &format!("{SELECT_MESSAGE} WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
+        &format!("{SELECT_MESSAGE} {CHANGED_AFTER}"),
         &[&room.0, &after.0, &i64::from(limit)],
     )
     .await

@@ -114,8 +114,17 @@ pub async fn statuses<C: GenericClient + Sync>(
     Ok(out)
 }
 
-/// A user's read mark and unread figures in one room. Without a mark,
-/// what arrived since the user first chose a name counts as unread.
+/// Messages from others since a mark, up to the cap: an index range from
+/// the mark (`messages_room_created`), whatever the room's length.
+pub const UNREAD: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM messages
+     WHERE room_id = $1 AND created_seq > $2 AND user_id != $3 AND deleted = 0 LIMIT $4) t";
+/// Mentions of a user in a room since a mark, up to the cap
+/// (`mentions_user_room`; a deleted message's mentions are gone with it).
+pub const MENTIONS: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM mentions
+     WHERE user_id = $1 AND room_id = $2 AND created_seq > $3 LIMIT $4) t";
+
+/// A user's read mark and unread figures in one room. Without a mark
+/// (a room made after the user first chose a name), nothing is read.
 pub async fn status<C: GenericClient + Sync>(
     db: &C,
     user: Option<UserId>,
@@ -136,40 +145,15 @@ pub async fn status<C: GenericClient + Sync>(
         )
         .await?
         .map(|r| r.get(0));
-    let (unread, mentions): (i64, i64) = match mark {
-        Some(read) => (
-            db.query_one(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = $1 AND created_seq > $2
-                 AND user_id != $3 AND deleted = 0 LIMIT $4) t",
-                &[&room.id.0, &read, &user.0, &COUNT_CAP],
-            )
-            .await?
-            .get(0),
-            db.query_one(
-                "SELECT COUNT(*) FROM mentions m JOIN messages msg ON msg.id = m.message_id
-                 WHERE m.user_id = $1 AND msg.room_id = $2 AND msg.created_seq > $3 AND msg.deleted = 0",
-                &[&user.0, &room.id.0, &read],
-            )
-            .await?
-            .get(0),
-        ),
-        None => (
-            db.query_one(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = $1 AND user_id != $2
-                 AND deleted = 0 AND ts > (SELECT created_at FROM users WHERE id = $2) LIMIT $3) t",
-                &[&room.id.0, &user.0, &COUNT_CAP],
-            )
-            .await?
-            .get(0),
-            db.query_one(
-                "SELECT COUNT(*) FROM mentions m JOIN messages msg ON msg.id = m.message_id
-                 WHERE m.user_id = $1 AND msg.room_id = $2 AND msg.deleted = 0",
-                &[&user.0, &room.id.0],
-            )
-            .await?
-            .get(0),
-        ),
-    };
+    let read = mark.unwrap_or(0);
+    let unread: i64 = db
+        .query_one(UNREAD, &[&room.id.0, &read, &user.0, &COUNT_CAP])
+        .await?
+        .get(0);
+    let mentions: i64 = db
+        .query_one(MENTIONS, &[&user.0, &room.id.0, &read, &COUNT_CAP])
+        .await?
+        .get(0);
     Ok(RoomStatus {
         room,
         read: Seq(mark.unwrap_or(0)),

@@ -10,6 +10,7 @@ use tokio_postgres::{GenericClient, Row};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_blobs.sql"),
+    include_str!("../../../migrations/postgres/0003_unread.sql"),
 ];
 
 /// Any number that is the same on every node: the advisory lock that

@@ -47,11 +47,28 @@ pub async fn set_name<C: GenericClient + Sync>(
         .query_one(
             "INSERT INTO users (device_id, name, color, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (device_id) DO UPDATE SET name = excluded.name
-             RETURNING id, name, color",
+             RETURNING id, name, color, created_at = $4",
             &[&device.to_string(), &name, &new_color, &now],
         )
         .await?;
-    Ok(identity_from_row(&row))
+    let me = identity_from_row(&row);
+    if row.get::<_, bool>(3) {
+        mark_history_read(db, me.user_id).await?;
+    }
+    Ok(me)
+}
+
+/// What a room held before someone first chose a name is not unread for
+/// them: a read mark at its end in every room with history. (Without a
+/// mark, nothing in a room is read: rooms made later.)
+async fn mark_history_read<C: GenericClient + Sync>(db: &C, user: UserId) -> Result<()> {
+    db.execute(
+        "INSERT INTO read_marks (user_id, room_id, seq)
+         SELECT $1, id, last_seq FROM rooms WHERE last_seq > 0 ON CONFLICT DO NOTHING",
+        &[&user.0],
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn import_user<C: GenericClient + Sync>(
@@ -61,12 +78,17 @@ pub async fn import_user<C: GenericClient + Sync>(
     color: &str,
     now: i64,
 ) -> Result<()> {
-    db.execute(
-        "INSERT INTO users (device_id, name, color, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (device_id) DO UPDATE SET name = excluded.name, color = excluded.color",
-        &[&device.to_string(), &name, &color, &now],
-    )
-    .await?;
+    let row = db
+        .query_one(
+            "INSERT INTO users (device_id, name, color, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (device_id) DO UPDATE SET name = excluded.name, color = excluded.color
+             RETURNING id, created_at = $4",
+            &[&device.to_string(), &name, &color, &now],
+        )
+        .await?;
+    if row.get::<_, bool>(1) {
+        mark_history_read(db, UserId(row.get(0))).await?;
+    }
     Ok(())
 }
 

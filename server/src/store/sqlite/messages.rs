@@ -92,8 +92,12 @@ fn store_mentions(
             .query_row([user.0], |r| r.get(0))
             .optional()?;
         if name.is_some_and(|n| text.contains(&format!("@{n}"))) {
-            db.prepare_cached("INSERT INTO mentions (message_id, user_id) VALUES (?1, ?2)")?
-                .execute([id.0, user.0])?;
+            db.prepare_cached(
+                // The mention's room and place, for counting from a mark.
+                "INSERT INTO mentions (message_id, user_id, room_id, created_seq)
+                 SELECT ?1, ?2, room_id, created_seq FROM messages WHERE id = ?1",
+            )?
+            .execute([id.0, user.0])?;
             kept.push(*user);
         }
     }
@@ -208,6 +212,11 @@ pub fn erase(db: &Connection, id: MessageId, how: i64, seq: Seq) -> Result<()> {
     Ok(())
 }
 
+/// A room's page before a message, newest first (`messages_room_id`).
+pub const PAGE_BEFORE: &str = "WHERE room_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3";
+/// A room's changes after a seq, in seq order (`messages_room_seq`).
+pub const CHANGED_AFTER: &str = "WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+
 pub fn page_before(
     db: &Connection,
     room: RoomId,
@@ -217,7 +226,7 @@ pub fn page_before(
     let before = before.map_or(i64::MAX, |id| id.0);
     let mut page = schema::messages(
         db,
-        &format!("{SELECT_MESSAGE} WHERE room_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"),
+        &format!("{SELECT_MESSAGE} {PAGE_BEFORE}"),
         params![room.0, before, limit],
     )?;
     page.reverse();
@@ -232,7 +241,7 @@ pub fn changed_after(
 ) -> Result<Vec<ChatMessage>> {
     schema::messages(
         db,
-        &format!("{SELECT_MESSAGE} WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"),
+        &format!("{SELECT_MESSAGE} {CHANGED_AFTER}"),
         params![room.0, after.0, limit],
     )
 }

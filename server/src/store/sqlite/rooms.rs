@@ -73,8 +73,17 @@ pub fn statuses(db: &Connection, user: Option<UserId>) -> Result<Vec<RoomStatus>
         .collect()
 }
 
-/// A user's read mark and unread figures in one room. Without a mark,
-/// what arrived since the user first chose a name counts as unread.
+/// Messages from others since a mark, up to the cap: an index range from
+/// the mark (`messages_room_created`), whatever the room's length.
+pub const UNREAD: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM messages
+     WHERE room_id = ?1 AND created_seq > ?2 AND user_id != ?3 AND deleted = 0 LIMIT ?4)";
+/// Mentions of a user in a room since a mark, up to the cap
+/// (`mentions_user_room`; a deleted message's mentions are gone with it).
+pub const MENTIONS: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM mentions
+     WHERE user_id = ?1 AND room_id = ?2 AND created_seq > ?3 LIMIT ?4)";
+
+/// A user's read mark and unread figures in one room. Without a mark
+/// (a room made after the user first chose a name), nothing is read.
 pub fn status(db: &Connection, user: Option<UserId>, room: RoomInfo) -> Result<RoomStatus> {
     let Some(user) = user else {
         return Ok(RoomStatus {
@@ -88,32 +97,13 @@ pub fn status(db: &Connection, user: Option<UserId>, room: RoomInfo) -> Result<R
         .prepare_cached("SELECT seq FROM read_marks WHERE user_id = ?1 AND room_id = ?2")?
         .query_row([user.0, room.id.0], |r| r.get(0))
         .optional()?;
-    let (unread, mentions): (i64, i64) = match mark {
-        Some(read) => (
-            db.prepare_cached(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = ?1 AND created_seq > ?2
-                 AND user_id != ?3 AND deleted = 0 LIMIT ?4)",
-            )?
-            .query_row(params![room.id.0, read, user.0, COUNT_CAP], |r| r.get(0))?,
-            db.prepare_cached(
-                "SELECT COUNT(*) FROM mentions m JOIN messages msg ON msg.id = m.message_id
-                 WHERE m.user_id = ?1 AND msg.room_id = ?2 AND msg.created_seq > ?3 AND msg.deleted = 0",
-            )?
-            .query_row(params![user.0, room.id.0, read], |r| r.get(0))?,
-        ),
-        None => (
-            db.prepare_cached(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room_id = ?1 AND user_id != ?2
-                 AND deleted = 0 AND ts > (SELECT created_at FROM users WHERE id = ?2) LIMIT ?3)",
-            )?
-            .query_row(params![room.id.0, user.0, COUNT_CAP], |r| r.get(0))?,
-            db.prepare_cached(
-                "SELECT COUNT(*) FROM mentions m JOIN messages msg ON msg.id = m.message_id
-                 WHERE m.user_id = ?1 AND msg.room_id = ?2 AND msg.deleted = 0",
-            )?
-            .query_row(params![user.0, room.id.0], |r| r.get(0))?,
-        ),
-    };
+    let read = mark.unwrap_or(0);
+    let unread: i64 = db
+        .prepare_cached(UNREAD)?
+        .query_row(params![room.id.0, read, user.0, COUNT_CAP], |r| r.get(0))?;
+    let mentions: i64 = db
+        .prepare_cached(MENTIONS)?
+        .query_row(params![user.0, room.id.0, read, COUNT_CAP], |r| r.get(0))?;
     Ok(RoomStatus {
         room,
         read: Seq(mark.unwrap_or(0)),

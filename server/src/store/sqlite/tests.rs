@@ -72,3 +72,77 @@ async fn a_deleted_messages_text_is_gone_from_the_database() {
         "not in the file either"
     );
 }
+
+/// Every query a page view and a catch-up make on the tables that grow
+/// with history, and the index range each must use: bounded by the mark
+/// or the cursor, so its cost does not grow with the room. (A search on
+/// `room_id` alone would still read the whole room.)
+fn page_path() -> Vec<(&'static str, String, &'static str)> {
+    vec![
+        (
+            "unread count",
+            rooms::UNREAD.to_owned(),
+            "(room_id=? AND created_seq>?)",
+        ),
+        (
+            "mention count",
+            rooms::MENTIONS.to_owned(),
+            "(user_id=? AND room_id=? AND created_seq>?)",
+        ),
+        (
+            "read mark",
+            "SELECT seq FROM read_marks WHERE user_id = ?1 AND room_id = ?2".to_owned(),
+            "(user_id=? AND room_id=?)",
+        ),
+        (
+            "latest page",
+            format!("{} {}", schema::SELECT_MESSAGE, messages::PAGE_BEFORE),
+            "(room_id=? AND id<?)",
+        ),
+        (
+            "catch-up",
+            format!("{} {}", schema::SELECT_MESSAGE, messages::CHANGED_AFTER),
+            "(room_id=? AND seq>?)",
+        ),
+    ]
+}
+
+#[test]
+fn no_query_on_the_page_path_scans_a_table_that_grows_with_history() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut db = Connection::open(dir.path().join("chat.db")).expect("opens");
+    schema::configure(&db).expect("configured");
+    schema::migrate(&mut db).expect("migrated");
+    // Some history and statistics, as a real database has them.
+    db.execute_batch(
+        "INSERT INTO users (device_id, name, color, created_at) VALUES ('d', 'Ann', 'c', 0);
+         ANALYZE;",
+    )
+    .expect("filled");
+    for (what, sql, range) in page_path() {
+        let mut stmt = db
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("a plan");
+        let params = stmt.parameter_count();
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter((0..params).map(|_| 1i64)), |r| {
+                r.get::<_, String>(3)
+            })
+            .expect("plans")
+            .collect::<rusqlite::Result<_>>()
+            .expect("read");
+        for step in &plan {
+            for table in ["messages", "mentions", "reactions", "read_marks"] {
+                assert!(
+                    !step.starts_with(&format!("SCAN {table}")),
+                    "{what} scans {table}: {plan:?}"
+                );
+            }
+        }
+        assert!(
+            plan.iter()
+                .any(|s| s.starts_with("SEARCH") && s.contains(range)),
+            "{what} searches an index range {range}: {plan:?}"
+        );
+    }
+}

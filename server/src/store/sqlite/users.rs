@@ -33,13 +33,29 @@ pub fn set_name(
     new_color: &str,
     now: i64,
 ) -> Result<Identity> {
-    Ok(db.query_row(
+    let (me, first) = db.query_row(
         "INSERT INTO users (device_id, name, color, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (device_id) DO UPDATE SET name = excluded.name
-         RETURNING id, name, color",
+         RETURNING id, name, color, created_at = ?4",
         params![device.to_string(), name, new_color, now],
-        identity_from_row,
-    )?)
+        |r| Ok((identity_from_row(r)?, r.get::<_, bool>(3)?)),
+    )?;
+    if first {
+        mark_history_read(db, me.user_id)?;
+    }
+    Ok(me)
+}
+
+/// What a room held before someone first chose a name is not unread for
+/// them: a read mark at its end in every room with history. (Without a
+/// mark, nothing in a room is read: rooms made later.)
+fn mark_history_read(db: &Connection, user: UserId) -> Result<()> {
+    db.prepare_cached(
+        "INSERT OR IGNORE INTO read_marks (user_id, room_id, seq)
+         SELECT ?1, id, last_seq FROM rooms WHERE last_seq > 0",
+    )?
+    .execute([user.0])?;
+    Ok(())
 }
 
 pub fn import_user(
@@ -49,11 +65,16 @@ pub fn import_user(
     color: &str,
     now: i64,
 ) -> Result<()> {
-    db.execute(
+    let (user, first): (i64, bool) = db.query_row(
         "INSERT INTO users (device_id, name, color, created_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (device_id) DO UPDATE SET name = excluded.name, color = excluded.color",
+         ON CONFLICT (device_id) DO UPDATE SET name = excluded.name, color = excluded.color
+         RETURNING id, created_at = ?4",
         params![device.to_string(), name, color, now],
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    if first {
+        mark_history_read(db, UserId(user))?;
+    }
     Ok(())
 }
 
