@@ -319,10 +319,30 @@ pub enum ServerEvent {
     Room {
         room: RoomInfo,
     },
-    /// Who has the room open now (each identity once).
+    /// Who has the room open now (each identity once): how many, and the
+    /// first `PRESENCE_LISTED` of them by name (everyone, in a room of up
+    /// to that many). Sent when a room is opened, and when a room shrinks
+    /// back to a size that is listed whole.
     Presence {
         room: RoomId,
         people: Vec<Identity>,
+        /// Everyone here; `people` may be only the first of them. (Absent
+        /// from an older server: `people` is everyone.)
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u32>,
+    },
+    /// Who came and went since the last `Presence` or `Here`: by name
+    /// while the room has at most `PRESENCE_LISTED` people; past that only
+    /// how many there are now (what a phone receives for a change stays
+    /// small however large the room; the whole list is fetched, a page at
+    /// a time, when someone opens it).
+    Here {
+        room: RoomId,
+        count: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        joined: Vec<Identity>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        left: Vec<UserId>,
     },
     /// Someone (never this identity) is typing in the room.
     Typing {
@@ -457,6 +477,12 @@ pub mod close_code {
     /// RFC 6455: the client stopped answering.
     pub const POLICY: u16 = 1008;
 }
+
+/// A room of up to this many people is listed whole, live; a larger one
+/// sends its count, and the list when asked.
+pub const PRESENCE_LISTED: usize = 50;
+/// People per page of a large room's list (`people_here`).
+pub const PRESENCE_PAGE: u32 = 200;
 
 /// Page size for the history the page is rendered with.
 pub const HISTORY_PAGE: u32 = 50;

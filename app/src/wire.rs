@@ -63,6 +63,18 @@ struct Room {
 struct Presence {
     room: RoomId,
     people: Vec<Identity>,
+    #[serde(default)]
+    count: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct Here {
+    room: RoomId,
+    count: u32,
+    #[serde(default)]
+    joined: Vec<Identity>,
+    #[serde(default)]
+    left: Vec<UserId>,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +167,16 @@ pub fn server_event(json: &str) -> Result<ServerEvent, serde_json::Error> {
             ServerEvent::Presence {
                 room: p.room,
                 people: p.people,
+                count: p.count,
+            }
+        }
+        "here" => {
+            let h: Here = serde_json::from_str(json)?;
+            ServerEvent::Here {
+                room: h.room,
+                count: h.count,
+                joined: h.joined,
+                left: h.left,
             }
         }
         "typing" => {
@@ -241,11 +263,12 @@ mod tests {
     }
 
     /// The wire name of each kind of event, in order.
-    const KINDS: [&str; 14] = [
+    const KINDS: [&str; 15] = [
         "ack",
         "activity",
         "chat_name",
         "error",
+        "here",
         "identity",
         "message",
         "pong",
@@ -267,6 +290,7 @@ mod tests {
             ServerEvent::Activity { .. } => "activity",
             ServerEvent::Room { .. } => "room",
             ServerEvent::Presence { .. } => "presence",
+            ServerEvent::Here { .. } => "here",
             ServerEvent::Typing { .. } => "typing",
             ServerEvent::Read { .. } => "read",
             ServerEvent::ChatName { .. } => "chat_name",
@@ -355,6 +379,24 @@ mod tests {
             ServerEvent::Presence {
                 room: RoomId(2),
                 people: vec![who.clone()],
+                count: Some(120),
+            },
+            ServerEvent::Presence {
+                room: RoomId(2),
+                people: vec![who.clone()],
+                count: None,
+            },
+            ServerEvent::Here {
+                room: RoomId(2),
+                count: 3,
+                joined: vec![who.clone()],
+                left: vec![UserId(9)],
+            },
+            ServerEvent::Here {
+                room: RoomId(2),
+                count: 10_000,
+                joined: Vec::new(),
+                left: Vec::new(),
             },
             ServerEvent::Typing {
                 room: RoomId(2),

@@ -2,7 +2,8 @@
 //! implements, and what it puts in every request for them.
 
 use super::records::{
-    Admin, Context, ModAction, NewInvite, PushMode, PushSettings, SearchHit, TransferLink,
+    Admin, Context, ModAction, NewInvite, PeoplePage, PushMode, PushSettings, SearchHit,
+    TransferLink,
 };
 use super::ApiError;
 use crate::protocol::{ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo};
@@ -66,6 +67,13 @@ pub trait ChatBackend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<RoomInfo, ApiError>>;
     fn push_settings(&self, device: DeviceId) -> BoxFuture<'_, Result<PushSettings, ApiError>>;
     fn admin(&self, device: DeviceId) -> BoxFuture<'_, Result<Admin, ApiError>>;
+    /// A page of who has `room` open, by name.
+    fn people_here(
+        &self,
+        device: DeviceId,
+        room: RoomId,
+        offset: u32,
+    ) -> BoxFuture<'_, Result<PeoplePage, ApiError>>;
     fn moderate(
         &self,
         device: DeviceId,

@@ -272,6 +272,14 @@ pub async fn set_push_mode(
     backend.set_push_mode(device, room, mode).await
 }
 
+/// Who has `room` open, by name, from `offset` (a large room's list is
+/// not sent on the socket; see `ServerEvent::Here`).
+#[server(endpoint = "people_here")]
+pub async fn people_here(room: RoomId, offset: u32) -> Result<PeoplePage, ApiError> {
+    let (backend, device) = backend::current().await?;
+    backend.people_here(device, room, offset).await
+}
+
 /// Roles, members, invites and (for the owner) the moderation log.
 #[server(endpoint = "admin")]
 pub async fn admin_overview() -> Result<Admin, ApiError> {

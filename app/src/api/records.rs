@@ -159,6 +159,14 @@ pub struct Context {
     pub messages: Vec<ChatMessage>,
 }
 
+/// A page of who has a room open, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeoplePage {
+    pub people: Vec<Identity>,
+    /// Everyone here now.
+    pub total: u32,
+}
+
 /// Results per search page.
 pub const SEARCH_PAGE: u32 = 20;
 

@@ -110,8 +110,11 @@ pub struct ChatState {
     pub hidden: RwSignal<bool>,
     /// The reader is at the end of the list, seeing the newest messages.
     pub at_bottom: RwSignal<bool>,
-    /// Who has the room open now.
+    /// Who has the room open now, by name: everyone in a room of up to
+    /// `PRESENCE_LISTED` people, the first of them in a larger one.
     pub presence: RwSignal<Vec<Identity>>,
+    /// How many have the room open.
+    pub presence_count: RwSignal<u32>,
     pub typing: RwSignal<Vec<Typist>>,
     /// The first message the reader had not read when the room opened:
     /// the "new messages" divider goes above it.
@@ -168,6 +171,7 @@ impl ChatState {
             hidden: RwSignal::new(false),
             at_bottom: RwSignal::new(true),
             presence: RwSignal::new(Vec::new()),
+            presence_count: RwSignal::new(0),
             typing: RwSignal::new(Vec::new()),
             divider: RwSignal::new(None),
             editing: RwSignal::new(None),
@@ -409,9 +413,25 @@ impl ChatState {
                 ..
             } => self.activity(room, user_id, &mentions),
             ServerEvent::Room { room } => self.room_changed(room),
-            ServerEvent::Presence { room, people } => {
+            ServerEvent::Presence {
+                room,
+                people,
+                count,
+            } => {
                 if room == self.room_id() {
+                    self.presence_count
+                        .set(count.unwrap_or(people.len() as u32));
                     self.presence.set(people);
+                }
+            }
+            ServerEvent::Here {
+                room,
+                count,
+                joined,
+                left,
+            } => {
+                if room == self.room_id() {
+                    self.here(count, joined, left);
                 }
             }
             ServerEvent::Typing { room, user } => {
@@ -473,9 +493,25 @@ impl ChatState {
         self.messages.set(BTreeMap::new());
         self.rooms.set(Vec::new());
         self.presence.set(Vec::new());
+        self.presence_count.set(0);
         self.typing.set(Vec::new());
         self.cache.set_value(HashMap::new());
         self.cursor.set_value(None);
+    }
+
+    /// Who came and went: the list follows by name while the room is
+    /// listed whole; past that only the count does.
+    fn here(&self, count: u32, joined: Vec<Identity>, left: Vec<UserId>) {
+        if !joined.is_empty() || !left.is_empty() {
+            self.presence.update(|list| {
+                list.retain(|p| {
+                    !left.contains(&p.user_id) && !joined.iter().any(|j| j.user_id == p.user_id)
+                });
+                list.extend(joined);
+                list.sort_by_key(|p| fold(&p.name));
+            });
+        }
+        self.presence_count.set(count);
     }
 
     /// A message of the shown room, new or changed.

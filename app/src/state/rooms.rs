@@ -138,6 +138,7 @@ impl ChatState {
         self.cursor.set_value(back.cursor);
         self.more_history.set(back.more_history);
         self.presence.set(Vec::new());
+        self.presence_count.set(0);
         self.typing.set(Vec::new());
         self.editing.set(None);
         self.at_bottom.set(true);

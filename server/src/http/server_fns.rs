@@ -8,7 +8,8 @@ use crate::push::{Push, PushError};
 use crate::store::StoreError;
 use app::api::backend::ChatBackend;
 use app::api::{
-    Admin, ApiError, Context, ModAction, NewInvite, PushMode, PushSettings, SearchHit, TransferLink,
+    Admin, ApiError, Context, ModAction, NewInvite, PeoplePage, PushMode, PushSettings, SearchHit,
+    TransferLink,
 };
 use app::protocol::{ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo};
 use app::validate::{RoomName, UserName};
@@ -221,6 +222,25 @@ impl ChatBackend for ServerBackend {
                 .set_mode(device, room, mode)
                 .await
                 .map_err(push_error)
+        })
+    }
+
+    fn people_here(
+        &self,
+        device: DeviceId,
+        room: RoomId,
+        offset: u32,
+    ) -> BoxFuture<'_, Result<PeoplePage, ApiError>> {
+        Box::pin(async move {
+            self.admit(device).await?;
+            let people = self.chat.presence().people(room);
+            let total = people.len() as u32;
+            let people = people
+                .into_iter()
+                .skip(offset as usize)
+                .take(app::protocol::PRESENCE_PAGE as usize)
+                .collect();
+            Ok(PeoplePage { people, total })
         })
     }
 

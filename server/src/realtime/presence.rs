@@ -13,8 +13,9 @@
 
 use super::hub::Hub;
 use crate::bus::{Audience, Note, Part, Publish, Shared};
-use app::protocol::{DeviceId, Identity, RoomId, ServerEvent, UserId};
+use app::protocol::{DeviceId, Identity, RoomId, ServerEvent, UserId, PRESENCE_LISTED};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -121,6 +122,8 @@ pub struct Presence {
     grace: Duration,
     remote: Mutex<Remote>,
     announced: Mutex<Announced>,
+    /// This node's tabs changed since it last told the others.
+    announce_due: AtomicBool,
 }
 
 impl Presence {
@@ -133,6 +136,7 @@ impl Presence {
             grace,
             remote: Mutex::new(Remote::default()),
             announced: Mutex::new(Announced::default()),
+            announce_due: AtomicBool::new(false),
         }
     }
 
@@ -386,6 +390,9 @@ impl Presence {
     /// `PUBLISH_GAP`.
     pub fn flush(&self) {
         let now = Instant::now();
+        if self.announce_due.swap(false, Ordering::Relaxed) {
+            self.announce(now);
+        }
         let due: Vec<RoomId> = match self.paced.lock() {
             Ok(p) => p
                 .waiting
@@ -401,16 +408,28 @@ impl Presence {
     }
 
     fn publish_if_changed(&self, room: RoomId) {
-        let now = Instant::now();
         if self.hub.is_shared() {
-            self.announce(now);
+            // Told to the other nodes at the next flush: one announcement
+            // for a burst of changes, not one each.
+            self.announce_due.store(true, Ordering::Relaxed);
         }
-        self.publish_at(room, now);
+        self.publish_at(room, Instant::now());
     }
 
-    /// Publishes `room`'s list if it changed, unless it was published
-    /// less than its gap ago: then `flush` publishes it later.
+    /// Publishes what changed in `room` since it was last published, unless
+    /// that was less than its gap ago: then `flush` publishes it later.
+    /// Nothing is computed while the gap runs, so a crowd arriving costs
+    /// one list per gap, not one per arrival.
     fn publish_at(&self, room: RoomId, now: Instant) {
+        {
+            let Ok(mut paced) = self.paced.lock() else {
+                return;
+            };
+            if paced.next.get(&room).is_some_and(|next| now < *next) {
+                paced.waiting.insert(room);
+                return;
+            }
+        }
         let people = self.people_at(room, now);
         let Ok(mut shown) = self.shown.lock() else {
             return;
@@ -418,28 +437,50 @@ impl Presence {
         let Ok(mut paced) = self.paced.lock() else {
             return;
         };
-        if shown.get(&room).map_or(people.is_empty(), |s| *s == people) {
-            paced.waiting.remove(&room);
-            return;
-        }
-        if paced.next.get(&room).is_some_and(|next| now < *next) {
-            paced.waiting.insert(room);
-            return;
-        }
         paced.waiting.remove(&room);
+        let before = shown.get(&room);
+        if before.map_or(people.is_empty(), |s| *s == people) {
+            return;
+        }
+        let event = change(room, before.map(Vec::as_slice).unwrap_or_default(), &people);
         paced.next.insert(room, now + publish_gap(people.len()));
         drop(paced);
         if people.is_empty() {
             shown.remove(&room);
         } else {
-            shown.insert(room, people.clone());
+            shown.insert(room, people);
         }
-        self.hub.publish(Publish {
-            audience: Audience::Everyone,
-            room: Some(room),
-            event: ServerEvent::Presence { room, people },
-            activity: None,
+        if let Some(event) = event {
+            self.hub.publish(Publish {
+                audience: Audience::Everyone,
+                room: Some(room),
+                event,
+                activity: None,
+            });
+        }
+    }
+
+    /// Who is in `room`, as a newly opened tab is told: how many, and the
+    /// first `PRESENCE_LISTED` by name. A large room answers from its last
+    /// published list (at most one gap old) rather than gather it afresh
+    /// for each of a crowd's tabs.
+    pub fn opening(&self, room: RoomId) -> (Vec<Identity>, u32) {
+        let cached = self.shown.lock().ok().and_then(|shown| {
+            shown
+                .get(&room)
+                .filter(|s| s.len() > PRESENCE_LISTED)
+                .map(|s| {
+                    (
+                        s.iter().take(PRESENCE_LISTED).cloned().collect(),
+                        s.len() as u32,
+                    )
+                })
         });
+        cached.unwrap_or_else(|| {
+            let people = self.people(room);
+            let count = people.len() as u32;
+            (people.into_iter().take(PRESENCE_LISTED).collect(), count)
+        })
     }
 
     fn with_tabs<T>(&self, f: impl FnOnce(&mut HashMap<TabId, Tab>) -> T) -> T {
@@ -449,6 +490,48 @@ impl Presence {
             Err(poisoned) => f(&mut poisoned.into_inner()),
         }
     }
+}
+
+/// What a room's tabs are told when its people change from `before` to
+/// `now` (both by name): who came and went while the room is listed
+/// whole; the whole (short) list when it shrinks back to that size; past
+/// it, only the count, and nothing if the count is the same.
+fn change(room: RoomId, before: &[Identity], now: &[Identity]) -> Option<ServerEvent> {
+    let count = now.len() as u32;
+    if now.len() > PRESENCE_LISTED {
+        return (before.len() != now.len()).then_some(ServerEvent::Here {
+            room,
+            count,
+            joined: Vec::new(),
+            left: Vec::new(),
+        });
+    }
+    if before.len() > PRESENCE_LISTED {
+        return Some(ServerEvent::Presence {
+            room,
+            people: now.to_vec(),
+            count: Some(count),
+        });
+    }
+    let was: HashMap<UserId, &Identity> = before.iter().map(|p| (p.user_id, p)).collect();
+    let is: HashSet<UserId> = now.iter().map(|p| p.user_id).collect();
+    // A renamed person comes again under their new name.
+    let joined = now
+        .iter()
+        .filter(|p| was.get(&p.user_id).is_none_or(|old| *old != *p))
+        .cloned()
+        .collect();
+    let left = before
+        .iter()
+        .filter(|p| !is.contains(&p.user_id))
+        .map(|p| p.user_id)
+        .collect();
+    Some(ServerEvent::Here {
+        room,
+        count,
+        joined,
+        left,
+    })
 }
 
 #[cfg(test)]
@@ -588,12 +671,15 @@ mod tests {
                 true,
             );
         }
+        // Told at the next flush, one announcement for the whole crowd.
+        a.flush();
         let notes = bus.payloads();
         hear(&b, &notes);
         assert_eq!(b.people(room).len(), 500);
         assert!(b.device_visible(dev(499)));
 
         a.leave(7);
+        a.flush();
         let notes = bus.payloads();
         assert_eq!(
             notes.len(),
@@ -607,6 +693,7 @@ mod tests {
         for tab in 0..500 {
             a.leave(tab);
         }
+        a.flush();
         hear(&b, &bus.payloads());
         assert!(b.people(room).is_empty(), "every part is dropped");
         assert!(!b.device_visible(dev(499)));
@@ -621,7 +708,7 @@ mod tests {
     }
 
     #[test]
-    fn a_crowd_arriving_at_once_gets_few_lists_with_everyone() {
+    fn a_crowd_arriving_at_once_gets_few_changes_with_everyone() {
         let hub = Arc::new(Hub::new());
         let mut live = hub.subscribe();
         let p = Presence::new(hub, Duration::from_secs(60));
@@ -645,11 +732,61 @@ mod tests {
         assert!(live.try_recv().is_err(), "not before the gap");
         std::thread::sleep(publish_gap(1));
         p.flush();
-        let list = live.try_recv().expect("one list after the gap");
-        assert!(list.frame.as_str().contains("P99") && list.frame.as_str().contains("First"));
+        let list = live.try_recv().expect("one change after the gap");
+        // A hundred people: past the listed size, the count alone.
+        assert_eq!(
+            list.frame.as_str(),
+            r#"{"type":"here","room":2,"count":100}"#
+        );
         assert!(live.try_recv().is_err(), "only one");
         p.flush();
         assert!(live.try_recv().is_err(), "nothing left waiting");
+    }
+
+    #[test]
+    fn a_small_room_hears_who_came_and_went_by_name_a_large_one_the_count() {
+        let ann = who(1, "Ann");
+        let bo = who(2, "Bo");
+        let room = RoomId(2);
+        match change(room, std::slice::from_ref(&ann), &[ann.clone(), bo.clone()]) {
+            Some(ServerEvent::Here {
+                count,
+                joined,
+                left,
+                ..
+            }) => {
+                assert_eq!((count, joined, left), (2, vec![bo.clone()], vec![]));
+            }
+            other => panic!("{other:?}"),
+        }
+        let renamed = who(1, "Anne");
+        match change(
+            room,
+            &[ann.clone(), bo.clone()],
+            std::slice::from_ref(&renamed),
+        ) {
+            Some(ServerEvent::Here { joined, left, .. }) => {
+                assert_eq!((joined, left), (vec![renamed], vec![UserId(2)]));
+            }
+            other => panic!("{other:?}"),
+        }
+        let crowd: Vec<Identity> = (0..60).map(|i| who(i, &format!("P{i:02}"))).collect();
+        let more: Vec<Identity> = (0..61).map(|i| who(i, &format!("P{i:02}"))).collect();
+        // What a phone gets for one more person in a room of 60: the count.
+        let event = change(room, &crowd, &more).expect("a change");
+        let json = serde_json::to_string(&event).expect("encodes");
+        assert_eq!(json, r#"{"type":"here","room":2,"count":61}"#);
+        // Someone left and another came: the count is the same, nothing.
+        let mut swapped = crowd.clone();
+        swapped[0] = who(99, "Zed");
+        assert_eq!(change(room, &crowd, &swapped), None);
+        // Back to a listable size: the whole list once.
+        match change(room, &more, &crowd[..10]) {
+            Some(ServerEvent::Presence { people, count, .. }) => {
+                assert_eq!((people.len(), count), (10, Some(10)));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

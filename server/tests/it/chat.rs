@@ -385,7 +385,7 @@ async fn a_failed_write_is_an_error_never_an_ack() {
                 assert!(client_id.is_some());
                 break;
             }
-            ServerEvent::Presence { .. } => continue,
+            ServerEvent::Presence { .. } | ServerEvent::Here { .. } => continue,
             other => panic!("expected an error, got {other:?}"),
         }
     }

@@ -147,7 +147,9 @@ async fn messages_held_back_by_the_rate_limit_keep_their_order() {
         while answered < round.len() {
             match c.next().await {
                 // Our own broadcasts and who is here are not answers.
-                ServerEvent::Message { .. } | ServerEvent::Presence { .. } => continue,
+                ServerEvent::Message { .. }
+                | ServerEvent::Presence { .. }
+                | ServerEvent::Here { .. } => continue,
                 ServerEvent::Ack { .. } => acked += 1,
                 ServerEvent::Error {
                     code: ErrorCode::RateLimited,

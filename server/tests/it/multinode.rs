@@ -513,16 +513,9 @@ async fn presence_and_typing_cross_nodes() {
     let bo_id = named(&b, &bo, "Bo").await;
     let (mut on_a, _) = Client::joined(&a, &ann).await;
     let (mut on_b, _) = Client::joined(&b, &bo).await;
-    let names = |people: &[app::protocol::Identity]| {
-        let mut n: Vec<String> = people.iter().map(|p| p.name.clone()).collect();
-        n.sort();
-        n
-    };
-    on_a.next_matching(|e| match e {
-        ServerEvent::Presence { people, .. } if names(&people) == ["Ann", "Bo"] => Some(()),
-        _ => None,
-    })
-    .await;
+    let mut here = common::WhoIsHere::default();
+    on_a.next_matching(|e| (here.apply(&e) && here.names() == ["Ann", "Bo"]).then_some(()))
+        .await;
     on_b.send_event(&ClientEvent::Typing).await;
     let typist = on_a
         .next_matching(|e| match e {
@@ -535,13 +528,12 @@ async fn presence_and_typing_cross_nodes() {
     // Bo's node stopped announcing; Ann's list drops him once it expires
     // (10 s after its last announcement).
     tokio::time::sleep(Duration::from_secs(11)).await;
-    let left = on_a
-        .next_matching(|e| match e {
-            ServerEvent::Presence { people, .. } => Some(people),
-            _ => None,
-        })
+    on_a.next_matching(|e| (here.apply(&e) && here.names() == ["Ann"]).then_some(()))
         .await;
-    assert_eq!(left, vec![ann_id]);
+    assert_eq!(
+        here.people.values().cloned().collect::<Vec<_>>(),
+        vec![ann_id]
+    );
 }
 
 /// Moderation on one node holds on the other: a block closes the

@@ -279,13 +279,13 @@ async fn presence_counts_a_three_tab_user_once_and_expires_a_silent_one() {
     for _ in 0..3 {
         tabs.push(in_room(&server, &ann, RoomId::DEFAULT, None).await);
     }
-    let people = |events: &[ServerEvent]| -> Option<Vec<String>> {
-        events.iter().rev().find_map(|e| match e {
-            ServerEvent::Presence { people, .. } => {
-                Some(people.iter().map(|p| p.name.clone()).collect())
-            }
-            _ => None,
-        })
+    let mut here = common::WhoIsHere::default();
+    let mut people = |events: &[ServerEvent]| -> Option<Vec<String>> {
+        let mut changed = false;
+        for e in events {
+            changed |= here.apply(e);
+        }
+        changed.then(|| here.names())
     };
     let seen = drain(&mut watcher, Duration::from_millis(300)).await;
     assert_eq!(

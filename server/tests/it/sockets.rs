@@ -61,7 +61,7 @@ async fn fifty_concurrent_senders_each_acked_once_every_client_sees_every_id_in_
                             acks.entry(client_id).or_default().push(message.id)
                         }
                         ServerEvent::Message { message } => seen.push(message.id),
-                        ServerEvent::Presence { .. } => {}
+                        ServerEvent::Presence { .. } | ServerEvent::Here { .. } => {}
                         other => panic!("unexpected {other:?}"),
                     }
                 }

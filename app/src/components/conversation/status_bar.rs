@@ -106,7 +106,7 @@ fn RoomBar() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let ui = expect_context::<Ui>();
     let open = RwSignal::new(false);
-    let count = move || state.presence.with(Vec::len);
+    let count = move || state.presence_count.get();
     let label = move || match count() {
         1 => "1 person here".to_owned(),
         n => format!("{n} people here"),
@@ -192,15 +192,57 @@ fn RoomBar() -> impl IntoView {
             </button>
         </div>
         <Show when=move || open.get()>
-            <ul id="presence-list" class="presence-list" aria-label="People here">
-                <For
-                    each=move || state.presence.get()
-                    key=|p| (p.user_id, p.name.clone())
-                    children=move |p| view! {
-                        <li><span class="author" style:background-color=p.color>{p.name}</span></li>
-                    }
-                />
-            </ul>
+            <PeopleHere/>
         </Show>
+    }
+}
+
+/// The list behind the count: everyone, in a room listed whole; in a
+/// larger one the first of them, and the rest fetched a page at a time.
+#[component]
+fn PeopleHere() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let more = ServerAction::<crate::api::PeopleHere>::new();
+    let fetched = RwSignal::new(Vec::<crate::protocol::Identity>::new());
+    Effect::new(move |_| {
+        if let Some(Ok(page)) = more.value().get() {
+            fetched.update(|f| f.extend(page.people));
+        }
+    });
+    let shown = move || {
+        if fetched.with(Vec::is_empty) {
+            state.presence.get()
+        } else {
+            fetched.get()
+        }
+    };
+    let missing = move || (state.presence_count.get() as usize).saturating_sub(shown().len());
+    view! {
+        <ul id="presence-list" class="presence-list" aria-label="People here">
+            <For
+                each=shown
+                key=|p| (p.user_id, p.name.clone())
+                children=move |p| view! {
+                    <li><span class="author" style:background-color=p.color>{p.name}</span></li>
+                }
+            />
+            <Show when=move || { missing() > 0 }>
+                <li>
+                    <button
+                        type="button"
+                        class="cancel more-people"
+                        disabled=move || more.pending().get()
+                        on:click=move |_| {
+                            more.dispatch(crate::api::PeopleHere {
+                                room: state.room_id(),
+                                offset: fetched.with(|f| f.len() as u32),
+                            });
+                        }
+                    >
+                        {move || format!("and {} more: show them", missing())}
+                    </button>
+                </li>
+            </Show>
+        </ul>
     }
 }

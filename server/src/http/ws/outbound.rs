@@ -362,11 +362,12 @@ async fn open(
             delivered
         }
     };
-    let people = chat.presence().people(room);
+    let (people, count) = chat.presence().opening(room);
     writer
         .put(Message::Text(hub::encode(&ServerEvent::Presence {
             room,
             people,
+            count: Some(count),
         })))
         .await?;
     writer.flush().await?;

@@ -344,6 +344,49 @@ impl Client {
     }
 }
 
+/// Who is here, kept from `Presence` and `Here` events as a page keeps it.
+#[derive(Default, Debug)]
+pub struct WhoIsHere {
+    pub people: std::collections::BTreeMap<app::protocol::UserId, Identity>,
+    pub count: u32,
+}
+
+impl WhoIsHere {
+    /// Takes in one event; whether it was about who is here.
+    pub fn apply(&mut self, event: &ServerEvent) -> bool {
+        match event {
+            ServerEvent::Presence { people, count, .. } => {
+                self.people = people.iter().map(|p| (p.user_id, p.clone())).collect();
+                self.count = count.unwrap_or(people.len() as u32);
+                true
+            }
+            ServerEvent::Here {
+                count,
+                joined,
+                left,
+                ..
+            } => {
+                for id in left {
+                    self.people.remove(id);
+                }
+                for p in joined {
+                    self.people.insert(p.user_id, p.clone());
+                }
+                self.count = *count;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The names listed, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.people.values().map(|p| p.name.clone()).collect();
+        names.sort();
+        names
+    }
+}
+
 /// A plain PNG of one colour, for uploads.
 pub fn png(width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbImage::from_pixel(width, height, image::Rgb([10, 200, 30]));
