@@ -42,6 +42,16 @@ pub enum Command {
     /// Write a consistent copy of the SQLite database to PATH while the
     /// chat runs.
     Backup { path: PathBuf },
+    /// Fill the store with a long history, straight into it, for
+    /// benchmarks (see `tools::history`). Not for a chat people use.
+    SeedHistory {
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 50)]
+        rooms: u64,
+        #[arg(long, default_value_t = 1000)]
+        identities: u64,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -26,6 +26,18 @@ async fn main() -> ExitCode {
                         "copied (rows already there were kept)"
                     );
                 }),
+            Some(Command::SeedHistory {
+                messages,
+                rooms,
+                identities,
+            }) => {
+                let plan = tools::history::Plan {
+                    messages,
+                    rooms: rooms.max(1),
+                    identities: identities.max(4),
+                };
+                tools::history::seed(&cli.settings, plan).await
+            }
             Some(Command::Precompress) => {
                 server::http::assets::precompress(&cli.settings.site_root).map_err(BoxError::from)
             }

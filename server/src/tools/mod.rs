@@ -2,6 +2,7 @@
 //! engines, and importing the Flask seed's names.
 
 pub mod datatools;
+pub mod history;
 pub mod seed;
 
 use crate::base::BoxError;

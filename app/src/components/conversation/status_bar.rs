@@ -1,5 +1,8 @@
+use crate::components::chunks::load_when;
 use crate::state::{ChatState, Connection, Overlay, Screen, Ui};
+use futures::FutureExt;
 use leptos::prelude::*;
+use leptos::wasm_split::{wasm_split, SplitLoaderError};
 
 /// The room's name, the connection, who you are; below it, who is here
 /// and the room's settings. The chat never goes silently dead: a lost
@@ -106,6 +109,14 @@ fn RoomBar() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let ui = expect_context::<Ui>();
     let open = RwSignal::new(false);
+    // The list is a chunk of its own: it is opened far less often than the
+    // header is shown, and it can fetch a large room's people page by page.
+    let list_ready = load_when(
+        state,
+        move || open.get(),
+        move || open.set(false),
+        load_people_list,
+    );
     let count = move || state.presence_count.get();
     let label = move || match count() {
         1 => "1 person here".to_owned(),
@@ -191,10 +202,17 @@ fn RoomBar() -> impl IntoView {
                 <span class="label">"Link device"</span>
             </button>
         </div>
-        <Show when=move || open.get()>
-            <PeopleHere/>
-        </Show>
+        {move || {
+            (open.get() && list_ready.get())
+                .then(|| people_list().now_or_never().and_then(Result::ok))
+                .flatten()
+        }}
     }
+}
+
+#[wasm_split(chat_people_list, wasm_split_path = ::leptos::wasm_split, fallible, preload(load_people_list))]
+fn people_list() -> Result<AnyView, SplitLoaderError> {
+    Ok(view! { <PeopleHere/> }.into_any())
 }
 
 /// The list behind the count: everyone, in a room listed whole; in a

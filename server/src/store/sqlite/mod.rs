@@ -34,6 +34,13 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use writer::Job;
 
+/// Sets up and migrates a connection to a chat database opened outside
+/// the store (the offline tools).
+pub fn prepare(db: &mut Connection) -> Result<()> {
+    schema::configure(db)?;
+    schema::migrate(db)
+}
+
 /// Read connections: enough that one slow history read does not hold up
 /// the page and catch-up, few enough to stay small.
 const READERS: usize = 4;
