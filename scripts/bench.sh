@@ -192,6 +192,67 @@ if has n; then
   SCENARIOS=${SCENARIOS// n/}; SCENARIOS=${SCENARIOS//n /}; [ "$SCENARIOS" = n ] && SCENARIOS=""
 fi
 
+# (m) What the page path costs on a long history, beside an empty chat in
+# the same run: 1,000,000 messages over 50 rooms and 1,000 identities,
+# written straight into the store (`server seed-history`), on SQLite and
+# on PostgreSQL. Room pages (with the room list and its unread counts) for
+# a viewer named after the history, one with read marks, one 10,000
+# messages behind, one named before it all without marks; and a search.
+history_case() { # engine messages
+  local engine=$1 messages=$2 data db_args=() url
+  data=$(mktemp -d)
+  if [ "$engine" = postgres ]; then
+    local name; name="hist_$(date +%s%N)"
+    psql "$CHAT_TEST_PG" -qc "CREATE DATABASE $name" >/dev/null
+    url=${CHAT_TEST_PG/\/postgres\?/\/$name?}
+    db_args=(--database-url "$url")
+  fi
+  "$SERVER" --data-dir "$data" "${db_args[@]}" seed-history --messages "$messages" >>"$OUT/server.log" 2>&1
+  "$SERVER" --addr "127.0.0.1:$PORT" --data-dir "$data" "${db_args[@]}" --cert "$data/cert.pem" \
+    --key "$data/key.pem" --site-root "$SITE" "${FLAGS[@]}" >"$OUT/server.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 100); do curl -skf -o /dev/null "$URL/healthz" && break; sleep 0.1; done
+  local fresh; fresh=$(python3 -c 'import uuid; print(uuid.uuid4())')
+  curl -sk -o /dev/null -H "cookie: device_id=$fresh" --data 'name=Fresh' "$URL/api/set_name"
+  local out="$OUT/m-$engine-$messages.json" first=1
+  echo "{" >"$out"
+  local label device
+  for label in fresh read behind unmarked; do
+    case $label in
+      fresh) device=$fresh ;;
+      read) device=00000000-0000-4000-8000-000000000001 ;;
+      behind) device=00000000-0000-4000-8000-000000000002 ;;
+      unmarked) device=00000000-0000-4000-8000-000000000003 ;;
+    esac
+    local rps; rps=$(wrk -t2 -c16 -d5s -H "cookie: device_id=$device" -H 'accept-encoding: br' \
+      "$URL/r/history-1" 2>/dev/null | sed -n 's/^Requests\/sec: *//p')
+    [ $first = 1 ] || echo "," >>"$out"; first=0
+    echo "\"page_$label\": ${rps:-0}" >>"$out"
+  done
+  cat >"$OUT/search.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = "query=deploy"
+wrk.headers["content-type"] = "application/x-www-form-urlencoded"
+wrk.headers["cookie"] = "device_id=00000000-0000-4000-8000-000000000001"
+LUA
+  local srps; srps=$(wrk -t2 -c16 -d5s -s "$OUT/search.lua" "$URL/api/search" 2>/dev/null \
+    | sed -n 's/^Requests\/sec: *//p')
+  echo ", \"search\": ${srps:-0}}" >>"$out"
+  stop "$PID"
+}
+if has m; then
+  echo "== (m) the page path on 1,000,000 messages beside an empty chat" >&2
+  command -v wrk >/dev/null || { sudo_or() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }; \
+    sudo_or apt-get install -y -qq wrk >/dev/null; }
+  started_pg=0
+  if [ -z "${CHAT_TEST_PG:-}" ]; then eval "$(scripts/pg.sh start)"; started_pg=1; fi
+  for engine in sqlite postgres; do
+    for messages in 0 1000000; do history_case "$engine" "$messages"; done
+  done
+  [ "$started_pg" = 1 ] && scripts/pg.sh stop "$CHAT_TEST_PGDATA"
+  SCENARIOS=${SCENARIOS// m/}; SCENARIOS=${SCENARIOS//m /}; [ "$SCENARIOS" = m ] && SCENARIOS=""
+fi
+
 echo "== this build" >&2
 if [ -n "$SCENARIOS" ]; then
   start_chat "$SERVER"; run_all chat chat "$PID"; stop "$PID"

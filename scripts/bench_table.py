@@ -120,7 +120,29 @@ def table(run):
     with open(os.path.join(run, "results.json"), "w") as f:
         json.dump(merged, f, indent=1)
     out += nodes_table(run)
+    out += history_table(run)
     return "\n".join(out)
+
+
+def history_table(run):
+    """(m): the page path on a long history beside an empty chat."""
+    rows = []
+    for engine in ("sqlite", "postgres"):
+        empty, full = load(f"{run}/m-{engine}-0.json"), load(f"{run}/m-{engine}-1000000.json")
+        if not empty or not full:
+            continue
+        for key, label in (("page_fresh", "room page, viewer named after the history"),
+                           ("page_read", "room page, viewer with read marks"),
+                           ("page_behind", "room page, viewer 10,000 behind"),
+                           ("page_unmarked", "room page, viewer without marks"),
+                           ("search", "search page")):
+            a, b = empty.get(key, 0), full.get(key, 0)
+            ratio = f"{b / a:.2f}" if a else "—"
+            rows.append(f"| {engine} | {label} | {a:.0f} | {b:.0f} | {ratio} |")
+    if not rows:
+        return []
+    return ["", "(m) requests/s on an empty chat and on 1,000,000 messages (50 rooms, 1,000 identities), same run",
+            "", "| store | request | empty | 1,000,000 messages | ratio |", "|---|---|---|---|---|"] + rows
 
 
 def nodes_table(run):
