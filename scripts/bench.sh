@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-SCENARIOS=${SCENARIOS:-"d l a b c e f p r h"}
+SCENARIOS=${SCENARIOS:-"d l a b c e f p r q h"}
 SEED_DIR=${SEED_DIR:-../shared/seed}
 SEED_WORK=${SEED_WORK:-/tmp/seed-work}
 SEED=${SEED:-1}
@@ -42,6 +42,9 @@ URL=https://127.0.0.1:$PORT
 # By environment, which older builds (BASELINE) ignore rather than refuse.
 export CHAT_NEWCOMER_BURST=1000000 CHAT_NEWCOMER_REFILL_MS=1
 export CHAT_NEW_IDENTITY_BURST=1000000 CHAT_NEW_IDENTITY_REFILL_SECS=1 CHAT_MAX_TCP_PER_IP=1000000
+# Rooms are limited per address: scenario (q) creates its rooms from
+# addresses of their own, through loopback as a trusted proxy.
+export CHAT_TRUSTED_PROXIES=127.0.0.1
 FLAGS=(--message-burst 1000000 --message-refill-ms 1 --connect-burst 1000000
        --max-conns-per-ip 1000000 --max-conns-per-device 1000000)
 
@@ -119,6 +122,17 @@ run_all() { # who protocol pids
   if has r && [ "$proto" = chat ]; then
     scenario "$who" "$proto" "$pids" r run --clients 10000 --senders 1 --rate 2 --duration 10 --warmup 2 --drain 3 \
       --all-named --join-secs 30 --connect-concurrency 400 --threads 2
+  fi
+  # (q) 10,000 clients over 100 rooms of 100, each showing its own; 10
+  # senders in 10 rooms, 20 msgs/s in all: what one message costs when it
+  # reaches its room. Private rooms (routed to their members alone, with
+  # 1,000 direct conversations besides) where the build has them; the
+  # same rooms open on every build.
+  if has q && [ "$proto" = chat ]; then
+    local rooms=(run --clients 10000 --senders 10 --rate 20 --duration 10 --warmup 2 --drain 3
+                 --rooms 100 --connect-concurrency 200 --threads 2)
+    [ "$who" = chat ] && scenario "$who" "$proto" "$pids" q "${rooms[@]}" --private --directs 1000
+    scenario "$who" "$proto" "$pids" qo "${rooms[@]}"
   fi
   if has h && [ "$proto" = chat ]; then
     echo "   $who h: phone, slow 4G, 4x CPU, cold cache" >&2

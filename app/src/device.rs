@@ -44,13 +44,23 @@ fn register_service_worker() {
 /// Asks the service worker to drop its cached pages (the offline shell
 /// holds messages and names): the server refused this device.
 pub fn forget_offline_copy() {
+    tell_service_worker("forget");
+}
+
+/// Asks the service worker to drop its offline shell, which lists a room
+/// this identity may no longer read.
+pub fn offline_shell_stale() {
+    tell_service_worker("stale");
+}
+
+fn tell_service_worker(kind: &str) {
     let navigator = window().navigator();
     if !js_sys::Reflect::has(&navigator, &JsValue::from_str("serviceWorker")).unwrap_or(false) {
         return;
     }
     if let Some(worker) = navigator.service_worker().controller() {
         let message = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&message, &"type".into(), &"forget".into());
+        let _ = js_sys::Reflect::set(&message, &"type".into(), &kind.into());
         let _ = worker.post_message(&message);
     }
 }

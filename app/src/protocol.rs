@@ -183,10 +183,86 @@ pub struct RoomInfo {
     pub id: RoomId,
     /// In the URL: `/r/<slug>`.
     pub slug: String,
+    /// A direct conversation's is empty until someone names it: it is
+    /// called by its people's names (`members`), the reader's left out.
     pub name: String,
     /// Read-only and hidden from the list, still reachable by URL.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub archived: bool,
+    #[serde(default, skip_serializing_if = "RoomKind::is_open")]
+    pub kind: RoomKind,
+    /// A direct conversation's people.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<Identity>,
+}
+
+impl RoomInfo {
+    /// An open room (the kind every room was before there were others).
+    pub fn open(id: RoomId, slug: String, name: String, archived: bool) -> Self {
+        Self {
+            id,
+            slug,
+            name,
+            archived,
+            kind: RoomKind::Open,
+            members: Vec::new(),
+        }
+    }
+
+    /// What the list and the header call it for `me`: its name, or a
+    /// direct conversation's other people.
+    pub fn title(&self, me: Option<UserId>) -> String {
+        if !self.name.is_empty() || self.kind != RoomKind::Direct {
+            return self.name.clone();
+        }
+        let others: Vec<&str> = self
+            .members
+            .iter()
+            .filter(|p| Some(p.user_id) != me)
+            .map(|p| p.name.as_str())
+            .collect();
+        match others.is_empty() {
+            true => "Just you".to_owned(),
+            false => others.join(", "),
+        }
+    }
+}
+
+/// Who may read a room.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomKind {
+    /// Anyone with a name (the kind of the chat's first rooms).
+    #[default]
+    Open,
+    /// A conversation among a set of people, one per set.
+    Direct,
+    /// Its members only; also a kind this release does not know (the
+    /// closest: it is not for everyone).
+    #[serde(other)]
+    Private,
+}
+
+impl RoomKind {
+    pub fn is_open(&self) -> bool {
+        *self == RoomKind::Open
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomKind::Open => "open",
+            RoomKind::Direct => "direct",
+            RoomKind::Private => "private",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "open" => RoomKind::Open,
+            "direct" => RoomKind::Direct,
+            _ => RoomKind::Private,
+        }
+    }
 }
 
 /// A room with this identity's unread figures.
@@ -197,6 +273,10 @@ pub struct RoomStatus {
     pub read: Seq,
     pub unread: u32,
     pub mentions: u32,
+    /// When its newest message was sent (ms since the epoch; 0: none),
+    /// to list direct conversations newest first.
+    #[serde(default)]
+    pub last_at: i64,
 }
 
 /// Query string of the WebSocket URL (`/ws?room=2&last_seen=42`).
@@ -315,9 +395,20 @@ pub enum ServerEvent {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         mentions: Vec<UserId>,
     },
-    /// A room was created, renamed or archived.
+    /// A room was created, renamed or archived (or this identity was let
+    /// into a private or direct one).
     Room {
         room: RoomInfo,
+    },
+    /// This identity may no longer read the room (removed from it, it
+    /// left, or the room became private): it leaves the list, and nothing
+    /// more of it comes.
+    RoomGone {
+        room: RoomId,
+        /// Only taken out of this identity's list (it may still read it):
+        /// a tab showing it stays.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        hidden: bool,
     },
     /// Who has the room open now (each identity once): how many, and the
     /// first `PRESENCE_LISTED` of them by name (everyone, in a room of up
@@ -455,6 +546,9 @@ pub enum ErrorCode {
     /// `retry_after_ms`, before any later one.
     Unavailable,
     Internal,
+    /// Refused for a reason the message gives (a person in a direct
+    /// conversation takes no messages from the sender): not retried.
+    Refused,
     /// A code this release does not know (a newer server's): the error's
     /// message is still shown.
     #[serde(other)]

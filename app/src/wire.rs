@@ -60,6 +60,13 @@ struct Room {
 }
 
 #[derive(Deserialize)]
+struct Gone {
+    room: RoomId,
+    #[serde(default)]
+    hidden: bool,
+}
+
+#[derive(Deserialize)]
 struct Presence {
     room: RoomId,
     people: Vec<Identity>,
@@ -162,6 +169,13 @@ pub fn server_event(json: &str) -> Result<ServerEvent, serde_json::Error> {
         "room" => ServerEvent::Room {
             room: serde_json::from_str::<Room>(json)?.room,
         },
+        "room_gone" => {
+            let g: Gone = serde_json::from_str(json)?;
+            ServerEvent::RoomGone {
+                room: g.room,
+                hidden: g.hidden,
+            }
+        }
         "presence" => {
             let p: Presence = serde_json::from_str(json)?;
             ServerEvent::Presence {
@@ -263,7 +277,7 @@ mod tests {
     }
 
     /// The wire name of each kind of event, in order.
-    const KINDS: [&str; 15] = [
+    const KINDS: [&str; 16] = [
         "ack",
         "activity",
         "chat_name",
@@ -277,6 +291,7 @@ mod tests {
         "resync",
         "role",
         "room",
+        "room_gone",
         "typing",
         "welcome",
     ];
@@ -289,6 +304,7 @@ mod tests {
             ServerEvent::Resync { .. } => "resync",
             ServerEvent::Activity { .. } => "activity",
             ServerEvent::Room { .. } => "room",
+            ServerEvent::RoomGone { .. } => "room_gone",
             ServerEvent::Presence { .. } => "presence",
             ServerEvent::Here { .. } => "here",
             ServerEvent::Typing { .. } => "typing",
@@ -342,14 +358,17 @@ mod tests {
         let info = RoomInfo {
             id: RoomId(2),
             slug: "games".into(),
-            name: "Games".into(),
+            name: "".into(),
             archived: true,
+            kind: crate::protocol::RoomKind::Direct,
+            members: vec![who.clone()],
         };
         let status = RoomStatus {
             room: info.clone(),
             read: Seq(4),
             unread: 2,
             mentions: 1,
+            last_at: 0,
         };
         let events = vec![
             ServerEvent::Welcome {
@@ -376,6 +395,14 @@ mod tests {
                 mentions: vec![UserId(2)],
             },
             ServerEvent::Room { room: info },
+            ServerEvent::RoomGone {
+                room: RoomId(7),
+                hidden: false,
+            },
+            ServerEvent::RoomGone {
+                room: RoomId(8),
+                hidden: true,
+            },
             ServerEvent::Presence {
                 room: RoomId(2),
                 people: vec![who.clone()],

@@ -7,6 +7,7 @@
 //!     loadgen idle --url … --clients 10000 --server-pid 1234
 
 mod procfs;
+mod rooms;
 mod run;
 mod target;
 mod tls;
@@ -101,6 +102,17 @@ struct RunArgs {
     /// senders.
     #[arg(long)]
     all_named: bool,
+    /// Clients spread over this many rooms (client i in room i mod n),
+    /// all named, each showing its own; senders post into theirs.
+    #[arg(long, default_value_t = 0)]
+    rooms: usize,
+    /// The rooms are private, their clients their members.
+    #[arg(long, requires = "rooms")]
+    private: bool,
+    /// This many direct conversations between pairs of clients, started
+    /// before the run.
+    #[arg(long, default_value_t = 0, requires = "rooms")]
+    directs: usize,
 }
 
 #[derive(Args)]
@@ -165,7 +177,20 @@ async fn execute(mode: Mode) -> Result<String, String> {
                 connect_concurrency: c.connect_concurrency,
                 join: a.join_secs.map(|s| Duration::from_secs_f64(s.max(0.0))),
                 all_named: a.all_named,
+                layout: None,
             };
+            let mut plan = plan;
+            if a.rooms > 0 {
+                let target = targets.first().ok_or("no --url")?;
+                let shape = rooms::Shape {
+                    clients: plan.clients,
+                    rooms: a.rooms,
+                    private: a.private,
+                    directs: a.directs,
+                    concurrency: plan.connect_concurrency,
+                };
+                plan.layout = Some(Arc::new(rooms::prepare(target, shape).await?));
+            }
             let report = run::run(targets, plan, &c.server_pids).await?;
             serde_json::to_string_pretty(&report).map_err(|e| e.to_string())
         }

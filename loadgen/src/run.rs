@@ -36,6 +36,9 @@ pub struct Plan {
     /// Every client picks a name (not only the senders): it shows in the
     /// room's list of who is here.
     pub all_named: bool,
+    /// Clients spread over rooms, named and placed before the run; each
+    /// receives only its own room's senders.
+    pub layout: Option<Arc<crate::rooms::Layout>>,
 }
 
 /// The run's timeline, shared by every client.
@@ -128,6 +131,8 @@ struct ClientReport {
     closed_early: bool,
     /// Bytes of every frame the server sent this client.
     bytes: u64,
+    /// Which client it was.
+    index: usize,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -220,7 +225,7 @@ pub async fn run(
             };
             let plan = plan.clone();
             tokio::spawn(async move {
-                client(
+                let mut report = client(
                     target,
                     node,
                     socket,
@@ -231,7 +236,9 @@ pub async fn run(
                     clock,
                     plan,
                 )
-                .await
+                .await;
+                report.index = index;
+                report
             })
         }
     };
@@ -318,10 +325,9 @@ async fn arrive(
             let named = plan.all_named || i < plan.senders;
             async move {
                 sleep_until(TokioInstant::from_std(base + step.mul_f64(i as f64))).await;
-                let device = uuid::Uuid::new_v4().to_string();
-                let name = named.then(|| format!("lg{i}"));
+                let (device, name, room) = who(plan, i, named);
                 let t = base.elapsed();
-                let result = target.connect(&device, name.as_deref()).await;
+                let result = target.connect(&device, name.as_deref(), room).await;
                 (i, result, base.elapsed() - t)
             }
         })
@@ -342,6 +348,23 @@ async fn arrive(
         }
     }
     (tasks, times, failures)
+}
+
+/// Client `i`'s device, the name it picks as it connects, and its room.
+fn who(plan: &Plan, i: usize, named: bool) -> (String, Option<String>, Option<i64>) {
+    match &plan.layout {
+        // Named when the rooms were laid out.
+        Some(layout) => (
+            layout.devices.get(i).cloned().unwrap_or_default(),
+            None,
+            layout.room(i),
+        ),
+        None => (
+            uuid::Uuid::new_v4().to_string(),
+            named.then(|| format!("lg{i}")),
+            None,
+        ),
+    }
 }
 
 /// Which node a client is on, of how many: client i is on node i mod n
@@ -365,10 +388,9 @@ async fn connect_all(
             let target = targets[i % targets.len().max(1)].clone();
             let named = plan.all_named || i < plan.senders;
             async move {
-                let device = uuid::Uuid::new_v4().to_string();
-                let name = named.then(|| format!("lg{i}"));
+                let (device, name, room) = who(plan, i, named);
                 let t = base.elapsed();
-                let result = target.connect(&device, name.as_deref()).await;
+                let result = target.connect(&device, name.as_deref(), room).await;
                 (i, result, base.elapsed() - t)
             }
         })
@@ -407,6 +429,7 @@ async fn client(
 ) -> ClientReport {
     let (mut sink, mut stream) = socket.split();
     let mut report = ClientReport {
+        index: 0,
         latency: Samples::default(),
         same_node: Samples::default(),
         cross_node: Samples::default(),
@@ -438,7 +461,8 @@ async fn client(
             sent_us: now,
         };
         *seq += 1;
-        Some(target.message_frame(payload.text(plan.size)))
+        let room = plan.layout.as_ref().and_then(|l| l.room(me as usize));
+        Some(target.message_frame(payload.text(plan.size), room))
     };
     // Open loop: a schedule per sender, staggered so senders interleave;
     // when clients arrive over time, from once they all have.
@@ -578,7 +602,12 @@ fn summarise(
         if r.closed_early {
             continue;
         }
+        // Across rooms, a client hears its own room's senders alone.
+        let room = |i: usize| plan.layout.as_ref().and_then(|l| l.room_of.get(i).copied());
         for (s, seen) in r.seen.iter().enumerate() {
+            if room(s) != room(r.index) {
+                continue;
+            }
             lost += sent_by
                 .get(s)
                 .copied()
@@ -651,6 +680,7 @@ pub async fn idle(
         connect_concurrency: concurrency,
         join: None,
         all_named: false,
+        layout: None,
     };
     let (sockets, connect_ms, failures) =
         connect_all(std::slice::from_ref(&target), &plan, Instant::now()).await;

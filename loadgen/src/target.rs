@@ -126,19 +126,31 @@ impl Target {
 
     /// Opens one client: its own device, named when it will send, greeted
     /// by the server. Returns the socket ready for traffic.
-    pub async fn connect(&self, device: &str, name: Option<&str>) -> Result<Socket, String> {
-        tokio::time::timeout(CONNECT_TIMEOUT, self.connect_inner(device, name))
+    /// `room`: the room it shows (this chat's first room when `None`).
+    pub async fn connect(
+        &self,
+        device: &str,
+        name: Option<&str>,
+        room: Option<i64>,
+    ) -> Result<Socket, String> {
+        tokio::time::timeout(CONNECT_TIMEOUT, self.connect_inner(device, name, room))
             .await
             .map_err(|_| "connect timed out".to_owned())?
     }
 
-    async fn connect_inner(&self, device: &str, name: Option<&str>) -> Result<Socket, String> {
+    async fn connect_inner(
+        &self,
+        device: &str,
+        name: Option<&str>,
+        room: Option<i64>,
+    ) -> Result<Socket, String> {
         if let (Protocol::Chat, Some(name)) = (self.protocol, name) {
             self.set_name(device, name).await?;
         }
-        let path = match self.protocol {
-            Protocol::Chat => "/ws",
-            Protocol::Seed => "/socket.io/?EIO=4&transport=websocket",
+        let path = match (self.protocol, room) {
+            (Protocol::Chat, None) => "/ws".to_owned(),
+            (Protocol::Chat, Some(room)) => format!("/ws?room={room}"),
+            (Protocol::Seed, _) => "/socket.io/?EIO=4&transport=websocket".to_owned(),
         };
         let mut req = format!("{}{path}", self.ws_base)
             .into_client_request()
@@ -189,29 +201,82 @@ impl Target {
 
     /// Names a device through the page's own server function.
     async fn set_name(&self, device: &str, name: &str) -> Result<(), String> {
-        let res = self
-            .http
-            .post(format!("{}/api/set_name", self.origin))
-            .header("cookie", format!("device_id={device}"))
-            .header("origin", &self.origin)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("name={name}"))
-            .send()
-            .await
-            .map_err(|e| format!("set_name: {e}"))?;
-        if !res.status().is_success() {
-            return Err(format!("set_name answered {}", res.status()));
-        }
-        Ok(())
+        self.name_for_id(device, name.to_owned()).await.map(|_| ())
     }
 
-    /// The frame that posts `text` as a new message.
-    pub fn message_frame(&self, text: String) -> String {
+    /// Names a device; its user id.
+    pub async fn name_for_id(&self, device: &str, name: String) -> Result<i64, String> {
+        let body = self
+            .call(
+                device,
+                None,
+                "set_name",
+                "application/x-www-form-urlencoded",
+                format!("name={name}"),
+            )
+            .await?;
+        identity_id(&body).ok_or_else(|| format!("set_name answered {body}"))
+    }
+
+    /// Creates a room as `device`, from an address of its own behind the
+    /// trusted proxy (rooms are limited per address); its id.
+    pub async fn create_room(&self, device: &str, name: &str, n: usize) -> Result<i64, String> {
+        let from = format!("10.{}.{}.{}", n >> 16 & 255, n >> 8 & 255, n & 255);
+        let body = self
+            .call(
+                device,
+                Some(&from),
+                "create_room",
+                "application/x-www-form-urlencoded",
+                format!("name={name}"),
+            )
+            .await?;
+        identity_id(&body).ok_or_else(|| format!("create_room answered {body}"))
+    }
+
+    /// A room action (`app::api::RoomAction` as JSON) as `device`.
+    pub async fn room_action(&self, device: &str, action: serde_json::Value) -> Result<(), String> {
+        let body = serde_json::json!({ "action": action }).to_string();
+        self.call(device, None, "room_action", "application/json", body)
+            .await
+            .map(|_| ())
+    }
+
+    async fn call(
+        &self,
+        device: &str,
+        forwarded_for: Option<&str>,
+        function: &str,
+        content_type: &str,
+        body: String,
+    ) -> Result<String, String> {
+        let mut req = self
+            .http
+            .post(format!("{}/api/{function}", self.origin))
+            .header("cookie", format!("device_id={device}"))
+            .header("origin", &self.origin)
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(from) = forwarded_for {
+            req = req.header("x-forwarded-for", from);
+        }
+        let res = req.send().await.map_err(|e| format!("{function}: {e}"))?;
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(format!("{function} answered {status}: {text}"));
+        }
+        Ok(text)
+    }
+
+    /// The frame that posts `text` as a new message (into `room`, or the
+    /// room the socket shows).
+    pub fn message_frame(&self, text: String, room: Option<i64>) -> String {
         match self.protocol {
             Protocol::Chat => serde_json::to_string(&ClientEvent::Send {
                 client_id: ClientMessageId::new_random(),
                 text,
-                room: None,
+                room: room.map(app::protocol::RoomId),
                 mentions: Vec::new(),
                 attachment: None,
             })
@@ -255,6 +320,12 @@ impl Target {
             }
         }
     }
+}
+
+/// The `"user_id"` or `"id"` of an identity or room answer.
+fn identity_id(json: &str) -> Option<i64> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    v.get("user_id").or_else(|| v.get("id"))?.as_i64()
 }
 
 /// Benchmarks and tests only ever load the machine they run on.

@@ -113,6 +113,8 @@ pub async fn run(
         Duration::from_secs(settings.presence_grace_secs),
     )
     .with_epoch(epoch);
+    // Before the first socket: closed rooms' events go to their members.
+    chat.load_members().await?;
     {
         // What other nodes' tabs are showing.
         let presence = chat.presence().clone();

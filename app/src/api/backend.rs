@@ -2,8 +2,8 @@
 //! implements, and what it puts in every request for them.
 
 use super::records::{
-    Admin, Context, ModAction, NewInvite, PeoplePage, PushMode, PushSettings, SearchHit,
-    TransferLink,
+    Admin, Context, ModAction, NewInvite, PeoplePage, PushMode, PushSettings, RoomAction,
+    RoomPeople, SearchHit, TransferLink,
 };
 use super::ApiError;
 use crate::protocol::{ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo};
@@ -79,6 +79,17 @@ pub trait ChatBackend: Send + Sync + 'static {
         device: DeviceId,
         action: ModAction,
     ) -> BoxFuture<'_, Result<Admin, ApiError>>;
+    /// The room the action made or changed, if any.
+    fn room_action(
+        &self,
+        device: DeviceId,
+        action: RoomAction,
+    ) -> BoxFuture<'_, Result<Option<RoomInfo>, ApiError>>;
+    fn room_people(
+        &self,
+        device: DeviceId,
+        room: Option<RoomId>,
+    ) -> BoxFuture<'_, Result<RoomPeople, ApiError>>;
     fn create_invite(
         &self,
         device: DeviceId,

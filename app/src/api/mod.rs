@@ -280,6 +280,21 @@ pub async fn people_here(room: RoomId, offset: u32) -> Result<PeoplePage, ApiErr
     backend.people_here(device, room, offset).await
 }
 
+/// Direct conversations, private rooms and their members, one's own list.
+#[server(endpoint = "room_action", input = server_fn::codec::Json)]
+pub async fn act_on_room(action: RoomAction) -> Result<Option<RoomInfo>, ApiError> {
+    let (backend, device) = backend::current().await?;
+    backend.room_action(device, action).await
+}
+
+/// A closed room's members (with `room`), everyone one could add or write
+/// to, and whom one takes no direct messages from.
+#[server(endpoint = "room_people")]
+pub async fn people_of_room(room: Option<RoomId>) -> Result<RoomPeople, ApiError> {
+    let (backend, device) = backend::current().await?;
+    backend.room_people(device, room).await
+}
+
 /// Roles, members, invites and (for the owner) the moderation log.
 #[server(endpoint = "admin")]
 pub async fn admin_overview() -> Result<Admin, ApiError> {

@@ -91,6 +91,44 @@ pub struct Admin {
     pub log: Vec<LogEntry>,
 }
 
+/// A change to who may read a room, or to one's own list. The server
+/// checks, for each, that the device may make it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case")]
+pub enum RoomAction {
+    /// Open the conversation with these people (one per set of people).
+    StartDirect { people: Vec<UserId> },
+    /// Creator, owner or moderator: members only (with these members and
+    /// the one asking), or open to everyone again.
+    SetPrivate {
+        room: RoomId,
+        private: bool,
+        #[serde(default)]
+        members: Vec<UserId>,
+    },
+    /// Any member of a private room.
+    AddMember { room: RoomId, user: UserId },
+    /// Creator, owner or moderator.
+    RemoveMember { room: RoomId, user: UserId },
+    /// Take oneself out of a private room or a conversation.
+    Leave { room: RoomId },
+    /// Out of (or back into) one's own list, still readable.
+    Hide { room: RoomId, hidden: bool },
+    /// Take no direct messages from this person (or again do).
+    BlockDirect { user: UserId, blocked: bool },
+}
+
+/// Who is in a closed room, whom one could add or write to, and whom one
+/// takes no direct messages from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RoomPeople {
+    /// The room's members (empty for an open room or none asked).
+    pub members: Vec<Identity>,
+    /// Everyone with a name in the chat.
+    pub known: Vec<Identity>,
+    pub blocked: Vec<UserId>,
+}
+
 /// A moderation or ownership action. The server checks the device's role
 /// for every one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

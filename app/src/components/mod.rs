@@ -26,3 +26,17 @@ where
             .and_then(|r| r.as_ref().err().map(ApiError::to_string))
     })
 }
+
+/// Opens the conversation with `user` (made if there is none), from a
+/// name anywhere on the page. Not a `ServerAction`: the menu or list the
+/// name was in may be gone before the answer comes.
+pub(crate) fn write_to(state: crate::state::ChatState, user: crate::protocol::UserId) {
+    leptos::task::spawn_local(async move {
+        let action = crate::api::RoomAction::StartDirect { people: vec![user] };
+        match crate::api::act_on_room(action).await {
+            Ok(Some(room)) => state.go_to(room),
+            Ok(None) => {}
+            Err(e) => state.notice.set(Some(e.to_string())),
+        }
+    });
+}

@@ -413,6 +413,7 @@ impl ChatState {
                 ..
             } => self.activity(room, user_id, &mentions),
             ServerEvent::Room { room } => self.room_changed(room),
+            ServerEvent::RoomGone { room, hidden } => self.room_gone(room, hidden),
             ServerEvent::Presence {
                 room,
                 people,
@@ -519,6 +520,7 @@ impl ChatState {
         if message.room != self.room_id() {
             return;
         }
+        self.touch(message.room, message.ts);
         let fresh = !self
             .messages
             .with_untracked(|m| m.contains_key(&message.id));
@@ -584,6 +586,12 @@ impl ChatState {
     pub fn members(&self) -> Vec<Identity> {
         let me = self.my_id();
         let mut seen = std::collections::BTreeMap::new();
+        // A direct conversation's people, whether here or not.
+        self.room.with_untracked(|r| {
+            for who in r.iter().flat_map(|r| &r.members) {
+                seen.insert(who.user_id, who.clone());
+            }
+        });
         self.presence.with_untracked(|p| {
             for who in p {
                 seen.insert(who.user_id, who.clone());

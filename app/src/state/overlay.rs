@@ -17,6 +17,8 @@ pub enum Overlay {
     /// The owner's and moderators' dialog.
     Manage,
     Search,
+    /// Choosing whom to write to.
+    NewDirect,
 }
 
 /// The open dialog, provided next to `ChatState`.

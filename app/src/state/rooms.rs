@@ -18,8 +18,24 @@ impl ChatState {
         });
     }
 
+    /// Something was said in `room` at `at`: direct conversations are
+    /// listed newest first.
+    pub(super) fn touch(&self, room: RoomId, at: i64) {
+        let newer = self
+            .rooms
+            .with_untracked(|list| list.iter().any(|s| s.room.id == room && s.last_at < at));
+        if newer {
+            self.rooms.update(|list| {
+                if let Some(s) = list.iter_mut().find(|s| s.room.id == room) {
+                    s.last_at = at;
+                }
+            });
+        }
+    }
+
     /// A new message in a room this tab does not show.
     pub(super) fn activity(&self, room: RoomId, author: UserId, mentions: &[UserId]) {
+        self.touch(room, super::now() as i64);
         let me = self.my_id();
         if me == Some(author) || room == self.room_id() {
             return;
@@ -45,10 +61,52 @@ impl ChatState {
                     read: Default::default(),
                     unread: 0,
                     mentions: 0,
+                    last_at: 0,
                 }),
                 (None, true) => {}
             }
         });
+    }
+
+    /// This identity may no longer read `room`: it leaves the list, what
+    /// was kept of it goes, and a tab showing it goes back to the main room.
+    /// A room only `hidden` from the list leaves the list alone.
+    pub(super) fn room_gone(&self, room: RoomId, hidden: bool) {
+        if hidden {
+            self.rooms.update(|list| list.retain(|s| s.room.id != room));
+            return;
+        }
+        let title = self.rooms.with_untracked(|list| {
+            list.iter()
+                .find(|s| s.room.id == room)
+                .map(|s| s.room.title(self.my_id()))
+        });
+        self.rooms.update(|list| list.retain(|s| s.room.id != room));
+        self.cache.update_value(|c| {
+            c.remove(&room);
+        });
+        #[cfg(feature = "hydrate")]
+        crate::device::offline_shell_stale();
+        if self.room_id() == room {
+            let main = self.rooms.with_untracked(|list| {
+                list.iter()
+                    .find(|s| s.room.id == RoomId::DEFAULT)
+                    .map(|s| s.room.clone())
+            });
+            self.messages.set(BTreeMap::new());
+            self.cursor.set_value(None);
+            if let Some(main) = main {
+                self.go_to(main);
+            }
+            // Leaving kept what was shown for a quick return: not this.
+            self.cache.update_value(|c| {
+                c.remove(&room);
+            });
+            self.notice.set(Some(match title {
+                Some(t) => format!("You are no longer in {t}."),
+                None => "You are no longer in that room.".to_owned(),
+            }));
+        }
     }
 
     pub(super) fn read_changed(&self, status: RoomStatus) {

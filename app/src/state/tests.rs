@@ -29,12 +29,7 @@ fn me() -> Identity {
 }
 
 fn room(id: i64) -> RoomInfo {
-    RoomInfo {
-        id: RoomId(id),
-        slug: format!("r{id}"),
-        name: format!("Room {id}"),
-        archived: false,
-    }
+    RoomInfo::open(RoomId(id), format!("r{id}"), format!("Room {id}"), false)
 }
 
 fn status(id: i64) -> RoomStatus {
@@ -43,6 +38,7 @@ fn status(id: i64) -> RoomStatus {
         read: Seq(0),
         unread: 0,
         mentions: 0,
+        last_at: 0,
     }
 }
 

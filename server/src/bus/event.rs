@@ -2,7 +2,7 @@
 //! publish to sockets and who they are for, and the notes nodes send each
 //! other about their own tabs and what their clients spent.
 
-use app::protocol::{DeviceId, Identity, RoomId, ServerEvent};
+use app::protocol::{DeviceId, Identity, RoomId, RoomInfo, ServerEvent};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Audience {
@@ -27,8 +27,13 @@ impl Audience {
 #[derive(Debug, Clone)]
 pub struct Publish {
     pub audience: Audience,
-    /// The room it belongs to; `None` for events every socket gets.
+    /// The room it belongs to: sockets showing it get `event`, others
+    /// `activity`. `None`: every socket of the audience gets `event`.
     pub room: Option<RoomId>,
+    /// The room whose readers alone may get it at all: a private or direct
+    /// room's events reach its members' sockets and no other socket, not
+    /// even to be dropped there. `None`: not about a room.
+    pub scope: Option<RoomId>,
     pub event: ServerEvent,
     /// What sockets showing another room get instead (nothing if `None`).
     pub activity: Option<ServerEvent>,
@@ -39,6 +44,7 @@ impl Publish {
         Self {
             audience: Audience::Everyone,
             room: None,
+            scope: None,
             event,
             activity: None,
         }
@@ -48,6 +54,7 @@ impl Publish {
         Self {
             audience: Audience::Device(device),
             room: None,
+            scope: None,
             event,
             activity: None,
         }
@@ -57,7 +64,20 @@ impl Publish {
         Self {
             audience: Audience::Everyone,
             room: Some(room),
+            scope: Some(room),
             event,
+            activity: None,
+        }
+    }
+
+    /// A room was created, renamed or archived: every socket that may read
+    /// it hears of it, whatever room it shows.
+    pub fn room_info(info: RoomInfo) -> Self {
+        Self {
+            audience: Audience::Everyone,
+            room: None,
+            scope: Some(info.id),
+            event: ServerEvent::Room { room: info },
             activity: None,
         }
     }

@@ -13,7 +13,7 @@ pub mod wire;
 
 pub use event::{Audience, Note, Part, Publish, Spent};
 
-use app::protocol::{DeviceId, ServerEvent};
+use app::protocol::{DeviceId, RoomId, ServerEvent};
 
 /// An event for the sockets of every node.
 #[derive(Debug, Clone)]
@@ -30,6 +30,9 @@ pub enum Shared {
     },
     /// Chat-wide settings or blocks changed: reread them.
     Access,
+    /// Who may read this private or direct room changed: reread its
+    /// members (sockets that lost it are told and get nothing more of it).
+    Members(RoomId),
     /// Push subscriptions or modes changed: reread them.
     Push,
     /// A node's own tabs: who is in a room, which devices are looking.
@@ -55,6 +58,11 @@ pub trait Deliver: Send + Sync + 'static {
     fn share(&self, event: Shared);
     /// From now on, shared events go out through `bus`.
     fn connect(&self, bus: std::sync::Arc<dyn Bus>);
+    /// Who may read a room: its member devices if private or direct, else
+    /// `None`. Sockets that lost it are told and get nothing more of it.
+    fn set_members(&self, room: RoomId, members: Option<std::collections::HashSet<DeviceId>>);
+    /// Every closed room's members at once; a room not in `all` is open.
+    fn reset_closed(&self, all: Vec<(RoomId, Vec<DeviceId>)>);
 }
 
 pub trait Bus: Send + Sync + 'static {

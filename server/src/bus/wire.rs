@@ -29,8 +29,15 @@ enum Wire {
     Publish {
         to: WireAudience,
         room: Option<RoomId>,
+        /// Absent from a node that predates closed rooms: the room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<RoomId>,
         event: ServerEvent,
         activity: Option<ServerEvent>,
+    },
+    /// Who may read a closed room changed: every node rereads it.
+    Members {
+        room: RoomId,
     },
     Kick {
         device: String,
@@ -108,9 +115,11 @@ impl Wire {
                     Audience::AllBut(d) => WireAudience::AllBut(d.to_string()),
                 },
                 room: p.room,
+                scope: p.scope,
                 event: p.event.clone(),
                 activity: p.activity.clone(),
             },
+            Shared::Members(room) => Wire::Members { room: *room },
             Shared::Kick {
                 device,
                 code,
@@ -157,6 +166,7 @@ impl Wire {
             Wire::Publish {
                 to,
                 room,
+                scope,
                 event,
                 activity,
             } => Shared::Publish(Publish {
@@ -166,9 +176,11 @@ impl Wire {
                     WireAudience::AllBut(d) => Audience::AllBut(DeviceId::parse(&d)?),
                 },
                 room,
+                scope: scope.or(room),
                 event,
                 activity,
             }),
+            Wire::Members { room } => Shared::Members(room),
             Wire::Kick {
                 device,
                 code,

@@ -3,8 +3,10 @@
 
 mod admin;
 mod error;
+mod members;
 
 pub use error::{ChatError, Result};
+pub use members::MAX_DIRECT;
 
 use crate::base::now_ms;
 use crate::bus::{Audience, Publish, Shared};
@@ -147,6 +149,11 @@ impl Chat {
         mentions: Vec<UserId>,
         attachment: Option<app::protocol::Attachment>,
     ) -> Result<PostTicket> {
+        self.check_read(Some(device), room)?;
+        if self.hub.is_closed(room) {
+            let me = self.identity(device).await?.ok_or(StoreError::NoIdentity)?;
+            self.check_direct_post(me.user_id, room).await?;
+        }
         let post = NewPost {
             device,
             room,
@@ -167,6 +174,7 @@ impl Chat {
         id: MessageId,
         text: MessageText,
     ) -> Result<ChatMessage> {
+        self.readable_message(device, id).await?;
         let change = Change::Edit {
             text,
             window_ms: self.edit_window_ms,
@@ -176,6 +184,7 @@ impl Chat {
 
     /// Deletes one of the device's own messages, text and all.
     pub async fn delete(&self, device: DeviceId, id: MessageId) -> Result<ChatMessage> {
+        self.readable_message(device, id).await?;
         Ok(self
             .store
             .change(device, id, Change::Delete, now_ms())
@@ -193,25 +202,32 @@ impl Chat {
             .reactions
             .check(&device)
             .map_err(ChatError::RateLimited)?;
+        self.readable_message(device, id).await?;
         let change = Change::React { emoji, on };
         Ok(self.store.change(device, id, change, now_ms()).await?)
     }
 
+    /// A page of a room `reader` may read (`None`: a reader without a
+    /// device, who reads open rooms alone).
     pub async fn page_before(
         &self,
+        reader: Option<DeviceId>,
         room: RoomId,
         before: Option<MessageId>,
         limit: u32,
     ) -> Result<Vec<ChatMessage>> {
+        self.check_read(reader, room)?;
         Ok(self.store.page_before(room, before, limit).await?)
     }
 
     pub async fn changed_after(
         &self,
+        reader: DeviceId,
         room: RoomId,
         after: Seq,
         limit: u32,
     ) -> Result<Vec<ChatMessage>> {
+        self.check_read(Some(reader), room)?;
         Ok(self.store.changed_after(room, after, limit).await?)
     }
 
@@ -242,7 +258,12 @@ impl Chat {
             .await?;
         let mut rooms: std::collections::HashMap<RoomId, RoomInfo> = Default::default();
         let mut hits = Vec::with_capacity(found.len());
+        // A closed room's hits go to its readers alone (a page may come
+        // short: the next one goes on from its last message).
         for (message, marked) in found {
+            if self.check_read(Some(device), message.room).is_err() {
+                continue;
+            }
             let room = match rooms.get(&message.room) {
                 Some(room) => room.clone(),
                 None => {
@@ -267,7 +288,8 @@ impl Chat {
     }
 
     /// A message with the messages around it, for a search result.
-    pub async fn context(&self, id: MessageId) -> Result<app::api::Context> {
+    pub async fn context(&self, device: DeviceId, id: MessageId) -> Result<app::api::Context> {
+        self.readable_message(device, id).await?;
         let (room, messages) = self.store.page_around(id, CONTEXT_HALF).await?;
         let room = self
             .store
@@ -313,11 +335,13 @@ impl Chat {
         name: RoomName,
     ) -> Result<RoomInfo> {
         self.room_change_allowed(device)?;
+        self.check_read(Some(device), room)?;
         Ok(self.store.rename_room(device, room, name).await?)
     }
 
     pub async fn archive_room(&self, device: DeviceId, room: RoomId) -> Result<RoomInfo> {
         self.room_change_allowed(device)?;
+        self.check_read(Some(device), room)?;
         Ok(self.store.archive_room(device, room).await?)
     }
 
@@ -329,18 +353,22 @@ impl Chat {
     }
 
     pub async fn mark_read(&self, device: DeviceId, room: RoomId, seq: Seq) -> Result<RoomStatus> {
+        self.check_read(Some(device), room)?;
         Ok(self.store.mark_read(device, room, seq).await?)
     }
 
     /// Tells everyone else in `room` that `who` is typing. Extra typing
     /// events past the limit are dropped: they only repeat the news.
     pub fn typing(&self, device: DeviceId, room: RoomId, who: Identity) {
-        if self.limits.typing.check(&device).is_err() {
+        if self.limits.typing.check(&device).is_err()
+            || self.check_read(Some(device), room).is_err()
+        {
             return;
         }
         self.hub.share(Shared::Publish(Publish {
             audience: Audience::AllBut(device),
             room: Some(room),
+            scope: Some(room),
             event: ServerEvent::Typing { room, user: who },
             activity: None,
         }));

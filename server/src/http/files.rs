@@ -136,6 +136,13 @@ pub async fn serve(
     if let Some(refused) = denied(&state, device).await {
         return refused;
     }
+    // A file sent in a private room or a conversation is its readers'
+    // alone: to anyone else it does not exist.
+    match state.chat.may_fetch(Some(device), &id).await {
+        Ok(true) => {}
+        Ok(false) => return (StatusCode::NOT_FOUND, "There is no such file.").into_response(),
+        Err(e) => return e.into_response(),
+    }
     let (bytes, mime, inline) = match state.files.get(&id).await {
         Ok(Some(file)) => file,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),

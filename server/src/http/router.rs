@@ -274,7 +274,7 @@ async fn page(
         }
     };
     let snapshot = async {
-        let Some(room) = state.chat.room(key).await? else {
+        let Some(room) = state.chat.readable_room(Some(device), key).await? else {
             return Ok(None);
         };
         // The cursor is read before the page: anything committed in
@@ -283,7 +283,10 @@ async fn page(
         Ok::<_, crate::chat::ChatError>(Some(ChatSnapshot {
             me: state.chat.identity(device).await?,
             rooms: state.chat.room_statuses(device).await?,
-            messages: state.chat.page_before(room.id, None, HISTORY_PAGE).await?,
+            messages: state
+                .chat
+                .page_before(Some(device), room.id, None, HISTORY_PAGE)
+                .await?,
             room: Some(room),
             seq,
             edit_window_secs: state.settings.edit_window_secs,
@@ -390,7 +393,11 @@ async fn get_messages(
     let limit = q.limit.unwrap_or(HISTORY_PAGE).clamp(1, HISTORY_MAX_LIMIT);
     let room = match q.room {
         None => RoomId::DEFAULT,
-        Some(slug) => match state.chat.room(RoomKey::Slug(slug)).await {
+        Some(slug) => match state
+            .chat
+            .readable_room(Some(device), RoomKey::Slug(slug))
+            .await
+        {
             Ok(Some(room)) => room.id,
             Ok(None) => return (StatusCode::NOT_FOUND, "There is no such room.").into_response(),
             Err(e) => return e.into_response(),
@@ -398,7 +405,7 @@ async fn get_messages(
     };
     match state
         .chat
-        .page_before(room, q.before.map(MessageId), limit)
+        .page_before(Some(device), room, q.before.map(MessageId), limit)
         .await
     {
         Ok(messages) => Json::<Vec<ChatMessage>>(messages).into_response(),

@@ -8,8 +8,8 @@ use crate::push::{Push, PushError};
 use crate::store::StoreError;
 use app::api::backend::ChatBackend;
 use app::api::{
-    Admin, ApiError, Context, ModAction, NewInvite, PeoplePage, PushMode, PushSettings, SearchHit,
-    TransferLink,
+    Admin, ApiError, Context, ModAction, NewInvite, PeoplePage, PushMode, PushSettings, RoomAction,
+    RoomPeople, SearchHit, TransferLink,
 };
 use app::protocol::{ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo};
 use app::validate::{RoomName, UserName};
@@ -104,7 +104,7 @@ impl ChatBackend for ServerBackend {
         Box::pin(async move {
             self.admit(device).await?;
             self.chat
-                .page_before(room, before, limit)
+                .page_before(Some(device), room, before, limit)
                 .await
                 .map_err(internal)
         })
@@ -143,7 +143,7 @@ impl ChatBackend for ServerBackend {
     fn context(&self, device: DeviceId, id: MessageId) -> BoxFuture<'_, Result<Context, ApiError>> {
         Box::pin(async move {
             self.admit(device).await?;
-            self.chat.context(id).await.map_err(internal)
+            self.chat.context(device, id).await.map_err(internal)
         })
     }
 
@@ -218,6 +218,9 @@ impl ChatBackend for ServerBackend {
     ) -> BoxFuture<'_, Result<PushSettings, ApiError>> {
         Box::pin(async move {
             self.admit(device).await?;
+            if let Some(room) = room {
+                self.chat.check_read(Some(device), room).map_err(internal)?;
+            }
             self.push
                 .set_mode(device, room, mode)
                 .await
@@ -233,6 +236,7 @@ impl ChatBackend for ServerBackend {
     ) -> BoxFuture<'_, Result<PeoplePage, ApiError>> {
         Box::pin(async move {
             self.admit(device).await?;
+            self.chat.check_read(Some(device), room).map_err(internal)?;
             let people = self.chat.presence().people(room);
             let total = people.len() as u32;
             let people = people
@@ -241,6 +245,68 @@ impl ChatBackend for ServerBackend {
                 .take(app::protocol::PRESENCE_PAGE as usize)
                 .collect();
             Ok(PeoplePage { people, total })
+        })
+    }
+
+    fn room_action(
+        &self,
+        device: DeviceId,
+        action: RoomAction,
+    ) -> BoxFuture<'_, Result<Option<RoomInfo>, ApiError>> {
+        Box::pin(async move {
+            self.admit(device).await?;
+            let chat = &self.chat;
+            let done = match action {
+                RoomAction::StartDirect { people } => {
+                    chat.start_direct(device, people).await.map(Some)
+                }
+                RoomAction::SetPrivate {
+                    room,
+                    private,
+                    members,
+                } => chat
+                    .set_private(device, room, private, members)
+                    .await
+                    .map(Some),
+                RoomAction::AddMember { room, user } => {
+                    chat.set_member(device, room, user, true).await.map(Some)
+                }
+                RoomAction::RemoveMember { room, user } => {
+                    chat.set_member(device, room, user, false).await.map(Some)
+                }
+                RoomAction::Leave { room } => chat.leave_room(device, room).await.map(|()| None),
+                RoomAction::Hide { room, hidden } => {
+                    chat.hide_room(device, room, hidden).await.map(|()| None)
+                }
+                RoomAction::BlockDirect { user, blocked } => chat
+                    .block_direct(device, user, blocked)
+                    .await
+                    .map(|()| None),
+            };
+            done.map_err(internal)
+        })
+    }
+
+    fn room_people(
+        &self,
+        device: DeviceId,
+        room: Option<RoomId>,
+    ) -> BoxFuture<'_, Result<RoomPeople, ApiError>> {
+        Box::pin(async move {
+            self.admit(device).await?;
+            let members = match room {
+                Some(room) => self
+                    .chat
+                    .room_members(device, room)
+                    .await
+                    .map_err(internal)?,
+                None => Vec::new(),
+            };
+            Ok(RoomPeople {
+                members,
+                known: self.chat.known_people(device).await.map_err(internal)?,
+                blocked: self.chat.blocked_direct(device).await.map_err(internal)?,
+            })
         })
     }
 

@@ -82,9 +82,13 @@ function forget() {
   ));
 }
 
-// The page was told its device may read nothing more.
+// The page was told its device may read nothing more ('forget'), or no
+// more of a room ('stale': the offline shell lists it; it is fetched
+// afresh on the next visit).
 self.addEventListener('message', (event) => {
-  if (event.data && event.data.type === 'forget') event.waitUntil(forget());
+  const type = event.data && event.data.type;
+  if (type === 'forget') event.waitUntil(forget());
+  if (type === 'stale') event.waitUntil(caches.open(CACHE).then((c) => c.delete('/')));
 });
 
 // A push from the chat's server: one notification per room, replaced as

@@ -3,7 +3,7 @@
 
 use super::collapse::Summary;
 use super::registry::Target;
-use app::protocol::RoomInfo;
+use app::protocol::{RoomInfo, RoomKind};
 use serde::Serialize;
 use std::time::Duration;
 use web_push_native::jwt_simple::algorithms::ES256KeyPair;
@@ -40,9 +40,12 @@ impl Payload {
         } else {
             String::new()
         };
-        let title = match summary.count {
-            1 => format!("#{}", room.name),
-            n => format!("{n} new messages in #{}", room.name),
+        // A direct conversation's is from a person, not a room.
+        let title = match (room.kind, summary.count) {
+            (RoomKind::Direct, 1) => latest.user_name.clone(),
+            (RoomKind::Direct, n) => format!("{n} new messages from {}", latest.user_name),
+            (_, 1) => format!("#{}", room.name),
+            (_, n) => format!("{n} new messages in #{}", room.name),
         };
         Self {
             title,
@@ -147,12 +150,7 @@ mod tests {
     use app::protocol::{Attachment, ChatMessage, ImageInfo, MessageId, RoomId, Seq, UserId};
 
     fn room() -> RoomInfo {
-        RoomInfo {
-            id: RoomId(3),
-            slug: "general".into(),
-            name: "general".into(),
-            archived: false,
-        }
+        RoomInfo::open(RoomId(3), "general".into(), "general".into(), false)
     }
 
     fn summary(count: u32, text: &str, attachment: Option<Attachment>) -> Summary {

@@ -21,7 +21,7 @@ use crate::realtime::hub::Hub;
 use crate::realtime::presence::Presence;
 use crate::store::{RoomKey, Store, StoreError};
 use app::api::{PushMode, PushSettings};
-use app::protocol::{ChatMessage, DeviceId, RoomId, RoomInfo};
+use app::protocol::{ChatMessage, DeviceId, RoomId, RoomInfo, RoomKind};
 use collapse::{Collapser, Summary};
 use deliver::{Outcome, Payload, Sender};
 use guard::Policy;
@@ -285,16 +285,20 @@ impl Pusher {
     }
 
     async fn message(&mut self, message: ChatMessage) {
-        let targets = self.push.with_registry(|r| r.targets(&message));
-        if targets.is_empty() {
+        if self.push.with_registry(|r| r.is_empty()) {
             return;
         }
         let Some(room) = self.room(message.room).await else {
             return;
         };
+        let direct = room.kind == RoomKind::Direct;
+        let targets = self.push.with_registry(|r| r.targets(&message, direct));
         let now = Instant::now();
         for target in targets {
-            if self.access.is_blocked(target.device) {
+            // A private or direct room's messages go to its members alone.
+            if self.access.is_blocked(target.device)
+                || !self.push.hub.may_read(target.device, message.room)
+            {
                 continue;
             }
             let key = (target.endpoint.clone(), message.room);
@@ -314,7 +318,10 @@ impl Pusher {
     async fn notify_later(&mut self, endpoint: String, room: RoomId, summary: Summary) {
         let target = self.push.with_registry(|r| r.target(&endpoint));
         let Some(target) = target else { return };
-        if self.presence.device_visible(target.device) || self.access.is_blocked(target.device) {
+        if self.presence.device_visible(target.device)
+            || self.access.is_blocked(target.device)
+            || !self.push.hub.may_read(target.device, room)
+        {
             return;
         }
         if let Some(info) = self.room(room).await {

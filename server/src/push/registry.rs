@@ -122,10 +122,23 @@ impl Registry {
         }
     }
 
-    fn mode(&self, device: DeviceId, room: RoomId) -> PushMode {
-        self.modes.get(&device).map_or(PushMode::default(), |m| {
-            m.rooms.get(&room).copied().unwrap_or(m.default)
-        })
+    /// A room's own mode, else the device's; a direct conversation is
+    /// written to the person, so it notifies of everything unless set
+    /// otherwise for it or pushes are off altogether.
+    fn mode(&self, device: DeviceId, room: RoomId, direct: bool) -> PushMode {
+        let Some(m) = self.modes.get(&device) else {
+            return PushMode::default();
+        };
+        match (m.rooms.get(&room), m.default) {
+            (Some(mode), _) => *mode,
+            (None, PushMode::Off) => PushMode::Off,
+            (None, _) if direct => PushMode::All,
+            (None, mode) => mode,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.subscriptions.is_empty()
     }
 
     pub fn settings(&self, device: DeviceId, key: Vec<u8>) -> PushSettings {
@@ -147,11 +160,11 @@ impl Registry {
     /// The subscriptions a new message is for: not its author's, not
     /// where the room is off, and where only mentions are wanted, only
     /// if it mentions the subscriber.
-    pub fn targets(&self, message: &ChatMessage) -> Vec<Target> {
+    pub fn targets(&self, message: &ChatMessage, direct: bool) -> Vec<Target> {
         self.subscriptions
             .iter()
             .filter(|(_, s)| s.user != message.user_id)
-            .filter(|(_, s)| match self.mode(s.device, message.room) {
+            .filter(|(_, s)| match self.mode(s.device, message.room, direct) {
                 PushMode::All => true,
                 PushMode::Mentions => message.mentions.contains(&s.user),
                 PushMode::Off => false,
@@ -238,21 +251,41 @@ mod tests {
             modes: vec![(cy, None, PushMode::Mentions)],
         });
         assert_eq!(
-            endpoints(r.targets(&message(1, 1, &[]))),
+            endpoints(r.targets(&message(1, 1, &[]), false)),
             ["https://push.example/bo"],
             "not the author; Cy wants mentions only"
         );
         assert_eq!(
-            endpoints(r.targets(&message(1, 1, &[3]))),
+            endpoints(r.targets(&message(1, 1, &[3]), false)),
             ["https://push.example/bo", "https://push.example/cy"]
         );
         r.set_mode(bo, Some(RoomId(2)), Some(PushMode::Off));
-        assert!(endpoints(r.targets(&message(2, 1, &[]))).is_empty());
-        assert_eq!(endpoints(r.targets(&message(1, 1, &[]))).len(), 1);
+        assert!(endpoints(r.targets(&message(2, 1, &[]), false)).is_empty());
+        assert_eq!(endpoints(r.targets(&message(1, 1, &[]), false)).len(), 1);
         r.set_mode(bo, Some(RoomId(2)), None);
-        assert_eq!(endpoints(r.targets(&message(2, 1, &[]))).len(), 1);
+        assert_eq!(endpoints(r.targets(&message(2, 1, &[]), false)).len(), 1);
         let s = r.settings(cy, vec![4]);
         assert_eq!((s.mode, s.subscriptions), (PushMode::Mentions, 1));
+    }
+
+    #[test]
+    fn a_direct_conversation_notifies_of_everything_unless_set_otherwise() {
+        let (bo, cy) = (DeviceId::new_random(), DeviceId::new_random());
+        let mut r = Registry::load(PushState {
+            subscriptions: vec![
+                stored("https://push.example/bo", bo, 2, (P256DH, AUTH)),
+                stored("https://push.example/cy", cy, 3, (P256DH, AUTH)),
+            ],
+            modes: vec![(bo, None, PushMode::Mentions), (cy, None, PushMode::Off)],
+        });
+        assert!(endpoints(r.targets(&message(1, 1, &[]), false)).is_empty());
+        assert_eq!(
+            endpoints(r.targets(&message(1, 1, &[]), true)),
+            ["https://push.example/bo"],
+            "mentions-only still hears a DM; pushes off stay off"
+        );
+        r.set_mode(bo, Some(RoomId(1)), Some(PushMode::Off));
+        assert!(endpoints(r.targets(&message(1, 1, &[]), true)).is_empty());
     }
 
     #[test]

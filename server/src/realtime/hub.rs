@@ -6,11 +6,18 @@
 //! Room events go to the sockets showing that room; a new message also
 //! carries a text-free `Activity` frame for the sockets showing another
 //! room, which keep their room list's unread counts from it.
+//!
+//! What belongs to a private or direct room is routed, not filtered: the
+//! hub knows each closed room's member devices and each device's sockets
+//! (their mailboxes), and hands such an event only to the sockets of its
+//! members. Everything else (open rooms, chat-wide events) goes through
+//! the one broadcast channel every socket reads.
 
 use crate::bus::{Audience, Bus, Deliver, Publish, Shared};
 use app::protocol::{ChatMessage, DeviceId, RoomId, Seq, ServerEvent};
 use axum::extract::ws::Utf8Bytes;
-use std::sync::{Arc, OnceLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// Events one connection may have queued before it counts as too slow.
@@ -48,6 +55,24 @@ pub struct Hub {
     spent_notes: broadcast::Sender<crate::bus::Spent>,
     /// This process among the nodes on the bus.
     node: u64,
+    /// The member devices of every private and direct room; a room not
+    /// here is open.
+    closed: RwLock<HashMap<RoomId, HashSet<DeviceId>>>,
+    /// Each device's sockets, by their mailboxes.
+    sockets: Mutex<Sockets>,
+}
+
+/// A socket's private way in: closed rooms' events, and word that a room
+/// is gone for it.
+pub struct Mailbox {
+    pub id: u64,
+    pub rx: mpsc::Receiver<Broadcast>,
+}
+
+#[derive(Default)]
+struct Sockets {
+    next: u64,
+    by_device: HashMap<DeviceId, Vec<(u64, mpsc::Sender<Broadcast>)>>,
 }
 
 impl Hub {
@@ -62,6 +87,117 @@ impl Hub {
             presence_notes: broadcast::channel(BACKLOG).0,
             spent_notes: broadcast::channel(BACKLOG).0,
             node: rand::random(),
+            closed: RwLock::new(HashMap::new()),
+            sockets: Mutex::new(Sockets::default()),
+        }
+    }
+
+    /// Gives a socket of `device` its mailbox (until `leave`).
+    pub fn join(&self, device: DeviceId) -> Mailbox {
+        let (tx, rx) = mpsc::channel(BACKLOG);
+        let Ok(mut s) = self.sockets.lock() else {
+            return Mailbox { id: 0, rx };
+        };
+        s.next += 1;
+        let id = s.next;
+        s.by_device.entry(device).or_default().push((id, tx));
+        Mailbox { id, rx }
+    }
+
+    pub fn leave(&self, device: DeviceId, id: u64) {
+        if let Ok(mut s) = self.sockets.lock() {
+            if let Some(list) = s.by_device.get_mut(&device) {
+                list.retain(|(i, _)| *i != id);
+                if list.is_empty() {
+                    s.by_device.remove(&device);
+                }
+            }
+        }
+    }
+
+    /// Whether `device` may read `room` (open, or closed with it a member).
+    pub fn may_read(&self, device: DeviceId, room: RoomId) -> bool {
+        self.closed
+            .read()
+            .map(|c| c.get(&room).is_none_or(|m| m.contains(&device)))
+            .unwrap_or(false)
+    }
+
+    /// Whether `room` is private or direct.
+    pub fn is_closed(&self, room: RoomId) -> bool {
+        self.closed.read().is_ok_and(|c| c.contains_key(&room))
+    }
+
+    /// Sets who may read `room`: its member devices, or `None` when it is
+    /// open. The sockets of devices that lost it are told at once (after
+    /// anything already queued for them) and get nothing more of it.
+    pub fn set_members(&self, room: RoomId, members: Option<HashSet<DeviceId>>) {
+        let before = match self.closed.write() {
+            Ok(mut c) => match &members {
+                Some(m) => c.insert(room, m.clone()),
+                None => c.remove(&room),
+            },
+            Err(_) => return,
+        };
+        let Some(now) = members else { return };
+        // Who could read it before: the old members, or everyone if open.
+        let lost: Vec<DeviceId> = match self.sockets.lock() {
+            Ok(s) => s
+                .by_device
+                .keys()
+                .filter(|d| !now.contains(d) && before.as_ref().is_none_or(|b| b.contains(d)))
+                .copied()
+                .collect(),
+            Err(_) => return,
+        };
+        let gone = encode(&ServerEvent::RoomGone {
+            room,
+            hidden: false,
+        });
+        for device in lost {
+            self.to_device(
+                device,
+                Broadcast {
+                    audience: Audience::Device(device),
+                    room: None,
+                    seq: None,
+                    frame: gone.clone(),
+                    activity: None,
+                    at: std::time::Instant::now(),
+                    close: None,
+                },
+            );
+        }
+    }
+
+    /// Sets every closed room's members at once (at start, and when the
+    /// bus reconnects after missing changes): a room not in `all` is open.
+    pub fn reset_closed(&self, all: Vec<(RoomId, Vec<DeviceId>)>) {
+        let all: HashMap<RoomId, HashSet<DeviceId>> = all
+            .into_iter()
+            .map(|(room, devices)| (room, devices.into_iter().collect()))
+            .collect();
+        let before: Vec<RoomId> = match self.closed.read() {
+            Ok(c) => c.keys().copied().collect(),
+            Err(_) => return,
+        };
+        for room in before.into_iter().filter(|r| !all.contains_key(r)) {
+            self.set_members(room, None);
+        }
+        for (room, members) in all {
+            self.set_members(room, Some(members));
+        }
+    }
+
+    /// Hands `b` to every socket of `device`; a socket whose mailbox is
+    /// full is too slow, and loses its mailbox (its session then closes
+    /// it and the page catches up on reconnect).
+    fn to_device(&self, device: DeviceId, b: Broadcast) {
+        let Ok(mut s) = self.sockets.lock() else {
+            return;
+        };
+        if let Some(list) = s.by_device.get_mut(&device) {
+            list.retain(|(_, tx)| tx.try_send(b.clone()).is_ok());
         }
     }
 
@@ -77,7 +213,7 @@ impl Hub {
         match (self.bus.get(), &event) {
             (Some(bus), _) => bus.share(event),
             // One node: it already knows what it changed.
-            (None, Shared::Access | Shared::Push | Shared::Presence(_)) => {}
+            (None, Shared::Access | Shared::Push | Shared::Presence(_) | Shared::Members(_)) => {}
             (None, _) => self.deliver(event),
         }
     }
@@ -93,6 +229,11 @@ impl Hub {
                 event,
             } => self.kick(device, code, reason, event),
             Shared::Access => self.access_changed.send_modify(|n| *n += 1),
+            // The shared mode's listener rereads the members itself, in
+            // order with the room's messages; nothing reaches here.
+            Shared::Members(room) => {
+                tracing::debug!(room = room.0, "a membership change outside the listener");
+            }
             Shared::Push => self.push_changed.send_modify(|n| *n += 1),
             Shared::Presence(note) => {
                 // Nobody listening yet is fine: presence starts with the chat.
@@ -169,8 +310,7 @@ impl Hub {
             ServerEvent::Message { message } => Some(message.seq),
             _ => None,
         };
-        // No receivers is fine: nobody is connected.
-        let _ = self.tx.send(Broadcast {
+        let b = Broadcast {
             audience: p.audience,
             room: p.room,
             seq,
@@ -178,7 +318,22 @@ impl Hub {
             activity: p.activity.as_ref().map(encode),
             at: std::time::Instant::now(),
             close: None,
-        });
+        };
+        let members = p
+            .scope
+            .and_then(|room| self.closed.read().ok().and_then(|c| c.get(&room).cloned()));
+        match members {
+            // A closed room's: its members' sockets alone.
+            Some(members) => {
+                for device in members.into_iter().filter(|d| b.audience.includes(*d)) {
+                    self.to_device(device, b.clone());
+                }
+            }
+            // No receivers is fine: nobody is connected.
+            None => {
+                let _ = self.tx.send(b);
+            }
+        }
     }
 
     /// Tells every socket of `device` why, then closes it.
@@ -214,6 +369,14 @@ impl Deliver for Hub {
 
     fn connect(&self, bus: Arc<dyn Bus>) {
         Hub::connect(self, bus)
+    }
+
+    fn set_members(&self, room: RoomId, members: Option<HashSet<DeviceId>>) {
+        Hub::set_members(self, room, members)
+    }
+
+    fn reset_closed(&self, all: Vec<(RoomId, Vec<DeviceId>)>) {
+        Hub::reset_closed(self, all)
     }
 }
 

@@ -454,6 +454,7 @@ impl Presence {
             self.hub.publish(Publish {
                 audience: Audience::Everyone,
                 room: Some(room),
+                scope: Some(room),
                 event,
                 activity: None,
             });

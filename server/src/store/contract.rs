@@ -187,6 +187,7 @@ contract!(
     the_first_stored_setting_wins,
     the_first_name_is_dated,
     shared_events_reach_this_nodes_sockets,
+    closed_rooms_know_their_members_and_lists_follow_them,
 );
 
 /// The bus contract: what a node shares (an ephemeral event, a kick)
@@ -1118,4 +1119,174 @@ async fn no_postgres_query_on_the_page_path_scans_a_table_that_grows_with_histor
             "{what} has an index range on `{range}`:\n{text}"
         );
     }
+}
+
+/// Direct conversations (one per set of people), private rooms and their
+/// members, hidden rooms, blocked direct messages, and the rooms a file
+/// was sent in, the same on both engines; existing rooms stay open.
+async fn closed_rooms_know_their_members_and_lists_follow_them(b: Backend) {
+    use app::protocol::RoomKind;
+    let Backend { store, .. } = b;
+    let s = store.as_ref();
+    let (ann, bob, cy) = (
+        named(s, "Ann").await,
+        named(s, "Bob").await,
+        named(s, "Cy").await,
+    );
+    let id =
+        |d: DeviceId| async move { s.identity(d).await.expect("reads").expect("named").user_id };
+    let (ann_id, bob_id, cy_id) = (id(ann).await, id(bob).await, id(cy).await);
+    let listed = |user: UserId| async move {
+        s.room_statuses(Some(user))
+            .await
+            .expect("reads")
+            .into_iter()
+            .map(|st| st.room.id)
+            .collect::<Vec<_>>()
+    };
+
+    // One conversation per set of people, whoever starts it.
+    let (dm, made) = s.direct_room(ann, vec![bob_id], 1).await.expect("made");
+    assert!(made);
+    assert_eq!(dm.kind, RoomKind::Direct);
+    let names: Vec<_> = dm.members.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["Ann", "Bob"]);
+    let (again, made) = s
+        .direct_room(bob, vec![ann_id, bob_id], 2)
+        .await
+        .expect("found");
+    assert_eq!((again.id, made), (dm.id, false));
+    let (group, _) = s
+        .direct_room(ann, vec![bob_id, cy_id], 3)
+        .await
+        .expect("made");
+    assert_ne!(group.id, dm.id);
+    assert!(matches!(
+        s.direct_room(ann, vec![UserId(999_999)], 4).await,
+        Err(StoreError::NotFound)
+    ));
+    let mut devices = s
+        .member_devices(dm.id)
+        .await
+        .expect("reads")
+        .expect("closed");
+    devices.sort_by_key(|d| d.to_string());
+    let mut want = vec![ann, bob];
+    want.sort_by_key(|d| d.to_string());
+    assert_eq!(devices, want);
+    assert_eq!(
+        s.member_devices(RoomId::DEFAULT).await.expect("reads"),
+        None
+    );
+    assert!(listed(bob_id).await.contains(&dm.id));
+    assert!(!listed(cy_id).await.contains(&dm.id), "not Cy's");
+    assert!(listed(cy_id).await.contains(&group.id));
+    assert!(
+        !listed(UserId(0)).await.contains(&dm.id),
+        "nor a stranger's"
+    );
+
+    // A room made private with Bob, then Bob taken out.
+    let plans = s
+        .create_room(ann, room_name("plans"), 5)
+        .await
+        .expect("made");
+    assert_eq!(plans.kind, RoomKind::Open);
+    assert_eq!(s.room_creator(plans.id).await.expect("reads"), Some(ann_id));
+    let private = s
+        .set_room_kind(plans.id, RoomKind::Private, vec![ann_id, bob_id], 6)
+        .await
+        .expect("private");
+    assert_eq!(private.kind, RoomKind::Private);
+    assert!(!listed(cy_id).await.contains(&plans.id));
+    assert!(listed(bob_id).await.contains(&plans.id));
+    let people: Vec<_> = s
+        .room_members(plans.id)
+        .await
+        .expect("reads")
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(people, ["Ann", "Bob"]);
+    s.set_member(plans.id, bob_id, false, 7)
+        .await
+        .expect("removed");
+    assert!(!listed(bob_id).await.contains(&plans.id));
+    let closed = s.closed_rooms().await.expect("reads");
+    let of = |room: RoomId| {
+        closed
+            .iter()
+            .find(|(r, _)| *r == room)
+            .map(|(_, d)| d.clone())
+    };
+    assert_eq!(of(plans.id), Some(vec![ann]));
+    assert!(of(RoomId::DEFAULT).is_none(), "the first room stays open");
+    // A direct conversation is not made open, nor an open room a member list.
+    assert!(s
+        .set_room_kind(dm.id, RoomKind::Open, Vec::new(), 8)
+        .await
+        .is_err());
+    assert!(s.set_member(RoomId::DEFAULT, cy_id, true, 8).await.is_err());
+    let open = s
+        .set_room_kind(plans.id, RoomKind::Open, Vec::new(), 9)
+        .await
+        .expect("open again");
+    assert_eq!(open.kind, RoomKind::Open);
+    assert!(listed(cy_id).await.contains(&plans.id));
+
+    // Hidden from one's own list, still a member.
+    s.set_hidden(bob, dm.id, true).await.expect("hidden");
+    assert!(!listed(bob_id).await.contains(&dm.id));
+    assert!(s
+        .member_devices(dm.id)
+        .await
+        .expect("reads")
+        .expect("closed")
+        .contains(&bob));
+    s.set_hidden(bob, dm.id, false).await.expect("shown");
+    assert!(listed(bob_id).await.contains(&dm.id));
+
+    // Blocked direct messages, by the one who blocks.
+    s.set_dm_block(bob, ann_id, true).await.expect("blocked");
+    assert_eq!(
+        s.dm_blocking(ann_id, vec![bob_id, cy_id])
+            .await
+            .expect("reads"),
+        vec![bob_id]
+    );
+    assert_eq!(s.dm_blocked(bob_id).await.expect("reads"), vec![ann_id]);
+    assert!(s
+        .dm_blocking(bob_id, vec![ann_id])
+        .await
+        .expect("reads")
+        .is_empty());
+    s.set_dm_block(bob, ann_id, false).await.expect("unblocked");
+    assert!(s
+        .dm_blocking(ann_id, vec![bob_id])
+        .await
+        .expect("reads")
+        .is_empty());
+
+    // A message's room; nobody without a name is known.
+    let mut p = post(ann, ClientMessageId::new_random(), "in the conversation");
+    p.room = dm.id;
+    let m = s.post(p).await.expect("stored").message;
+    assert_eq!(s.message_room(m.id).await.expect("reads"), Some(dm.id));
+    assert_eq!(
+        s.message_room(MessageId(999_999)).await.expect("reads"),
+        None
+    );
+    let known: Vec<_> = s
+        .known_people()
+        .await
+        .expect("reads")
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(known, ["Ann", "Bob", "Cy"]);
+    assert!(s
+        .blob_rooms("no-such-file".into())
+        .await
+        .expect("reads")
+        .is_empty());
 }

@@ -326,6 +326,47 @@ pub trait Store: Send + Sync + 'static {
         detail: String,
     ) -> Result<()>;
     async fn moderation_log(&self, limit: u32) -> Result<Vec<app::api::LogEntry>>;
+    /// Every private and direct room with its member devices (the hub
+    /// routes their events by it).
+    async fn closed_rooms(&self) -> Result<Vec<(RoomId, Vec<DeviceId>)>>;
+    /// A room's member devices, or `None` when it is open.
+    async fn member_devices(&self, room: RoomId) -> Result<Option<Vec<DeviceId>>>;
+    /// A private or direct room's members, by name.
+    async fn room_members(&self, room: RoomId) -> Result<Vec<Identity>>;
+    /// The direct conversation of exactly these people (the creator among
+    /// them), made if new (published to them); and whether it was made.
+    async fn direct_room(
+        &self,
+        creator: DeviceId,
+        people: Vec<UserId>,
+        now: i64,
+    ) -> Result<(RoomInfo, bool)>;
+    /// Makes an open room private with `members`, or a private one open.
+    async fn set_room_kind(
+        &self,
+        room: RoomId,
+        kind: app::protocol::RoomKind,
+        members: Vec<UserId>,
+        now: i64,
+    ) -> Result<RoomInfo>;
+    /// Adds or removes a member of a private or direct room.
+    async fn set_member(&self, room: RoomId, user: UserId, member: bool, now: i64) -> Result<()>;
+    /// Takes a room out of (or back into) `device`'s own list.
+    async fn set_hidden(&self, device: DeviceId, room: RoomId, hidden: bool) -> Result<()>;
+    /// `device` takes no direct messages from `other` (or again does).
+    async fn set_dm_block(&self, device: DeviceId, other: UserId, blocked: bool) -> Result<()>;
+    /// Those of `others` who take no direct messages from `user`.
+    async fn dm_blocking(&self, user: UserId, others: Vec<UserId>) -> Result<Vec<UserId>>;
+    /// Whom `user` takes no direct messages from.
+    async fn dm_blocked(&self, user: UserId) -> Result<Vec<UserId>>;
+    /// The room a message is in.
+    async fn message_room(&self, id: MessageId) -> Result<Option<RoomId>>;
+    /// The rooms a stored file was sent in.
+    async fn blob_rooms(&self, blob: String) -> Result<Vec<RoomId>>;
+    /// Who made a room.
+    async fn room_creator(&self, room: RoomId) -> Result<Option<UserId>>;
+    /// Everyone with a name who is not blocked, by name.
+    async fn known_people(&self) -> Result<Vec<Identity>>;
     /// Makes the on-disk state self-contained; called at shutdown.
     async fn checkpoint(&self) -> Result<()>;
 }

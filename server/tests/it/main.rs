@@ -7,6 +7,7 @@ mod common;
 
 mod access;
 mod chat;
+mod closed;
 mod datatools;
 mod drill;
 mod files;

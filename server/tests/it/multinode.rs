@@ -13,11 +13,11 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// One test at a time: one of them restarts the cluster under the others.
-static SERIAL: Mutex<()> = Mutex::const_new(());
+pub static SERIAL: Mutex<()> = Mutex::const_new(());
 
 const FLAGS: &[&str] = &["--no-tls", "--message-burst", "100000"];
 
-fn node(url: &str) -> (Server, tempfile::TempDir) {
+pub fn node(url: &str) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut flags = FLAGS.to_vec();
     flags.extend(["--database-url", url]);

@@ -123,9 +123,11 @@ pub fn MessageList() -> impl IntoView {
         state.messages.with(|m| places(m.values(), local, divider))
     };
     let room_name = move || {
-        state
-            .room
-            .with(|r| r.as_ref().map(|r| r.name.clone()).unwrap_or_default())
+        state.room.with(|r| {
+            r.as_ref()
+                .map(|r| r.title(state.my_id()))
+                .unwrap_or_default()
+        })
     };
 
     view! {

@@ -1,5 +1,5 @@
 use crate::components::chunks::load_when;
-use crate::protocol::{ChatMessage, ClientEvent, ClientMessageId, MessageId, REACTIONS};
+use crate::protocol::{ChatMessage, ClientEvent, ClientMessageId, MessageId, UserId, REACTIONS};
 use crate::state::{now, ChatState, Delivery};
 use crate::time;
 use futures::FutureExt;
@@ -38,7 +38,8 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
     let id = m.id;
     let ts = m.ts;
     let time = move || time::clock(ts, state.local_times.get());
-    let mine = move || state.my_id() == Some(m.user_id);
+    let author = m.user_id;
+    let mine = move || state.my_id() == Some(author);
     let mentioned = state.mentions_me(&m);
     let editable = move || {
         mine() && !m.deleted && now() - (ts as f64) < (state.edit_window_secs.get() as f64) * 1000.0
@@ -122,7 +123,7 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
             {move || {
                 (menu.get() == Some(id) && actions_ready.get())
                     .then(|| {
-                        row_actions(id, Signal::derive(editable), Signal::derive(mine), body.clone())
+                        row_actions(id, author, Signal::derive(editable), Signal::derive(mine), body.clone())
                             .now_or_never()
                             .and_then(Result::ok)
                     })
@@ -138,11 +139,12 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
 #[wasm_split(chat_row_actions, wasm_split_path = ::leptos::wasm_split, fallible, preload(load_row_actions))]
 fn row_actions(
     id: MessageId,
+    author: UserId,
     editable: Signal<bool>,
     mine: Signal<bool>,
     text: String,
 ) -> Result<AnyView, SplitLoaderError> {
-    Ok(view! { <RowActions id editable mine text/> }.into_any())
+    Ok(view! { <RowActions id author editable mine text/> }.into_any())
 }
 
 /// Fetches the menu's chunk the first time any row's menu opens; a failure
@@ -161,6 +163,7 @@ pub fn row_actions_loader(state: ChatState, menu: RwSignal<Option<MessageId>>) -
 #[component]
 fn RowActions(
     id: MessageId,
+    author: UserId,
     editable: Signal<bool>,
     mine: Signal<bool>,
     text: String,
@@ -193,6 +196,12 @@ fn RowActions(
                         menu.set(None);
                     }
                 }>"Edit"</button>
+            </Show>
+            <Show when=move || !mine.get() && state.my_id().is_some()>
+                <button type="button" class="write-to" on:click=move |_| {
+                    menu.set(None);
+                    crate::components::write_to(state, author);
+                }>"Message"</button>
             </Show>
             <Show when=move || !mine.get() && state.role.get().is_some_and(crate::api::Role::moderates)>
                 <button type="button" class="remove danger" on:click=move |_| {

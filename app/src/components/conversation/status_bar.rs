@@ -39,7 +39,7 @@ pub fn StatusBar() -> impl IntoView {
     let title = move || {
         state.room.with(|r| {
             r.as_ref()
-                .map_or_else(|| "Chat".to_owned(), |r| r.name.clone())
+                .map_or_else(|| "Chat".to_owned(), |r| r.title(state.my_id()))
         })
     };
     let unread = move || state.unread_total();
@@ -240,8 +240,24 @@ fn PeopleHere() -> impl IntoView {
             <For
                 each=shown
                 key=|p| (p.user_id, p.name.clone())
-                children=move |p| view! {
-                    <li><span class="author" style:background-color=p.color>{p.name}</span></li>
+                children=move |p| {
+                    let user = p.user_id;
+                    let label = format!("Message {}", p.name);
+                    view! {
+                        <li>
+                            <span class="author" style:background-color=p.color>{p.name}</span>
+                            <Show when=move || state.my_id().is_some_and(|me| me != user)>
+                                <button
+                                    type="button"
+                                    class="cancel write-to"
+                                    aria-label=label.clone()
+                                    on:click=move |_| crate::components::write_to(state, user)
+                                >
+                                    "Message"
+                                </button>
+                            </Show>
+                        </li>
+                    }
                 }
             />
             <Show when=move || { missing() > 0 }>

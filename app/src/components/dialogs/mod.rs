@@ -4,14 +4,17 @@
 //! first opens nothing of it is rendered, on the server or in the
 //! browser, so hydration never waits for a chunk.
 
+mod direct;
 mod manage;
 mod notifications;
+mod room_access;
 mod room_settings;
 mod search;
 mod transfer;
 
 use super::chunks::load_when;
 use crate::state::{ChatState, Overlay, Ui};
+use direct::NewDirect;
 use futures::FutureExt;
 use leptos::prelude::*;
 use leptos::wasm_split::{wasm_split, SplitLoaderError};
@@ -52,6 +55,7 @@ split_dialog!(
 );
 split_dialog!(chat_manage, manage_dialog, load_manage_dialog, ManageDialog);
 split_dialog!(chat_search, search_panel, load_search_panel, SearchPanel);
+split_dialog!(chat_new_direct, new_direct, load_new_direct, NewDirect);
 
 /// Mounts `$split`'s view once `$open` first turns true and its chunk has
 /// arrived. Once loaded, the split function answers at once: its future
@@ -84,5 +88,6 @@ pub fn Dialogs() -> impl IntoView {
         {on_first_open!(state, ui, Overlay::Notifications, notifications_dialog, load_notifications_dialog)}
         {on_first_open!(state, ui, Overlay::Manage, manage_dialog, load_manage_dialog)}
         {on_first_open!(state, ui, Overlay::Search, search_panel, load_search_panel)}
+        {on_first_open!(state, ui, Overlay::NewDirect, new_direct, load_new_direct)}
     }
 }

@@ -1,3 +1,4 @@
+use super::room_access::RoomAccess;
 use crate::api::{ArchiveRoom, RenameRoom};
 use crate::protocol::RoomId;
 use crate::state::{ChatState, Overlay, Ui};
@@ -69,7 +70,8 @@ pub fn RoomSettings() -> impl IntoView {
     view! {
         <Show when=move || ui.is(Overlay::RoomSettings)>
             <div class="name-prompt" role="dialog" aria-modal="true" aria-labelledby="room-settings-title">
-                <form class="name-form" on:submit=on_rename novalidate>
+                <div class="name-form room-settings">
+                <form class="rename-form" on:submit=on_rename novalidate>
                     <h2 id="room-settings-title">"Room settings"</h2>
                     <label class="hint" for="room-name-input">"Name"</label>
                     <input
@@ -91,6 +93,8 @@ pub fn RoomSettings() -> impl IntoView {
                     </div>
                     <p class="name-error" role="alert" hidden=move || error().is_none()>{error}</p>
                 </form>
+                <RoomAccess/>
+                </div>
             </div>
         </Show>
     }

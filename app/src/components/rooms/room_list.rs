@@ -1,15 +1,18 @@
 use crate::api::CreateRoom;
-use crate::state::ChatState;
+use crate::protocol::{RoomKind, RoomStatus};
+use crate::state::{ChatState, Overlay, Ui};
 use crate::validate::RoomName;
 use leptos::ev::{MouseEvent, SubmitEvent};
 use leptos::prelude::*;
 
-/// Every room with its unread and mention counts; the shown one marked.
-/// Plain links, so it works without JavaScript too; with it, switching
-/// rooms keeps the page and its socket.
+/// Every room with its unread and mention counts, then the direct
+/// conversations newest first; the shown one marked. Plain links, so it
+/// works without JavaScript too; with it, switching rooms keeps the page
+/// and its socket.
 #[component]
 pub fn RoomList() -> impl IntoView {
     let state = expect_context::<ChatState>();
+    let ui = expect_context::<Ui>();
     let creating = RwSignal::new(false);
     let create = ServerAction::<CreateRoom>::new();
     // What the page itself found wrong before sending.
@@ -34,52 +37,37 @@ pub fn RoomList() -> impl IntoView {
         }
         create.dispatch(CreateRoom { name });
     };
+    let rooms = move || {
+        state.rooms.with(|list| {
+            list.iter()
+                .filter(|s| s.room.kind != RoomKind::Direct)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let directs = move || {
+        let mut list: Vec<RoomStatus> = state.rooms.with(|list| {
+            list.iter()
+                .filter(|s| s.room.kind == RoomKind::Direct)
+                .cloned()
+                .collect()
+        });
+        list.sort_by(|a, b| {
+            b.last_at
+                .cmp(&a.last_at)
+                .then(b.room.id.0.cmp(&a.room.id.0))
+        });
+        list
+    };
 
     view! {
         <nav class="room-list" aria-label="Rooms">
             <h2 class="room-list-title">"Rooms"</h2>
             <ul>
                 <For
-                    each=move || state.rooms.get()
-                    key=|s| (s.room.id, s.room.name.clone(), s.unread, s.mentions)
-                    children=move |s| {
-                        let room = s.room.clone();
-                        let id = room.id;
-                        let current = move || state.room.with(|r| r.as_ref().is_some_and(|r| r.id == id));
-                        let label = match (s.unread, s.mentions) {
-                            (0, _) => room.name.clone(),
-                            (n, 0) => format!("{}, {n} unread", room.name),
-                            (n, m) => format!("{}, {n} unread, {m} mentioning you", room.name),
-                        };
-                        let href = format!("/r/{}", room.slug);
-                        view! {
-                            <li>
-                                <a
-                                    class="room-link"
-                                    class:current=current
-                                    class:unread={s.unread > 0}
-                                    href=href
-                                    aria-label=label
-                                    aria-current=move || current().then_some("page")
-                                    on:click=move |ev: MouseEvent| {
-                                        if ev.ctrl_key() || ev.meta_key() || ev.shift_key() {
-                                            return;
-                                        }
-                                        ev.prevent_default();
-                                        state.go_to(room.clone());
-                                    }
-                                >
-                                    <span class="room-name">"# " {s.room.name.clone()}</span>
-                                    <Show when=move || { s.mentions > 0 }>
-                                        <span class="badge mention" aria-hidden="true">"@" {s.mentions}</span>
-                                    </Show>
-                                    <Show when=move || { s.unread > 0 }>
-                                        <span class="badge" aria-hidden="true">{badge(s.unread)}</span>
-                                    </Show>
-                                </a>
-                            </li>
-                        }
-                    }
+                    each=rooms
+                    key=|s| (s.room.id, s.room.name.clone(), s.room.kind, s.unread, s.mentions)
+                    children=move |s| view! { <RoomLink status=s/> }
                 />
             </ul>
             <Show
@@ -119,7 +107,77 @@ pub fn RoomList() -> impl IntoView {
                     <p class="name-error" role="alert" hidden=move || error().is_none()>{error}</p>
                 </form>
             </Show>
+            <h2 class="room-list-title direct-title">"Direct messages"</h2>
+            <ul class="direct-list" aria-label="Direct messages">
+                <For
+                    each=directs
+                    key=|s| (s.room.id, s.room.name.clone(), s.room.members.len(), s.unread, s.mentions, s.last_at)
+                    children=move |s| view! { <RoomLink status=s/> }
+                />
+            </ul>
+            <button
+                type="button"
+                class="new-direct"
+                disabled=state.nameless()
+                on:click=move |_| ui.open(Overlay::NewDirect)
+            >
+                "+ New message"
+            </button>
         </nav>
+    }
+}
+
+/// One room in the list: its name (a conversation's people), a lock if
+/// private, its counts.
+#[component]
+fn RoomLink(status: RoomStatus) -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let room = status.room.clone();
+    let id = room.id;
+    let title = room.title(state.my_id());
+    let current = move || state.room.with(|r| r.as_ref().is_some_and(|r| r.id == id));
+    let label = match (status.unread, status.mentions) {
+        (0, _) => title.clone(),
+        (n, 0) => format!("{title}, {n} unread"),
+        (n, m) => format!("{title}, {n} unread, {m} mentioning you"),
+    };
+    let label = match room.kind {
+        RoomKind::Private => format!("{label} (private)"),
+        _ => label,
+    };
+    let mark = match room.kind {
+        RoomKind::Open => "# ",
+        RoomKind::Private => "🔒 ",
+        RoomKind::Direct => "@ ",
+    };
+    let href = format!("/r/{}", room.slug);
+    let (unread, mentions) = (status.unread, status.mentions);
+    view! {
+        <li>
+            <a
+                class="room-link"
+                class:current=current
+                class:unread={unread > 0}
+                href=href
+                aria-label=label
+                aria-current=move || current().then_some("page")
+                on:click=move |ev: MouseEvent| {
+                    if ev.ctrl_key() || ev.meta_key() || ev.shift_key() {
+                        return;
+                    }
+                    ev.prevent_default();
+                    state.go_to(room.clone());
+                }
+            >
+                <span class="room-name"><span aria-hidden="true">{mark}</span>{title.clone()}</span>
+                <Show when=move || { mentions > 0 }>
+                    <span class="badge mention" aria-hidden="true">"@" {mentions}</span>
+                </Show>
+                <Show when=move || { unread > 0 }>
+                    <span class="badge" aria-hidden="true">{badge(unread)}</span>
+                </Show>
+            </a>
+        </li>
     }
 }
 

@@ -168,8 +168,12 @@ async fn run(
     // Subscribe before the writer reads the store for catch-up, so nothing
     // committed in between is missed; duplicates are skipped by seq.
     let live = chat.hub().subscribe();
+    // …and to its person's own channel: closed rooms' events and news of
+    // rooms it lost.
+    let mailbox = chat.hub().join(device);
+    let mailbox_id = mailbox.id;
     let room = match params.room {
-        Some(id) => match chat.room(RoomKey::Id(id)).await {
+        Some(id) => match chat.readable_room(Some(device), RoomKey::Id(id)).await {
             Ok(Some(room)) => room.id,
             _ => RoomId::DEFAULT,
         },
@@ -192,7 +196,7 @@ async fn run(
     // Its few log lines carry the device themselves.
     let mut writer = tokio::spawn(outbound::run(
         sink,
-        live,
+        (live, mailbox),
         replies,
         chat.clone(),
         device,
@@ -267,6 +271,7 @@ async fn run(
         let _ = writer.await;
     }
     chat.presence().leave(tab.id);
+    chat.hub().leave(device, mailbox_id);
     tracing::debug!("session ended");
 }
 
@@ -304,6 +309,9 @@ const UNAVAILABLE_RETRY: Duration = Duration::from_secs(2);
 
 /// The error event for a refused request, in words for the user.
 fn refusal(e: ChatError, client_id: ClientMessageId) -> ServerEvent {
+    if let ChatError::Forbidden(text) | ChatError::Refused(text) = &e {
+        return error_event(ErrorCode::Refused, text, Some(client_id));
+    }
     let (code, text) = match &e {
         ChatError::RateLimited(wait) => return slow_down(client_id, *wait),
         ChatError::Store(StoreError::NoIdentity) => (
@@ -475,26 +483,28 @@ async fn handle_text(chat: &Chat, tab: &mut Tab, text: &str) -> Handled {
             Ok(_) => Handled::Nothing,
             Err(e) => refused(e, client_id),
         },
-        ClientEvent::Open { room, last_seen } => match chat.room(RoomKey::Id(room)).await {
-            Ok(Some(info)) => {
-                tab.room = info.id;
-                enter_room(chat, tab).await;
-                Handled::Open(Out::Open(info.id, last_seen))
-            }
-            Ok(None) => Handled::reply(error_event(
-                ErrorCode::NotFound,
-                "There is no such room.",
-                None,
-            )),
-            Err(e) => {
-                tracing::error!(error = %e, "could not open a room");
-                Handled::reply(error_event(
-                    ErrorCode::Internal,
-                    "The room could not be opened.",
+        ClientEvent::Open { room, last_seen } => {
+            match chat.readable_room(Some(device), RoomKey::Id(room)).await {
+                Ok(Some(info)) => {
+                    tab.room = info.id;
+                    enter_room(chat, tab).await;
+                    Handled::Open(Out::Open(info.id, last_seen))
+                }
+                Ok(None) => Handled::reply(error_event(
+                    ErrorCode::NotFound,
+                    "There is no such room.",
                     None,
-                ))
+                )),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not open a room");
+                    Handled::reply(error_event(
+                        ErrorCode::Internal,
+                        "The room could not be opened.",
+                        None,
+                    ))
+                }
             }
-        },
+        }
         ClientEvent::Read { room, seq } => {
             // A device without a name has nothing to mark; any other
             // failure only leaves the count as it was.

@@ -4,7 +4,7 @@
 //! stops reading frees its slot instead of holding the session forever.
 
 use crate::chat::Chat;
-use crate::realtime::hub::{self, Broadcast};
+use crate::realtime::hub::{self, Broadcast, Mailbox};
 use app::protocol::{close_code, DeviceId, RoomId, Seq, ServerEvent, HISTORY_PAGE, MAX_REPLAY};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::SplitSink;
@@ -101,7 +101,7 @@ async fn refuse(
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     mut sink: Sink,
-    mut live: broadcast::Receiver<Broadcast>,
+    (mut live, mut mailbox): (broadcast::Receiver<Broadcast>, Mailbox),
     mut replies: mpsc::Receiver<Out>,
     chat: Chat,
     device: DeviceId,
@@ -151,7 +151,7 @@ pub async fn run(
                             refuse(&mut writer, refusal).await?;
                             return Ok(());
                         }
-                        showing = match open(&chat, room, last_seen, &mut writer).await {
+                        showing = match open(&chat, device, room, last_seen, &mut writer).await {
                             Ok(showing) => showing,
                             Err(GreetError::Socket) => return Err(Stop::Gone),
                             Err(GreetError::Chat(e)) => {
@@ -167,8 +167,19 @@ pub async fn run(
                     }
                     None => return Err(Stop::Gone),
                 },
+                item = mailbox.rx.recv() => match item {
+                    Some(b) => writer.forward(&chat, b, device, &mut showing).await?,
+                    // The hub dropped a mailbox that stayed full.
+                    None => {
+                        tracing::warn!(?device, "client too slow for its own channel, closing");
+                        chat.metrics().clients_too_slow.inc();
+                        writer.close(close_code::TOO_SLOW, "too slow; reconnect to catch up").await?;
+                        return Ok(());
+                    }
+                },
                 item = live.recv() => match item {
-                    Ok(b) => writer.forward(&chat, b, device, &mut showing).await?,
+                    Ok(b) if readable(&chat, &b, device) => writer.forward(&chat, b, device, &mut showing).await?,
+                    Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(?device, missed, "client too slow, closing");
                         chat.metrics().clients_too_slow.inc();
@@ -187,8 +198,13 @@ pub async fn run(
                 if admission.changed() {
                     break;
                 }
+                if let Ok(b) = mailbox.rx.try_recv() {
+                    writer.forward(&chat, b, device, &mut showing).await?;
+                    continue;
+                }
                 match live.try_recv() {
-                    Ok(b) => writer.forward(&chat, b, device, &mut showing).await?,
+                    Ok(b) if readable(&chat, &b, device) => writer.forward(&chat, b, device, &mut showing).await?,
+                    Ok(_) => {}
                     Err(broadcast::error::TryRecvError::Empty) => break,
                     // Lag and close are handled by the next recv() above.
                     Err(_) => break,
@@ -202,6 +218,13 @@ pub async fn run(
         tracing::info!(?device, "client stopped reading, closing");
         chat.metrics().clients_write_timeout.inc();
     }
+}
+
+/// Whether a frame of the chat-wide channel may go to `device`. Closed
+/// rooms' events never travel there; what was queued there just before a
+/// room closed is held back from the devices that lost it.
+fn readable(chat: &Chat, b: &Broadcast, device: DeviceId) -> bool {
+    b.room.is_none_or(|room| chat.hub().may_read(device, room))
 }
 
 struct Writer<'a> {
@@ -312,13 +335,14 @@ async fn greet(
             epoch: Some(chat.epoch().to_owned()),
         })))
         .await?;
-    open(chat, room, last_seen, writer).await
+    open(chat, device, room, last_seen, writer).await
 }
 
 /// Replays `room` after `last_seen`, change by change, or sends its latest
 /// page when there is no cursor or the gap is too long; then who is here.
 async fn open(
     chat: &Chat,
+    device: DeviceId,
     room: RoomId,
     last_seen: Option<Seq>,
     writer: &mut Writer<'_>,
@@ -330,7 +354,10 @@ async fn open(
         other => other,
     };
     let missed = match last_seen {
-        Some(last) => Some(chat.changed_after(room, last, MAX_REPLAY + 1).await?),
+        Some(last) => Some(
+            chat.changed_after(device, room, last, MAX_REPLAY + 1)
+                .await?,
+        ),
         None => None,
     };
     let delivered = match (last_seen, missed) {
@@ -350,7 +377,9 @@ async fn open(
             // The cursor is read first: a change committed meanwhile is in
             // the page or comes live, maybe both (the client keys by id).
             let seq = chat.room_seq(room).await?;
-            let messages = chat.page_before(room, None, HISTORY_PAGE).await?;
+            let messages = chat
+                .page_before(Some(device), room, None, HISTORY_PAGE)
+                .await?;
             let delivered = messages.iter().map(|m| m.seq).max().unwrap_or(seq).max(seq);
             writer
                 .put(Message::Text(hub::encode(&ServerEvent::Resync {

@@ -13,7 +13,7 @@
 //! while a listener is away, which is what ephemeral means.
 
 use super::connect::Connector;
-use super::{messages, rooms, writer::Stored};
+use super::{members, messages, rooms, writer::Stored};
 use crate::bus::wire::{payload, read_payload, MAX_PAYLOAD};
 use crate::bus::{Audience, Bus, Deliver, Publish, Shared};
 use crate::store::StoreError;
@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 
-const EVENT_CHANNEL: &str = "chat_event";
+pub const EVENT_CHANNEL: &str = "chat_event";
 /// The listener's `application_name`, to find it in `pg_stat_activity`.
 pub const LISTENER_NAME: &str = "chat-bus";
 /// How often positions are compared with the table.
@@ -176,6 +176,9 @@ impl Listener {
             ))
             .await?;
         // Only now read: whatever commits from here on is notified too.
+        // Who may read the closed rooms first, as changes to it may have
+        // gone unheard while away.
+        self.hub.reset_closed(members::closed_rooms(client).await?);
         if *first {
             // A new node owes nobody the past: it starts at the end.
             for (room, seq) in rooms::cursors(client).await? {
@@ -197,7 +200,7 @@ impl Listener {
                             self.refill(client, room).await?;
                         }
                     }
-                    Some(Wake::Event(json)) => self.deliver(&json),
+                    Some(Wake::Event(json)) => self.deliver(client, &json).await?,
                     None => return Ok(()),
                 },
                 _ = check.tick() => self.check_positions(client).await?,
@@ -252,6 +255,7 @@ impl Listener {
                 let publish = Publish {
                     audience: Audience::Everyone,
                     room: Some(room),
+                    scope: Some(room),
                     event: ServerEvent::Message { message },
                     activity,
                 };
@@ -268,12 +272,25 @@ impl Listener {
         }
     }
 
-    fn deliver(&self, json: &str) {
+    /// An event some node shared. A membership change is read here, in
+    /// order with the messages: a room's next message reaches only whom
+    /// it now may.
+    async fn deliver(&self, client: &tokio_postgres::Client, json: &str) -> Result<(), StoreError> {
         match read_payload(json) {
+            Ok(Some(Shared::Members(room))) => {
+                let members = match members::member_devices(client, room).await {
+                    Ok(devices) => devices.map(|d| d.into_iter().collect()),
+                    // A room that is gone has no readers.
+                    Err(StoreError::NotFound) => Some(Default::default()),
+                    Err(e) => return Err(e),
+                };
+                self.hub.set_members(room, members);
+            }
             Ok(Some(event)) => self.hub.deliver(event),
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "an unreadable event on the bus"),
         }
+        Ok(())
     }
 }
 

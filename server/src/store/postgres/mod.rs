@@ -11,6 +11,7 @@ mod feed;
 
 pub use connect::Connector;
 pub mod files;
+mod members;
 pub mod messages;
 pub mod rooms;
 pub mod rows;
@@ -186,7 +187,7 @@ impl Store for PgStore {
 
     async fn create_room(&self, device: DeviceId, name: RoomName, now: i64) -> Result<RoomInfo> {
         let info = rooms::create(&**self.db().await?, &device, &name, now).await?;
-        self.share(Publish::everyone(ServerEvent::Room { room: info.clone() }));
+        self.share(Publish::room_info(info.clone()));
         Ok(info)
     }
 
@@ -197,13 +198,13 @@ impl Store for PgStore {
         name: RoomName,
     ) -> Result<RoomInfo> {
         let info = rooms::rename(&**self.db().await?, &device, room, &name).await?;
-        self.share(Publish::everyone(ServerEvent::Room { room: info.clone() }));
+        self.share(Publish::room_info(info.clone()));
         Ok(info)
     }
 
     async fn archive_room(&self, device: DeviceId, room: RoomId) -> Result<RoomInfo> {
         let info = rooms::archive(&**self.db().await?, &device, room).await?;
-        self.share(Publish::everyone(ServerEvent::Room { room: info.clone() }));
+        self.share(Publish::room_info(info.clone()));
         Ok(info)
     }
 
@@ -414,6 +415,73 @@ impl Store for PgStore {
 
     async fn moderation_log(&self, limit: u32) -> Result<Vec<app::api::LogEntry>> {
         access::moderation_log(&**self.db().await?, limit).await
+    }
+
+    async fn closed_rooms(&self) -> Result<Vec<(RoomId, Vec<DeviceId>)>> {
+        members::closed_rooms(&**self.db().await?).await
+    }
+
+    async fn member_devices(&self, room: RoomId) -> Result<Option<Vec<DeviceId>>> {
+        members::member_devices(&**self.db().await?, room).await
+    }
+
+    async fn room_members(&self, room: RoomId) -> Result<Vec<Identity>> {
+        members::people(&**self.db().await?, room).await
+    }
+
+    async fn direct_room(
+        &self,
+        creator: DeviceId,
+        people: Vec<UserId>,
+        now: i64,
+    ) -> Result<(RoomInfo, bool)> {
+        members::direct(&mut self.db().await?, &creator, &people, now).await
+    }
+
+    async fn set_room_kind(
+        &self,
+        room: RoomId,
+        kind: app::protocol::RoomKind,
+        people: Vec<UserId>,
+        now: i64,
+    ) -> Result<RoomInfo> {
+        members::set_kind(&mut self.db().await?, room, kind, &people, now).await
+    }
+
+    async fn set_member(&self, room: RoomId, user: UserId, member: bool, now: i64) -> Result<()> {
+        members::set_member(&mut self.db().await?, room, user, member, now).await
+    }
+
+    async fn set_hidden(&self, device: DeviceId, room: RoomId, hidden: bool) -> Result<()> {
+        members::set_hidden(&**self.db().await?, &device, room, hidden).await
+    }
+
+    async fn set_dm_block(&self, device: DeviceId, other: UserId, blocked: bool) -> Result<()> {
+        members::set_dm_block(&**self.db().await?, &device, other, blocked).await
+    }
+
+    async fn dm_blocking(&self, user: UserId, others: Vec<UserId>) -> Result<Vec<UserId>> {
+        members::blocking(&**self.db().await?, user, &others).await
+    }
+
+    async fn dm_blocked(&self, user: UserId) -> Result<Vec<UserId>> {
+        members::blocked_by(&**self.db().await?, user).await
+    }
+
+    async fn message_room(&self, id: MessageId) -> Result<Option<RoomId>> {
+        members::message_room(&**self.db().await?, id).await
+    }
+
+    async fn blob_rooms(&self, blob: String) -> Result<Vec<RoomId>> {
+        members::blob_rooms(&**self.db().await?, &blob).await
+    }
+
+    async fn room_creator(&self, room: RoomId) -> Result<Option<UserId>> {
+        members::creator(&**self.db().await?, room).await
+    }
+
+    async fn known_people(&self) -> Result<Vec<Identity>> {
+        members::known_people(&**self.db().await?).await
     }
 
     async fn checkpoint(&self) -> Result<()> {

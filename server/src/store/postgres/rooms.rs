@@ -3,7 +3,7 @@
 
 use super::super::{Result, RoomKey, StoreError};
 use super::users;
-use app::protocol::{DeviceId, RoomId, RoomInfo, RoomStatus, Seq, UserId};
+use app::protocol::{DeviceId, RoomId, RoomInfo, RoomKind, RoomStatus, Seq, UserId};
 use app::validate::RoomName;
 use tokio_postgres::{GenericClient, Row};
 
@@ -12,15 +12,29 @@ const COUNT_CAP: i64 = 1000;
 /// The channel a commit that changed a room announces on: `room:seq`.
 pub const SEQ_CHANNEL: &str = "chat_seq";
 
-const SELECT_ROOM: &str = "SELECT id, slug, name, archived FROM rooms";
+pub(super) const SELECT_ROOM: &str = "SELECT id, slug, name, archived, kind FROM rooms";
+pub(super) const RETURNING_ROOM: &str = "RETURNING id, slug, name, archived, kind";
 
-fn room_from_row(row: &Row) -> RoomInfo {
+pub(super) fn room_from_row(row: &Row) -> RoomInfo {
     RoomInfo {
         id: RoomId(row.get(0)),
         slug: row.get(1),
         name: row.get(2),
         archived: row.get(3),
+        kind: RoomKind::parse(row.get::<_, &str>(4)),
+        members: Vec::new(),
     }
+}
+
+/// A direct conversation carries its people (they are its name).
+pub(super) async fn with_members<C: GenericClient + Sync>(
+    db: &C,
+    mut room: RoomInfo,
+) -> Result<RoomInfo> {
+    if room.kind == RoomKind::Direct {
+        room.members = super::members::people(db, room.id).await?;
+    }
+    Ok(room)
 }
 
 pub async fn room<C: GenericClient + Sync>(db: &C, key: &RoomKey) -> Result<Option<RoomInfo>> {
@@ -34,7 +48,10 @@ pub async fn room<C: GenericClient + Sync>(db: &C, key: &RoomKey) -> Result<Opti
                 .await?
         }
     };
-    Ok(row.as_ref().map(room_from_row))
+    match row.as_ref().map(room_from_row) {
+        Some(info) => Ok(Some(with_members(db, info).await?)),
+        None => Ok(None),
+    }
 }
 
 /// Locks a room that takes new history until the transaction ends; its
@@ -98,10 +115,19 @@ pub async fn statuses<C: GenericClient + Sync>(
     db: &C,
     user: Option<UserId>,
 ) -> Result<Vec<RoomStatus>> {
+    // The open rooms and those the user is a member of, not archived, not
+    // hidden by it.
     let rooms: Vec<RoomInfo> = db
         .query(
-            &format!("{SELECT_ROOM} WHERE NOT archived ORDER BY id"),
-            &[],
+            &format!(
+                "{SELECT_ROOM} r WHERE NOT archived
+                 AND (kind = 'open' OR EXISTS (
+                     SELECT 1 FROM room_members m WHERE m.room_id = r.id AND m.user_id = $1))
+                 AND NOT EXISTS (
+                     SELECT 1 FROM hidden_rooms h WHERE h.room_id = r.id AND h.user_id = $1)
+                 ORDER BY id"
+            ),
+            &[&user.map_or(0, |u| u.0)],
         )
         .await?
         .iter()
@@ -109,6 +135,7 @@ pub async fn statuses<C: GenericClient + Sync>(
         .collect();
     let mut out = Vec::with_capacity(rooms.len());
     for room in rooms {
+        let room = with_members(db, room).await?;
         out.push(status(db, user, room).await?);
     }
     Ok(out)
@@ -130,12 +157,22 @@ pub async fn status<C: GenericClient + Sync>(
     user: Option<UserId>,
     room: RoomInfo,
 ) -> Result<RoomStatus> {
+    // `messages_room_ts`.
+    let last_at: Option<i64> = db
+        .query_one(
+            "SELECT MAX(ts) FROM messages WHERE room_id = $1",
+            &[&room.id.0],
+        )
+        .await?
+        .get(0);
+    let last_at = last_at.unwrap_or(0);
     let Some(user) = user else {
         return Ok(RoomStatus {
             room,
             read: Seq(0),
             unread: 0,
             mentions: 0,
+            last_at,
         });
     };
     let mark: Option<i64> = db
@@ -159,6 +196,7 @@ pub async fn status<C: GenericClient + Sync>(
         read: Seq(mark.unwrap_or(0)),
         unread: unread as u32,
         mentions: mentions as u32,
+        last_at,
     })
 }
 
@@ -210,7 +248,7 @@ pub async fn create<C: GenericClient + Sync>(
     let row = db
         .query_one(
             "INSERT INTO rooms (slug, name, name_key, created_by, created_at) VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, slug, name, archived",
+             RETURNING id, slug, name, archived, kind",
             &[&slug, &name.as_str(), &name.key(), &me.0, &now],
         )
         .await
@@ -231,17 +269,24 @@ pub async fn rename<C: GenericClient + Sync>(
     if info.archived {
         return Err(StoreError::Archived);
     }
-    if name_taken(db, name, Some(id)).await? {
-        return Err(StoreError::NameTaken);
-    }
+    // A direct conversation's name is its own: it takes no room name.
+    let key = match info.kind {
+        RoomKind::Direct => format!("dm:{}", id.0),
+        _ => {
+            if name_taken(db, name, Some(id)).await? {
+                return Err(StoreError::NameTaken);
+            }
+            name.key()
+        }
+    };
     let row = db
         .query_one(
-            "UPDATE rooms SET name = $2, name_key = $3 WHERE id = $1 RETURNING id, slug, name, archived",
-            &[&id.0, &name.as_str(), &name.key()],
+            &format!("UPDATE rooms SET name = $2, name_key = $3 WHERE id = $1 {RETURNING_ROOM}"),
+            &[&id.0, &name.as_str(), &key],
         )
         .await
         .map_err(taken)?;
-    Ok(room_from_row(&row))
+    with_members(db, room_from_row(&row)).await
 }
 
 pub async fn archive<C: GenericClient + Sync>(
@@ -261,11 +306,11 @@ pub async fn archive<C: GenericClient + Sync>(
     }
     let row = db
         .query_one(
-            "UPDATE rooms SET archived = TRUE WHERE id = $1 RETURNING id, slug, name, archived",
+            &format!("UPDATE rooms SET archived = TRUE WHERE id = $1 {RETURNING_ROOM}"),
             &[&id.0],
         )
         .await?;
-    Ok(room_from_row(&row))
+    with_members(db, room_from_row(&row)).await
 }
 
 pub async fn mark_read<C: GenericClient + Sync>(

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_blobs.sql"),
     include_str!("../../../migrations/postgres/0003_unread.sql"),
+    include_str!("../../../migrations/postgres/0004_membership.sql"),
 ];
 
 /// Any number that is the same on every node: the advisory lock that

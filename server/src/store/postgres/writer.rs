@@ -248,6 +248,9 @@ async fn commit(pool: &Pool, posts: &[&NewPost]) -> Result<Vec<Result<Posted>>> 
                 message.mentions =
                     messages::store_mentions(&*tx, message.id, post.text.as_str(), &post.mentions)
                         .await?;
+                if let Some(file) = &post.attachment {
+                    super::members::record_files(&*tx, message.id, post.room, file).await?;
+                }
                 results.push(Ok(Posted {
                     message,
                     fresh: true,

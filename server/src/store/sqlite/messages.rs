@@ -54,6 +54,9 @@ pub fn post(db: &Connection, post: &NewPost, out: &mut Vec<Publish>) -> Result<P
             schema::message_from_row,
         )?;
     message.mentions = store_mentions(db, message.id, post.text.as_str(), &post.mentions)?;
+    if let Some(file) = &post.attachment {
+        super::members::record_files(db, message.id, post.room, file)?;
+    }
     let activity = ServerEvent::Activity {
         room: post.room,
         seq,
@@ -63,6 +66,7 @@ pub fn post(db: &Connection, post: &NewPost, out: &mut Vec<Publish>) -> Result<P
     out.push(Publish {
         audience: Audience::Everyone,
         room: Some(post.room),
+        scope: Some(post.room),
         event: ServerEvent::Message {
             message: message.clone(),
         },
@@ -209,6 +213,8 @@ pub fn erase(db: &Connection, id: MessageId, how: i64, seq: Seq) -> Result<()> {
         .execute([id.0])?;
     db.prepare_cached("DELETE FROM mentions WHERE message_id = ?1")?
         .execute([id.0])?;
+    // Its files stay tied to the room: a deleted private message's photo
+    // is no one else's to fetch before it is swept.
     Ok(())
 }
 

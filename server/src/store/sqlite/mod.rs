@@ -5,6 +5,7 @@
 
 mod access;
 mod files;
+mod members;
 mod messages;
 mod push;
 mod readers;
@@ -442,6 +443,88 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         self.write(move |db, _| push::set_mode(db, &device, room, mode))
             .await
+    }
+
+    async fn closed_rooms(&self) -> Result<Vec<(RoomId, Vec<DeviceId>)>> {
+        self.readers.run(members::closed_rooms).await
+    }
+
+    async fn member_devices(&self, room: RoomId) -> Result<Option<Vec<DeviceId>>> {
+        self.readers
+            .run(move |db| members::member_devices(db, room))
+            .await
+    }
+
+    async fn room_members(&self, room: RoomId) -> Result<Vec<Identity>> {
+        self.readers.run(move |db| members::people(db, room)).await
+    }
+
+    async fn direct_room(
+        &self,
+        creator: DeviceId,
+        people: Vec<UserId>,
+        now: i64,
+    ) -> Result<(RoomInfo, bool)> {
+        self.write(move |db, _| members::direct(db, &creator, &people, now))
+            .await
+    }
+
+    async fn set_room_kind(
+        &self,
+        room: RoomId,
+        kind: app::protocol::RoomKind,
+        members: Vec<UserId>,
+        now: i64,
+    ) -> Result<RoomInfo> {
+        self.write(move |db, _| members::set_kind(db, room, kind, &members, now))
+            .await
+    }
+
+    async fn set_member(&self, room: RoomId, user: UserId, member: bool, now: i64) -> Result<()> {
+        self.write(move |db, _| members::set_member(db, room, user, member, now))
+            .await
+    }
+
+    async fn set_hidden(&self, device: DeviceId, room: RoomId, hidden: bool) -> Result<()> {
+        self.write(move |db, _| members::set_hidden(db, &device, room, hidden))
+            .await
+    }
+
+    async fn set_dm_block(&self, device: DeviceId, other: UserId, blocked: bool) -> Result<()> {
+        self.write(move |db, _| members::set_dm_block(db, &device, other, blocked))
+            .await
+    }
+
+    async fn dm_blocking(&self, user: UserId, others: Vec<UserId>) -> Result<Vec<UserId>> {
+        self.readers
+            .run(move |db| members::blocking(db, user, &others))
+            .await
+    }
+
+    async fn dm_blocked(&self, user: UserId) -> Result<Vec<UserId>> {
+        self.readers
+            .run(move |db| members::blocked_by(db, user))
+            .await
+    }
+
+    async fn message_room(&self, id: MessageId) -> Result<Option<RoomId>> {
+        self.readers
+            .run(move |db| members::message_room(db, id))
+            .await
+    }
+
+    async fn blob_rooms(&self, blob: String) -> Result<Vec<RoomId>> {
+        self.readers
+            .run(move |db| members::blob_rooms(db, &blob))
+            .await
+    }
+
+    async fn room_creator(&self, room: RoomId) -> Result<Option<UserId>> {
+        self.readers.run(move |db| members::creator(db, room)).await
+    }
+
+    async fn known_people(&self) -> Result<Vec<Identity>> {
+        self.readers.run(members::known_people).await
     }
 
     async fn checkpoint(&self) -> Result<()> {

@@ -4,26 +4,37 @@
 use super::super::{Result, RoomKey, StoreError};
 use super::users;
 use crate::bus::Publish;
-use app::protocol::{DeviceId, RoomId, RoomInfo, RoomStatus, Seq, ServerEvent, UserId};
+use app::protocol::{DeviceId, RoomId, RoomInfo, RoomKind, RoomStatus, Seq, ServerEvent, UserId};
 use app::validate::RoomName;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// Unread counts stop at this; the badge shows "999+".
 const COUNT_CAP: i64 = 1000;
 
-fn room_from_row(row: &Row<'_>) -> rusqlite::Result<RoomInfo> {
+pub(super) fn room_from_row(row: &Row<'_>) -> rusqlite::Result<RoomInfo> {
     Ok(RoomInfo {
         id: RoomId(row.get(0)?),
         slug: row.get(1)?,
         name: row.get(2)?,
         archived: row.get(3)?,
+        kind: RoomKind::parse(&row.get::<_, String>(4)?),
+        members: Vec::new(),
     })
 }
 
-const SELECT_ROOM: &str = "SELECT id, slug, name, archived FROM rooms";
+pub(super) const SELECT_ROOM: &str = "SELECT id, slug, name, archived, kind FROM rooms";
+pub(super) const RETURNING_ROOM: &str = "RETURNING id, slug, name, archived, kind";
+
+/// A direct conversation carries its people (they are its name).
+pub(super) fn with_members(db: &Connection, mut room: RoomInfo) -> Result<RoomInfo> {
+    if room.kind == RoomKind::Direct {
+        room.members = super::members::people(db, room.id)?;
+    }
+    Ok(room)
+}
 
 pub fn room(db: &Connection, key: &RoomKey) -> Result<Option<RoomInfo>> {
-    Ok(match key {
+    let found = match key {
         RoomKey::Id(id) => db
             .prepare_cached(&format!("{SELECT_ROOM} WHERE id = ?1"))?
             .query_row([id.0], room_from_row)
@@ -32,7 +43,8 @@ pub fn room(db: &Connection, key: &RoomKey) -> Result<Option<RoomInfo>> {
             .prepare_cached(&format!("{SELECT_ROOM} WHERE slug = ?1"))?
             .query_row([slug], room_from_row)
             .optional()?,
-    })
+    };
+    found.map(|r| with_members(db, r)).transpose()
 }
 
 /// The room, which must exist and take new history.
@@ -62,14 +74,23 @@ pub fn next_seq(db: &Connection, id: RoomId) -> Result<Seq> {
         .ok_or(StoreError::NotFound)
 }
 
+/// The rooms in `user`'s list: the open ones and those it is a member of,
+/// not archived, not hidden by it.
 pub fn statuses(db: &Connection, user: Option<UserId>) -> Result<Vec<RoomStatus>> {
     let rooms: Vec<RoomInfo> = db
-        .prepare_cached(&format!("{SELECT_ROOM} WHERE archived = 0 ORDER BY id"))?
-        .query_map([], room_from_row)?
+        .prepare_cached(&format!(
+            "{SELECT_ROOM} r WHERE archived = 0
+             AND (kind = 'open' OR EXISTS (
+                 SELECT 1 FROM room_members m WHERE m.room_id = r.id AND m.user_id = ?1))
+             AND NOT EXISTS (
+                 SELECT 1 FROM hidden_rooms h WHERE h.room_id = r.id AND h.user_id = ?1)
+             ORDER BY id"
+        ))?
+        .query_map([user.map_or(0, |u| u.0)], room_from_row)?
         .collect::<rusqlite::Result<_>>()?;
     rooms
         .into_iter()
-        .map(|room| status(db, user, room))
+        .map(|room| status(db, user, with_members(db, room)?))
         .collect()
 }
 
@@ -82,15 +103,23 @@ pub const UNREAD: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM messages
 pub const MENTIONS: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM mentions
      WHERE user_id = ?1 AND room_id = ?2 AND created_seq > ?3 LIMIT ?4)";
 
+/// When a room's newest message was sent (`messages_room_ts`).
+pub const LAST_AT: &str = "SELECT MAX(ts) FROM messages WHERE room_id = ?1";
+
 /// A user's read mark and unread figures in one room. Without a mark
 /// (a room made after the user first chose a name), nothing is read.
 pub fn status(db: &Connection, user: Option<UserId>, room: RoomInfo) -> Result<RoomStatus> {
+    let last_at: Option<i64> = db
+        .prepare_cached(LAST_AT)?
+        .query_row([room.id.0], |r| r.get(0))?;
+    let last_at = last_at.unwrap_or(0);
     let Some(user) = user else {
         return Ok(RoomStatus {
             room,
             read: Seq(0),
             unread: 0,
             mentions: 0,
+            last_at,
         });
     };
     let mark: Option<i64> = db
@@ -109,6 +138,7 @@ pub fn status(db: &Connection, user: Option<UserId>, room: RoomInfo) -> Result<R
         read: Seq(mark.unwrap_or(0)),
         unread: unread as u32,
         mentions: mentions as u32,
+        last_at,
     })
 }
 
@@ -147,11 +177,11 @@ pub fn create(
     }
     let info = db.query_row(
         "INSERT INTO rooms (slug, name, name_key, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         RETURNING id, slug, name, archived",
+         RETURNING id, slug, name, archived, kind",
         params![slug, name.as_str(), name.key(), me.0, now],
         room_from_row,
     )?;
-    out.push(Publish::everyone(ServerEvent::Room { room: info.clone() }));
+    out.push(Publish::room_info(info.clone()));
     Ok(info)
 }
 
@@ -163,16 +193,22 @@ pub fn rename(
     out: &mut Vec<Publish>,
 ) -> Result<RoomInfo> {
     require_name(db, device)?;
-    writable(db, id)?;
-    if name_taken(db, name, Some(id))? {
+    let before = writable(db, id)?;
+    if before.kind != RoomKind::Direct && name_taken(db, name, Some(id))? {
         return Err(StoreError::NameTaken);
     }
+    // A direct conversation's name is its own: it takes no room name.
+    let key = match before.kind {
+        RoomKind::Direct => format!("dm:{}", id.0),
+        _ => name.key(),
+    };
     let info = db.query_row(
-        "UPDATE rooms SET name = ?2, name_key = ?3 WHERE id = ?1 RETURNING id, slug, name, archived",
-        params![id.0, name.as_str(), name.key()],
+        &format!("UPDATE rooms SET name = ?2, name_key = ?3 WHERE id = ?1 {RETURNING_ROOM}"),
+        params![id.0, name.as_str(), key],
         room_from_row,
     )?;
-    out.push(Publish::everyone(ServerEvent::Room { room: info.clone() }));
+    let info = with_members(db, info)?;
+    out.push(Publish::room_info(info.clone()));
     Ok(info)
 }
 
@@ -188,11 +224,12 @@ pub fn archive(
     }
     writable(db, id)?;
     let info = db.query_row(
-        "UPDATE rooms SET archived = 1 WHERE id = ?1 RETURNING id, slug, name, archived",
+        &format!("UPDATE rooms SET archived = 1 WHERE id = ?1 {RETURNING_ROOM}"),
         [id.0],
         room_from_row,
     )?;
-    out.push(Publish::everyone(ServerEvent::Room { room: info.clone() }));
+    let info = with_members(db, info)?;
+    out.push(Publish::room_info(info.clone()));
     Ok(info)
 }
 

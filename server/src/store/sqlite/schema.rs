@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0008_access.sql"),
     include_str!("../../../migrations/0009_blob_gc.sql"),
     include_str!("../../../migrations/0010_unread.sql"),
+    include_str!("../../../migrations/0011_membership.sql"),
 ];
 
 pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts, room_id, seq, \

@@ -90,6 +90,11 @@ fn page_path() -> Vec<(&'static str, String, &'static str)> {
             "(user_id=? AND room_id=? AND created_seq>?)",
         ),
         (
+            "newest message's time",
+            rooms::LAST_AT.to_owned(),
+            "(room_id=?)",
+        ),
+        (
             "read mark",
             "SELECT seq FROM read_marks WHERE user_id = ?1 AND room_id = ?2".to_owned(),
             "(user_id=? AND room_id=?)",

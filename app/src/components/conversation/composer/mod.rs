@@ -106,8 +106,15 @@ pub fn Composer() -> impl IntoView {
     };
     let placeholder = move || {
         state.room.with(|r| {
-            r.as_ref()
-                .map_or_else(|| "Message".to_owned(), |r| format!("Message #{}", r.name))
+            r.as_ref().map_or_else(
+                || "Message".to_owned(),
+                |r| match r.kind {
+                    crate::protocol::RoomKind::Direct => {
+                        format!("Message {}", r.title(state.my_id()))
+                    }
+                    _ => format!("Message #{}", r.name),
+                },
+            )
         })
     };
 
