@@ -242,36 +242,45 @@ pub async fn run(
             })
         }
     };
-    let (tasks, clock, connected, failures, connect_ms) = match plan.join {
+    // The CPU meter starts with the window even if clients are still
+    // arriving then (a crowd joining can take longer than its window).
+    let start_meter = |clock: &Clock| {
+        let pids = pids.clone();
+        let at = TokioInstant::from_std(base + Duration::from_micros(clock.window_start));
+        tokio::spawn(async move {
+            sleep_until(at).await;
+            CpuMeter::start(&pids)
+        })
+    };
+    let (tasks, clock, connected, failures, connect_ms, meter) = match plan.join {
         None => {
             let (sockets, connect_ms, failures) = connect_all(&targets, &plan, base).await;
             let clock = clock_from(base, base.elapsed(), &plan);
+            let meter = start_meter(&clock);
             let connected = sockets.len();
             let tasks: Vec<_> = sockets
                 .into_iter()
                 .map(|(index, socket)| spawn_client(index, socket, clock.clone()))
                 .collect();
-            (tasks, clock, connected, failures, connect_ms)
+            (tasks, clock, connected, failures, connect_ms, meter)
         }
         Some(join) => {
             // Everyone reads from the moment they are in; the window
             // opens once the last has had time to arrive.
             let clock = clock_from(base, join, &plan);
+            let meter = start_meter(&clock);
             let (tasks, connect_ms, failures) =
                 arrive(&targets, &plan, base, join, &clock, &spawn_client).await;
             let connected = tasks.len();
-            (tasks, clock, connected, failures, connect_ms)
+            (tasks, clock, connected, failures, connect_ms, meter)
         }
     };
     if connected == 0 {
         return Err("no client could connect".into());
     }
-    let senders = senders_wanted.min(connected);
-    let meter_at = TokioInstant::from_std(base + Duration::from_micros(clock.window_start));
-    let meter = tokio::spawn(async move {
-        sleep_until(meter_at).await;
-        CpuMeter::start(&pids)
-    });
+    // Senders are the clients below this index (see `role`), whether or
+    // not each of them got in.
+    let senders = senders_wanted;
     // Usage is measured over the window only.
     let meter = meter.await.map_err(|e| e.to_string())?;
     sleep_until(TokioInstant::from_std(
@@ -283,6 +292,9 @@ pub async fn run(
     for t in tasks {
         reports.push(t.await.map_err(|e| e.to_string())?);
     }
+    // Clients that arrive over time finish connecting in any order; the
+    // senders' counts are read by index.
+    reports.sort_by_key(|r| r.index);
     Ok(summarise(
         &plan, connected, failures, connect_ms, senders, nodes, reports, usage,
     ))
@@ -590,7 +602,10 @@ fn summarise(
     usage: Usage,
 ) -> Report {
     let window = plan.duration.as_secs_f64();
-    let sent_by: Vec<u64> = reports.iter().take(senders).map(|r| r.sent).collect();
+    let mut sent_by = vec![0; senders];
+    for r in reports.iter().filter(|r| r.index < senders) {
+        sent_by[r.index] = r.sent;
+    }
     let mut latency = histogram();
     let (mut same, mut cross, mut ack) = (histogram(), histogram(), histogram());
     let mut lost = 0;
@@ -620,7 +635,7 @@ fn summarise(
         // The seed has no acks: a message counts once it came back to its sender.
         reports
             .iter()
-            .take(senders)
+            .filter(|r| r.index < senders)
             .map(|r| r.completed_in_window)
             .sum::<u64>()
     } else {
