@@ -49,9 +49,12 @@ pub async fn prepare(target: &Target, shape: Shape) -> Result<Layout, String> {
         .collect::<Result<_, _>>()?;
     let room_of: Vec<usize> = (0..shape.clients).map(|i| i % rooms).collect();
     let mut room_ids = Vec::with_capacity(rooms);
+    // Runs share a server (bench (q) then (qo)): each run's rooms get
+    // names and addresses of their own.
+    let run = (uuid::Uuid::new_v4().as_u128() & 0xfff) as usize;
     for (r, creator) in devices.iter().take(rooms).enumerate() {
         let id = target
-            .create_room(creator, &format!("lg-room-{r}"), r)
+            .create_room(creator, &format!("lg-{run}-room-{r}"), run * 4096 + r)
             .await?;
         if shape.private {
             let members: Vec<i64> = (0..shape.clients)
