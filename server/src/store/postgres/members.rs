@@ -2,7 +2,7 @@
 //! `members.rs`, which this mirrors).
 
 use super::super::{Result, RoomKey, StoreError};
-use super::rooms::{self, room_from_row, with_members, RETURNING_ROOM};
+use super::rooms::{self, identity, room_from_row, with_members, RETURNING_ROOM};
 use super::users;
 use app::protocol::{
     Attachment, DeviceId, Identity, MessageId, RoomId, RoomInfo, RoomKind, UserId,
@@ -20,27 +20,6 @@ async fn notify_members<C: GenericClient + Sync>(tx: &C, room: RoomId) -> Result
         .await?;
     }
     Ok(())
-}
-
-fn identity(r: &tokio_postgres::Row) -> Identity {
-    Identity {
-        user_id: UserId(r.get(0)),
-        name: r.get(1),
-        color: r.get(2),
-    }
-}
-
-pub async fn people<C: GenericClient + Sync>(db: &C, room: RoomId) -> Result<Vec<Identity>> {
-    Ok(db
-        .query(
-            "SELECT u.id, u.name, u.color FROM room_members m JOIN users u ON u.id = m.user_id
-             WHERE m.room_id = $1 ORDER BY lower(u.name), u.id",
-            &[&room.0],
-        )
-        .await?
-        .iter()
-        .map(identity)
-        .collect())
 }
 
 pub async fn closed_rooms<C: GenericClient + Sync>(db: &C) -> Result<Vec<(RoomId, Vec<DeviceId>)>> {

@@ -426,7 +426,7 @@ impl Store for PgStore {
     }
 
     async fn room_members(&self, room: RoomId) -> Result<Vec<Identity>> {
-        members::people(&**self.db().await?, room).await
+        rooms::people(&**self.db().await?, room).await
     }
 
     async fn direct_room(

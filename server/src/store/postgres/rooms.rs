@@ -3,7 +3,7 @@
 
 use super::super::{Result, RoomKey, StoreError};
 use super::users;
-use app::protocol::{DeviceId, RoomId, RoomInfo, RoomKind, RoomStatus, Seq, UserId};
+use app::protocol::{DeviceId, Identity, RoomId, RoomInfo, RoomKind, RoomStatus, Seq, UserId};
 use app::validate::RoomName;
 use tokio_postgres::{GenericClient, Row};
 
@@ -26,13 +26,35 @@ pub(super) fn room_from_row(row: &Row) -> RoomInfo {
     }
 }
 
+pub(super) fn identity(r: &Row) -> Identity {
+    Identity {
+        user_id: UserId(r.get(0)),
+        name: r.get(1),
+        color: r.get(2),
+    }
+}
+
+/// A room's members by name (a direct conversation's people).
+pub async fn people<C: GenericClient + Sync>(db: &C, room: RoomId) -> Result<Vec<Identity>> {
+    Ok(db
+        .query(
+            "SELECT u.id, u.name, u.color FROM room_members m JOIN users u ON u.id = m.user_id
+             WHERE m.room_id = $1 ORDER BY lower(u.name), u.id",
+            &[&room.0],
+        )
+        .await?
+        .iter()
+        .map(identity)
+        .collect())
+}
+
 /// A direct conversation carries its people (they are its name).
 pub(super) async fn with_members<C: GenericClient + Sync>(
     db: &C,
     mut room: RoomInfo,
 ) -> Result<RoomInfo> {
     if room.kind == RoomKind::Direct {
-        room.members = super::members::people(db, room.id).await?;
+        room.members = people(db, room.id).await?;
     }
     Ok(room)
 }

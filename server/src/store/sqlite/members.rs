@@ -10,24 +10,6 @@ use app::protocol::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// A room's members by name (a direct conversation's people).
-pub fn people(db: &Connection, room: RoomId) -> Result<Vec<Identity>> {
-    let mut stmt = db.prepare_cached(
-        "SELECT u.id, u.name, u.color FROM room_members m JOIN users u ON u.id = m.user_id
-         WHERE m.room_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id",
-    )?;
-    let list = stmt
-        .query_map([room.0], |r| {
-            Ok(Identity {
-                user_id: UserId(r.get(0)?),
-                name: r.get(1)?,
-                color: r.get(2)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(list)
-}
-
 /// Every private and direct room with its member devices.
 pub fn closed_rooms(db: &Connection) -> Result<Vec<(RoomId, Vec<DeviceId>)>> {
     let mut stmt = db.prepare_cached(

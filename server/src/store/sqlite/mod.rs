@@ -456,7 +456,7 @@ impl Store for SqliteStore {
     }
 
     async fn room_members(&self, room: RoomId) -> Result<Vec<Identity>> {
-        self.readers.run(move |db| members::people(db, room)).await
+        self.readers.run(move |db| rooms::people(db, room)).await
     }
 
     async fn direct_room(

@@ -4,7 +4,9 @@
 use super::super::{Result, RoomKey, StoreError};
 use super::users;
 use crate::bus::Publish;
-use app::protocol::{DeviceId, RoomId, RoomInfo, RoomKind, RoomStatus, Seq, ServerEvent, UserId};
+use app::protocol::{
+    DeviceId, Identity, RoomId, RoomInfo, RoomKind, RoomStatus, Seq, ServerEvent, UserId,
+};
 use app::validate::RoomName;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -25,10 +27,28 @@ pub(super) fn room_from_row(row: &Row<'_>) -> rusqlite::Result<RoomInfo> {
 pub(super) const SELECT_ROOM: &str = "SELECT id, slug, name, archived, kind FROM rooms";
 pub(super) const RETURNING_ROOM: &str = "RETURNING id, slug, name, archived, kind";
 
+/// A room's members by name (a direct conversation's people).
+pub fn people(db: &Connection, room: RoomId) -> Result<Vec<Identity>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT u.id, u.name, u.color FROM room_members m JOIN users u ON u.id = m.user_id
+         WHERE m.room_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id",
+    )?;
+    let list = stmt
+        .query_map([room.0], |r| {
+            Ok(Identity {
+                user_id: UserId(r.get(0)?),
+                name: r.get(1)?,
+                color: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(list)
+}
+
 /// A direct conversation carries its people (they are its name).
 pub(super) fn with_members(db: &Connection, mut room: RoomInfo) -> Result<RoomInfo> {
     if room.kind == RoomKind::Direct {
-        room.members = super::members::people(db, room.id)?;
+        room.members = people(db, room.id)?;
     }
     Ok(room)
 }
