@@ -7,6 +7,9 @@ use app::protocol::{DeviceId, Identity, RoomId, RoomInfo, RoomKind, RoomStatus, 
 use app::validate::RoomName;
 use tokio_postgres::{GenericClient, Row};
 
+/// When a room's newest message was sent (see the SQLite store's).
+pub const LAST_AT: &str = "SELECT ts FROM messages WHERE room_id = $1 ORDER BY id DESC LIMIT 1";
+
 /// Unread counts stop at this; the badge shows "999+".
 const COUNT_CAP: i64 = 1000;
 /// The channel a commit that changed a room announces on: `room:seq`.
@@ -179,14 +182,11 @@ pub async fn status<C: GenericClient + Sync>(
     user: Option<UserId>,
     room: RoomInfo,
 ) -> Result<RoomStatus> {
-    // `messages_room_ts`.
+    // The end of `messages_room_id`: MAX(ts) would read the whole room.
     let last_at: Option<i64> = db
-        .query_one(
-            "SELECT MAX(ts) FROM messages WHERE room_id = $1",
-            &[&room.id.0],
-        )
+        .query_opt(LAST_AT, &[&room.id.0])
         .await?
-        .get(0);
+        .map(|r| r.get(0));
     let last_at = last_at.unwrap_or(0);
     let Some(user) = user else {
         return Ok(RoomStatus {

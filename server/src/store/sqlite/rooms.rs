@@ -123,15 +123,18 @@ pub const UNREAD: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM messages
 pub const MENTIONS: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM mentions
      WHERE user_id = ?1 AND room_id = ?2 AND created_seq > ?3 LIMIT ?4)";
 
-/// When a room's newest message was sent (`messages_room_ts`).
-pub const LAST_AT: &str = "SELECT MAX(ts) FROM messages WHERE room_id = ?1";
+/// When a room's newest message was sent: one row from the end of the
+/// room's id index (`MAX(ts)` would read every message of the room, there
+/// being no index on the time).
+pub const LAST_AT: &str = "SELECT ts FROM messages WHERE room_id = ?1 ORDER BY id DESC LIMIT 1";
 
 /// A user's read mark and unread figures in one room. Without a mark
 /// (a room made after the user first chose a name), nothing is read.
 pub fn status(db: &Connection, user: Option<UserId>, room: RoomInfo) -> Result<RoomStatus> {
     let last_at: Option<i64> = db
         .prepare_cached(LAST_AT)?
-        .query_row([room.id.0], |r| r.get(0))?;
+        .query_row([room.id.0], |r| r.get(0))
+        .optional()?;
     let last_at = last_at.unwrap_or(0);
     let Some(user) = user else {
         return Ok(RoomStatus {

@@ -151,3 +151,45 @@ fn no_query_on_the_page_path_scans_a_table_that_grows_with_history() {
         );
     }
 }
+
+/// A plan can search an index and still walk a whole room (as `MAX(ts)`
+/// over the room's id index did): the room's newest time must cost the
+/// same few steps with 3,000 messages as with one.
+#[test]
+fn the_newest_time_of_a_room_does_not_read_its_history() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut db = Connection::open(dir.path().join("chat.db")).expect("opens");
+    schema::configure(&db).expect("configured");
+    schema::migrate(&mut db).expect("migrated");
+    db.execute(
+        "INSERT INTO users (device_id, name, color, created_at) VALUES ('d', 'Ann', 'c', 0)",
+        [],
+    )
+    .expect("a user");
+    let steps = |db: &Connection| {
+        let mut stmt = db.prepare(rooms::LAST_AT).expect("prepared");
+        let ts: i64 = stmt.query_row([1], |r| r.get(0)).expect("a time");
+        (ts, stmt.get_status(rusqlite::StatementStatus::VmStep))
+    };
+    let add = |db: &Connection, n: i64| {
+        db.execute(
+            "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < ?1)
+             INSERT INTO messages (user_id, client_id, user_name, color, body, ts, room_id, seq)
+             SELECT 1, 'c' || (n + (SELECT COUNT(*) FROM messages)), 'Ann', 'c', 'x',
+                    1000 + n + (SELECT COUNT(*) FROM messages), 1,
+                    n + (SELECT COUNT(*) FROM messages)
+             FROM k",
+            [n],
+        )
+        .expect("history");
+    };
+    add(&db, 1);
+    let (first, few) = steps(&db);
+    add(&db, 3000);
+    let (last, many) = steps(&db);
+    assert!(last > first, "the newest time moved on: {first} → {last}");
+    assert!(
+        many <= few + 5,
+        "{few} steps with one message, {many} with 3,001"
+    );
+}
