@@ -69,16 +69,21 @@ impl Chat {
     }
 
     /// Refuses a message into a direct conversation one of whose people
-    /// takes no direct messages from the sender.
-    pub(super) async fn check_direct_post(&self, me: UserId, room: RoomId) -> Result<()> {
+    /// takes no direct messages from the sender; the conversation, if it
+    /// is one.
+    pub(super) async fn check_direct_post(
+        &self,
+        me: UserId,
+        room: RoomId,
+    ) -> Result<Option<RoomInfo>> {
         if !self.hub().is_closed(room) {
-            return Ok(());
+            return Ok(None);
         }
         let Some(info) = self.room(RoomKey::Id(room)).await? else {
             return Err(StoreError::NotFound.into());
         };
         if info.kind != RoomKind::Direct {
-            return Ok(());
+            return Ok(None);
         }
         let others: Vec<UserId> = info
             .members
@@ -91,7 +96,7 @@ impl Chat {
                 "This conversation does not take your messages: someone in it blocked direct messages from you.",
             ));
         }
-        Ok(())
+        Ok(Some(info))
     }
 
     /// Whether a stored file may be fetched by `device`: one sent in a

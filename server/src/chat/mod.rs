@@ -152,7 +152,13 @@ impl Chat {
         self.check_read(Some(device), room)?;
         if self.hub.is_closed(room) {
             let me = self.identity(device).await?.ok_or(StoreError::NoIdentity)?;
-            self.check_direct_post(me.user_id, room).await?;
+            if let Some(info) = self.check_direct_post(me.user_id, room).await? {
+                // Before the message: its activity then counts as unread
+                // in the lists it comes back to.
+                if self.store.show_hidden(room).await? {
+                    self.hub.share(Shared::Publish(Publish::room_info(info)));
+                }
+            }
         }
         let post = NewPost {
             device,

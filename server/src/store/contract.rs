@@ -1245,6 +1245,11 @@ async fn closed_rooms_know_their_members_and_lists_follow_them(b: Backend) {
         .contains(&bob));
     s.set_hidden(bob, dm.id, false).await.expect("shown");
     assert!(listed(bob_id).await.contains(&dm.id));
+    // A new message shows it again to whoever hid it, and only then says so.
+    s.set_hidden(bob, dm.id, true).await.expect("hidden");
+    assert!(s.show_hidden(dm.id).await.expect("shows"));
+    assert!(listed(bob_id).await.contains(&dm.id));
+    assert!(!s.show_hidden(dm.id).await.expect("shows"));
 
     // Blocked direct messages, by the one who blocks.
     s.set_dm_block(bob, ann_id, true).await.expect("blocked");

@@ -353,6 +353,9 @@ pub trait Store: Send + Sync + 'static {
     async fn set_member(&self, room: RoomId, user: UserId, member: bool, now: i64) -> Result<()>;
     /// Takes a room out of (or back into) `device`'s own list.
     async fn set_hidden(&self, device: DeviceId, room: RoomId, hidden: bool) -> Result<()>;
+    /// Puts a direct conversation back into the lists of those of its
+    /// people who hid it (someone wrote in it); whether anyone had.
+    async fn show_hidden(&self, room: RoomId) -> Result<bool>;
     /// `device` takes no direct messages from `other` (or again does).
     async fn set_dm_block(&self, device: DeviceId, other: UserId, blocked: bool) -> Result<()>;
     /// Those of `others` who take no direct messages from `user`.

@@ -506,6 +506,34 @@ async fn closed_rooms_are_their_members_alone(a: &Server, b: &Server) {
     let (status, _) = get(a, &ann, &format!("/r/{}", dm.slug)).await;
     assert_eq!(status, 200, "a hidden room is still readable");
 
+    // A new message brings a hidden conversation back, unread, on her
+    // open tab and in a fresh list (Cy may write again once unblocked).
+    act(
+        a,
+        &ann,
+        RoomAction::BlockDirect {
+            user: cy_me.user_id,
+            blocked: false,
+        },
+    )
+    .await
+    .expect("allowed");
+    post(&mut cy_dm, dm.id, "still on for lunch?", None).await;
+    ann_tab
+        .next_matching(|e| match e {
+            ServerEvent::Room { room } if room.id == dm.id => Some(()),
+            _ => None,
+        })
+        .await;
+    ann_tab
+        .next_matching(|e| match e {
+            ServerEvent::Activity { room, .. } if room == dm.id => Some(()),
+            _ => None,
+        })
+        .await;
+    let (_, ann_rooms) = tab_in(a, &ann, RoomId::DEFAULT).await;
+    assert!(ann_rooms.contains(&dm.id), "shown again");
+
     // Who is here in the private room is for members only.
     let (status, body) = call(
         a,

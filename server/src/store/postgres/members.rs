@@ -231,6 +231,17 @@ pub async fn set_hidden<C: GenericClient + Sync>(
     Ok(())
 }
 
+pub async fn show_hidden<C: GenericClient + Sync>(db: &C, room: RoomId) -> Result<bool> {
+    let shown = db
+        .execute(
+            "DELETE FROM hidden_rooms WHERE room_id = $1 \
+             AND user_id IN (SELECT user_id FROM room_members WHERE room_id = $1)",
+            &[&room.0],
+        )
+        .await?;
+    Ok(shown > 0)
+}
+
 pub async fn set_dm_block<C: GenericClient + Sync>(
     db: &C,
     device: &DeviceId,

@@ -456,6 +456,10 @@ impl Store for PgStore {
         members::set_hidden(&**self.db().await?, &device, room, hidden).await
     }
 
+    async fn show_hidden(&self, room: RoomId) -> Result<bool> {
+        members::show_hidden(&**self.db().await?, room).await
+    }
+
     async fn set_dm_block(&self, device: DeviceId, other: UserId, blocked: bool) -> Result<()> {
         members::set_dm_block(&**self.db().await?, &device, other, blocked).await
     }

@@ -170,6 +170,28 @@ pub fn set_hidden(db: &Connection, device: &DeviceId, room: RoomId, hidden: bool
     Ok(())
 }
 
+/// Whether any member of `room` took it out of their list. Both lookups
+/// are by primary key: a room's members, then each one's hidden mark.
+const ANY_HIDDEN: &str = "SELECT EXISTS (SELECT 1 FROM room_members m \
+     JOIN hidden_rooms h ON h.user_id = m.user_id AND h.room_id = m.room_id \
+     WHERE m.room_id = ?1)";
+
+pub fn any_hidden(db: &Connection, room: RoomId) -> Result<bool> {
+    Ok(db
+        .prepare_cached(ANY_HIDDEN)?
+        .query_row([room.0], |r| r.get(0))?)
+}
+
+pub fn show_hidden(db: &Connection, room: RoomId) -> Result<bool> {
+    let shown = db
+        .prepare_cached(
+            "DELETE FROM hidden_rooms WHERE room_id = ?1 \
+             AND user_id IN (SELECT user_id FROM room_members WHERE room_id = ?1)",
+        )?
+        .execute([room.0])?;
+    Ok(shown > 0)
+}
+
 pub fn set_dm_block(
     db: &Connection,
     device: &DeviceId,

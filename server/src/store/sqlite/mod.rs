@@ -490,6 +490,20 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn show_hidden(&self, room: RoomId) -> Result<bool> {
+        // Read first: the writer is shared, and almost no message finds
+        // its conversation hidden.
+        if !self
+            .readers
+            .run(move |db| members::any_hidden(db, room))
+            .await?
+        {
+            return Ok(false);
+        }
+        self.write(move |db, _| members::show_hidden(db, room))
+            .await
+    }
+
     async fn set_dm_block(&self, device: DeviceId, other: UserId, blocked: bool) -> Result<()> {
         self.write(move |db, _| members::set_dm_block(db, &device, other, blocked))
             .await
