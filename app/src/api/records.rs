@@ -212,13 +212,15 @@ pub const SEARCH_PAGE: u32 = 20;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PushMode {
-    /// Only messages that mention the device's user.
-    Mentions,
-    Off,
-    /// Everything; also a mode this release does not know (shown as the
-    /// default).
+    /// In a shared room, only messages that mention the device's user (a
+    /// direct conversation still notifies of everything): what a device
+    /// gets until it chooses, as in a team chat where a busy room must
+    /// not buzz every phone; also a mode this release does not know.
     #[default]
     #[serde(other)]
+    Mentions,
+    Off,
+    /// Everything.
     All,
 }
 

@@ -248,7 +248,7 @@ mod tests {
                 stored("https://push.example/cy", cy, 3, (P256DH, AUTH)),
                 stored("https://push.example/bad", cy, 3, ("x", AUTH)),
             ],
-            modes: vec![(cy, None, PushMode::Mentions)],
+            modes: vec![(bo, None, PushMode::All), (cy, None, PushMode::Mentions)],
         });
         assert_eq!(
             endpoints(r.targets(&message(1, 1, &[]), false)),
@@ -266,6 +266,25 @@ mod tests {
         assert_eq!(endpoints(r.targets(&message(2, 1, &[]), false)).len(), 1);
         let s = r.settings(cy, vec![4]);
         assert_eq!((s.mode, s.subscriptions), (PushMode::Mentions, 1));
+    }
+
+    #[test]
+    fn a_device_that_never_chose_hears_mentions_in_shared_rooms_and_every_dm() {
+        let dee = DeviceId::new_random();
+        let r = Registry::load(PushState {
+            subscriptions: vec![stored("https://push.example/dee", dee, 4, (P256DH, AUTH))],
+            modes: Vec::new(),
+        });
+        assert!(endpoints(r.targets(&message(1, 1, &[]), false)).is_empty());
+        assert_eq!(
+            endpoints(r.targets(&message(1, 1, &[4]), false)),
+            ["https://push.example/dee"]
+        );
+        assert_eq!(
+            endpoints(r.targets(&message(5, 1, &[]), true)),
+            ["https://push.example/dee"]
+        );
+        assert_eq!(r.settings(dee, vec![4]).mode, PushMode::Mentions);
     }
 
     #[test]

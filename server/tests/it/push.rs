@@ -307,6 +307,9 @@ async fn a_push_is_signed_and_encrypted_and_goes_only_to_devices_not_looking() {
     assert_eq!(key.len(), 65, "an uncompressed P-256 point");
     assert_eq!(subscribe(&server, &bo, &bo_browser).await.subscriptions, 1);
     subscribe(&server, &cy, &cy_browser).await;
+    for device in [&bo, &cy] {
+        api(&server, device, "set_push_mode", &[("mode", "all")]).await;
+    }
 
     // Bo is looking at the chat; Cy has no tab open.
     let (mut ann_tab, _) = Client::joined(&server, &ann).await;
@@ -354,10 +357,13 @@ async fn mentions_only_rooms_turned_off_and_a_burst_collapsed_into_one() {
     named(&server, &ann, "Ann").await;
     let bo_id = named(&server, &bo, "Bo").await.user_id;
     let browser = Browser::new(&service, "bo");
-    let key = subscribe(&server, &bo, &browser).await.key;
-    let res = api(&server, &bo, "set_push_mode", &[("mode", "mentions")]).await;
-    let s: PushSettings = res.json().await.expect("settings");
-    assert_eq!(s.mode, app::api::PushMode::Mentions);
+    let s = subscribe(&server, &bo, &browser).await;
+    assert_eq!(
+        s.mode,
+        app::api::PushMode::Mentions,
+        "a shared room pushes mentions until the device chooses"
+    );
+    let key = s.key;
 
     let (mut ann_tab, _) = Client::joined(&server, &ann).await;
     post(&mut ann_tab, "nothing for Bo", Vec::new()).await;
@@ -422,6 +428,9 @@ async fn ended_subscriptions_are_deleted_and_failures_retried_off_the_message_pa
     service.answer("flaky", &[503, 503]);
     let key = subscribe(&server, &bo, &gone).await.key;
     subscribe(&server, &cy, &flaky).await;
+    for device in [&bo, &cy] {
+        api(&server, device, "set_push_mode", &[("mode", "all")]).await;
+    }
 
     let (mut ann_tab, _) = Client::joined(&server, &ann).await;
     let sent = std::time::Instant::now();

@@ -20,7 +20,7 @@ enum Phase {
 
 const MODES: [(PushMode, &str); 3] = [
     (PushMode::All, "All messages"),
-    (PushMode::Mentions, "Only when someone mentions me"),
+    (PushMode::Mentions, "Mentions and direct messages"),
     (PushMode::Off, "Nothing for now"),
 ];
 

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_blobs.sql"),
     include_str!("../../../migrations/postgres/0003_unread.sql"),
     include_str!("../../../migrations/postgres/0004_membership.sql"),
+    include_str!("../../../migrations/postgres/0005_push_default.sql"),
 ];
 
 /// Any number that is the same on every node: the advisory lock that

@@ -7,7 +7,7 @@ use rusqlite::{Connection, Row};
 use std::collections::HashMap;
 
 /// Schema steps, applied in order; `PRAGMA user_version` records progress.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_init.sql"),
     include_str!("../../../migrations/0002_transfer.sql"),
     include_str!("../../../migrations/0003_rooms.sql"),
@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0009_blob_gc.sql"),
     include_str!("../../../migrations/0010_unread.sql"),
     include_str!("../../../migrations/0011_membership.sql"),
+    include_str!("../../../migrations/0012_push_default.sql"),
 ];
 
 pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts, room_id, seq, \

@@ -193,3 +193,41 @@ fn the_newest_time_of_a_room_does_not_read_its_history() {
         "{few} steps with one message, {many} with 3,001"
     );
 }
+
+/// Pushes in shared rooms became mentions-only by default: a device
+/// already subscribed keeps getting everything (as it did), one that had
+/// chosen keeps its choice.
+#[test]
+fn devices_subscribed_before_the_mentions_default_keep_all_messages() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut db = Connection::open(dir.path().join("chat.db")).expect("opens");
+    schema::configure(&db).expect("configured");
+    let before = schema::MIGRATIONS.len() - 1;
+    for sql in &schema::MIGRATIONS[..before] {
+        db.execute_batch(sql).expect("an earlier step");
+    }
+    db.pragma_update(None, "user_version", before as i64)
+        .expect("version");
+    db.execute_batch(
+        "INSERT INTO push_subscriptions (endpoint, device_id, p256dh, auth, created_at)
+         VALUES ('https://p/1', 'ann', 'k', 'a', 0), ('https://p/2', 'ann', 'k', 'a', 0),
+                ('https://p/3', 'bo', 'k', 'a', 0);
+         INSERT INTO push_modes (device_id, room_id, mode) VALUES ('bo', 0, 'off');",
+    )
+    .expect("an older chat's pushes");
+    schema::migrate(&mut db).expect("migrated");
+    let modes: Vec<(String, i64, String)> = db
+        .prepare("SELECT device_id, room_id, mode FROM push_modes ORDER BY device_id")
+        .expect("prepared")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("reads")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows");
+    assert_eq!(
+        modes,
+        [
+            ("ann".to_owned(), 0, "all".to_owned()),
+            ("bo".to_owned(), 0, "off".to_owned())
+        ]
+    );
+}
