@@ -212,16 +212,17 @@ pub const SEARCH_PAGE: u32 = 20;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PushMode {
+    /// Everything.
+    All,
+    Off,
     /// In a shared room, only messages that mention the device's user (a
     /// direct conversation still notifies of everything): what a device
     /// gets until it chooses, as in a team chat where a busy room must
-    /// not buzz every phone; also a mode this release does not know.
+    /// not buzz every phone; also a mode this release does not know
+    /// (`serde(other)` must be the last variant).
     #[default]
     #[serde(other)]
     Mentions,
-    Off,
-    /// Everything.
-    All,
 }
 
 impl PushMode {

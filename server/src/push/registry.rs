@@ -126,10 +126,9 @@ impl Registry {
     /// written to the person, so it notifies of everything unless set
     /// otherwise for it or pushes are off altogether.
     fn mode(&self, device: DeviceId, room: RoomId, direct: bool) -> PushMode {
-        let Some(m) = self.modes.get(&device) else {
-            return PushMode::default();
-        };
-        match (m.rooms.get(&room), m.default) {
+        let m = self.modes.get(&device);
+        let own = m.and_then(|m| m.rooms.get(&room));
+        match (own, m.map_or(PushMode::default(), |m| m.default)) {
             (Some(mode), _) => *mode,
             (None, PushMode::Off) => PushMode::Off,
             (None, _) if direct => PushMode::All,
