@@ -75,6 +75,7 @@ pub async fn run(
     let _ = any_spawner::Executor::init_tokio();
     let metrics = Arc::new(Metrics::default());
     let hub = Arc::new(Hub::new());
+    hub.start();
     let store = open_store(&settings, hub.clone(), metrics.clone(), true).await?;
     // Clients keep cursors per install: a database restored from a backup
     // or moved between modes is a new epoch, and they start over.

@@ -1,18 +1,22 @@
-//! Fan-out of server events to every connection. Each event is encoded once
-//! and the same bytes are shared by all sockets. The broadcast channel's
-//! capacity bounds how far one connection may fall behind; a receiver that
-//! lags past it is closed by its session instead of slowing the others.
+//! Fan-out of server events to this node's sockets. Each event is encoded
+//! once and the same bytes are shared by all sockets. A channel's capacity
+//! bounds how far one connection may fall behind; a receiver that lags
+//! past it is closed by its session instead of slowing the others.
 //!
-//! Room events go to the sockets showing that room; a new message also
-//! carries a text-free `Activity` frame for the sockets showing another
-//! room, which keep their room list's unread counts from it.
-//!
-//! What belongs to a private or direct room is routed, not filtered: the
-//! hub knows each closed room's member devices and each device's sockets
-//! (their mailboxes), and hands such an event only to the sockets of its
-//! members. Everything else (open rooms, chat-wide events) goes through
-//! the one broadcast channel every socket reads.
+//! Events are routed, not filtered: a socket is handed what concerns the
+//! room it shows and its own device, and a crowd in one room costs the
+//! others nothing.
+//! - An open room's events go to its own channel, read by the sockets
+//!   showing it. Its new messages also leave a text-free `Activity` note
+//!   for everyone else's room list, gathered (`activity`) and sent on the
+//!   chat-wide channel a few times a second at most.
+//! - A private or direct room's events go to its members' sockets alone:
+//!   the hub knows each closed room's member devices and each device's
+//!   sockets (their mailboxes).
+//! - What is about no room (settings, identities, the room list) goes
+//!   on the chat-wide channel every socket reads.
 
+use super::activity::{Gather, Noted};
 use crate::bus::{Audience, Bus, Deliver, Publish, Shared};
 use app::protocol::{ChatMessage, DeviceId, RoomId, Seq, ServerEvent};
 use axum::extract::ws::Utf8Bytes;
@@ -36,10 +40,38 @@ pub struct Broadcast {
     pub at: std::time::Instant,
     /// After this frame, the socket closes with this code and reason.
     pub close: Option<(u16, &'static str)>,
+    /// Gathered news of open rooms (`frame` is then empty): each socket
+    /// sends those of rooms it does not show.
+    pub noted: Option<Arc<[Noted]>>,
 }
 
+impl Broadcast {
+    fn new(audience: Audience, frame: Utf8Bytes) -> Self {
+        Self {
+            audience,
+            room: None,
+            seq: None,
+            frame,
+            activity: None,
+            at: std::time::Instant::now(),
+            close: None,
+            noted: None,
+        }
+    }
+}
+
+/// The hub's end of a socket's mailbox.
+type Outbox = mpsc::Sender<Arc<Broadcast>>;
+
+/// A socket's end of a channel; every socket shares the one event.
+pub type Live = broadcast::Receiver<Arc<Broadcast>>;
+
 pub struct Hub {
-    tx: broadcast::Sender<Broadcast>,
+    /// What every socket reads: chat-wide events and gathered activity.
+    tx: broadcast::Sender<Arc<Broadcast>>,
+    /// Each open room's channel, while some socket shows the room.
+    rooms: Mutex<HashMap<RoomId, broadcast::Sender<Arc<Broadcast>>>>,
+    activity: Arc<Gather>,
     /// Where new messages also go (push notifications); a full queue
     /// drops them there rather than hold up the broadcast.
     tap: OnceLock<mpsc::Sender<ChatMessage>>,
@@ -66,13 +98,13 @@ pub struct Hub {
 /// is gone for it.
 pub struct Mailbox {
     pub id: u64,
-    pub rx: mpsc::Receiver<Broadcast>,
+    pub rx: mpsc::Receiver<Arc<Broadcast>>,
 }
 
 #[derive(Default)]
 struct Sockets {
     next: u64,
-    by_device: HashMap<DeviceId, Vec<(u64, mpsc::Sender<Broadcast>)>>,
+    by_device: HashMap<DeviceId, Vec<(u64, Outbox)>>,
 }
 
 impl Hub {
@@ -80,6 +112,8 @@ impl Hub {
         let (tx, _) = broadcast::channel(BACKLOG);
         Self {
             tx,
+            rooms: Mutex::new(HashMap::new()),
+            activity: Arc::new(Gather::default()),
             tap: OnceLock::new(),
             bus: OnceLock::new(),
             access_changed: watch::Sender::new(0),
@@ -157,15 +191,7 @@ impl Hub {
         for device in lost {
             self.to_device(
                 device,
-                Broadcast {
-                    audience: Audience::Device(device),
-                    room: None,
-                    seq: None,
-                    frame: gone.clone(),
-                    activity: None,
-                    at: std::time::Instant::now(),
-                    close: None,
-                },
+                Arc::new(Broadcast::new(Audience::Device(device), gone.clone())),
             );
         }
     }
@@ -192,7 +218,7 @@ impl Hub {
     /// Hands `b` to every socket of `device`; a socket whose mailbox is
     /// full is too slow, and loses its mailbox (its session then closes
     /// it and the page catches up on reconnect).
-    fn to_device(&self, device: DeviceId, b: Broadcast) {
+    fn to_device(&self, device: DeviceId, b: Arc<Broadcast>) {
         let Ok(mut s) = self.sockets.lock() else {
             return;
         };
@@ -288,8 +314,70 @@ impl Hub {
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Broadcast> {
+    /// The chat-wide channel.
+    pub fn subscribe(&self) -> Live {
         self.tx.subscribe()
+    }
+
+    /// The channel of `room`, for a socket showing it (subscribed before
+    /// the room's catch-up is read, so nothing falls between).
+    pub fn subscribe_room(&self, room: RoomId) -> Live {
+        match self.rooms.lock() {
+            Ok(mut rooms) => rooms
+                .entry(room)
+                .or_insert_with(|| broadcast::channel(BACKLOG).0)
+                .subscribe(),
+            // Unreachable in practice; a receiver that never hears.
+            Err(_) => broadcast::channel(1).0.subscribe(),
+        }
+    }
+
+    /// Sends gathered activity from now on on a task of its own, at most
+    /// once per window; before this, each note goes out at once.
+    pub fn start(self: &Arc<Self>) {
+        self.activity.start();
+        let gather = self.activity.clone();
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let batch = gather.next().await;
+                let Some(hub) = hub.upgrade() else { return };
+                hub.send_noted(batch);
+            }
+        });
+    }
+
+    /// Hands a room's event to the sockets showing it; a channel nobody
+    /// reads any more is dropped.
+    fn to_room(&self, room: RoomId, b: Arc<Broadcast>) {
+        let tx = self.rooms.lock().ok().and_then(|r| r.get(&room).cloned());
+        if let Some(tx) = tx {
+            if tx.send(b).is_err() {
+                if let Ok(mut rooms) = self.rooms.lock() {
+                    if rooms.get(&room).is_some_and(|t| t.receiver_count() == 0) {
+                        rooms.remove(&room);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends activity notes to every socket (but those of rooms that
+    /// closed since: they are their members' business alone).
+    fn send_noted(&self, batch: Vec<Noted>) {
+        let batch: Arc<[Noted]> = match self.closed.read() {
+            Ok(closed) => batch
+                .into_iter()
+                .filter(|n| !closed.contains_key(&n.room))
+                .collect(),
+            Err(_) => return,
+        };
+        if batch.is_empty() {
+            return;
+        }
+        let mut b = Broadcast::new(Audience::Everyone, Utf8Bytes::default());
+        b.noted = Some(batch);
+        let _ = self.tx.send(Arc::new(b));
     }
 
     pub fn publish(&self, p: Publish) {
@@ -310,43 +398,45 @@ impl Hub {
             ServerEvent::Message { message } => Some(message.seq),
             _ => None,
         };
-        let b = Broadcast {
-            audience: p.audience,
-            room: p.room,
-            seq,
-            frame: encode(&p.event),
-            activity: p.activity.as_ref().map(encode),
-            at: std::time::Instant::now(),
-            close: None,
-        };
+        let mut b = Broadcast::new(p.audience, encode(&p.event));
+        b.room = p.room;
+        b.seq = seq;
+        b.activity = p.activity.as_ref().map(encode);
         let members = p
             .scope
             .and_then(|room| self.closed.read().ok().and_then(|c| c.get(&room).cloned()));
-        match members {
+        match (members, p.room) {
             // A closed room's: its members' sockets alone.
-            Some(members) => {
+            (Some(members), _) => {
+                let b = Arc::new(b);
                 for device in members.into_iter().filter(|d| b.audience.includes(*d)) {
                     self.to_device(device, b.clone());
                 }
             }
+            // An open room's: its own sockets, and a note for the others.
+            (None, Some(room)) => {
+                let noted =
+                    b.activity
+                        .take()
+                        .zip(seq)
+                        .map(|(frame, seq)| Noted { room, seq, frame });
+                self.to_room(room, Arc::new(b));
+                if let Some(batch) = noted.and_then(|n| self.activity.add(n)) {
+                    self.send_noted(batch);
+                }
+            }
             // No receivers is fine: nobody is connected.
-            None => {
-                let _ = self.tx.send(b);
+            (None, None) => {
+                let _ = self.tx.send(Arc::new(b));
             }
         }
     }
 
     /// Tells every socket of `device` why, then closes it.
     pub fn kick(&self, device: DeviceId, code: u16, reason: &'static str, event: ServerEvent) {
-        let _ = self.tx.send(Broadcast {
-            audience: Audience::Device(device),
-            room: None,
-            seq: None,
-            frame: encode(&event),
-            activity: None,
-            at: std::time::Instant::now(),
-            close: Some((code, reason)),
-        });
+        let mut b = Broadcast::new(Audience::Device(device), encode(&event));
+        b.close = Some((code, reason));
+        let _ = self.tx.send(Arc::new(b));
     }
 }
 
@@ -395,5 +485,134 @@ pub fn encode(event: &ServerEvent) -> Utf8Bytes {
             tracing::error!(error = %e, "could not encode a server event");
             r#"{"type":"error","code":"internal","message":"The server could not encode an event."}"#.into()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::protocol::{MessageId, UserId};
+    use std::time::Duration;
+
+    fn message(room: i64, seq: i64) -> Publish {
+        let message = ChatMessage {
+            id: MessageId(seq),
+            user_id: UserId(1),
+            user_name: "Ann".into(),
+            color: String::new(),
+            msg: format!("secret {seq}"),
+            ts: 0,
+            room: RoomId(room),
+            seq: Seq(seq),
+            edited: false,
+            deleted: false,
+            removed: false,
+            reactions: Vec::new(),
+            mentions: Vec::new(),
+            attachment: None,
+        };
+        let activity = ServerEvent::Activity {
+            room: RoomId(room),
+            seq: Seq(seq),
+            user_id: UserId(1),
+            mentions: Vec::new(),
+        };
+        Publish {
+            activity: Some(activity),
+            ..Publish::room(RoomId(room), ServerEvent::Message { message })
+        }
+    }
+
+    fn texts(live: &mut Live) -> Vec<String> {
+        std::iter::from_fn(|| live.try_recv().ok())
+            .map(|b| match &b.noted {
+                Some(noted) => noted.iter().map(|n| n.frame.to_string()).collect(),
+                None => b.frame.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_open_rooms_message_reaches_its_room_and_only_a_note_the_rest() {
+        let hub = Hub::new();
+        let (mut two, mut three) = (hub.subscribe_room(RoomId(2)), hub.subscribe_room(RoomId(3)));
+        let mut chat_wide = hub.subscribe();
+        hub.publish(message(2, 5));
+        let in_two = texts(&mut two);
+        assert_eq!(in_two.len(), 1);
+        assert!(in_two[0].contains("secret 5"), "{in_two:?}");
+        assert!(
+            texts(&mut three).is_empty(),
+            "another room's channel hears nothing"
+        );
+        let notes = texts(&mut chat_wide);
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains(r#""type":"activity""#), "{notes:?}");
+        assert!(
+            !notes[0].contains("secret"),
+            "no text on the chat-wide channel"
+        );
+    }
+
+    #[test]
+    fn a_channel_nobody_reads_is_dropped() {
+        let hub = Hub::new();
+        drop(hub.subscribe_room(RoomId(2)));
+        hub.publish(message(2, 1));
+        assert!(hub.rooms.lock().is_ok_and(|r| r.is_empty()));
+        let mut two = hub.subscribe_room(RoomId(2));
+        hub.publish(message(2, 2));
+        assert_eq!(texts(&mut two).len(), 1, "a new reader gets a new channel");
+    }
+
+    #[test]
+    fn a_closed_rooms_message_reaches_its_members_mailboxes_alone() {
+        let hub = Hub::new();
+        let (ann, bob) = (DeviceId::new_random(), DeviceId::new_random());
+        let (mut ann_box, mut bob_box) = (hub.join(ann), hub.join(bob));
+        let mut two = hub.subscribe_room(RoomId(2));
+        let mut chat_wide = hub.subscribe();
+        hub.set_members(RoomId(2), Some([ann].into_iter().collect()));
+        // Bob lost the room: he is told, and that is all.
+        let gone = bob_box.rx.try_recv().expect("told");
+        assert!(gone.frame.contains("room_gone"), "{}", gone.frame);
+        hub.publish(message(2, 1));
+        assert!(ann_box
+            .rx
+            .try_recv()
+            .is_ok_and(|b| b.frame.contains("secret 1")));
+        assert!(bob_box.rx.try_recv().is_err());
+        assert!(texts(&mut two).is_empty(), "not even on the room's channel");
+        assert!(texts(&mut chat_wide).is_empty(), "nor a note for everyone");
+    }
+
+    #[tokio::test]
+    async fn notes_of_a_busy_chat_are_sent_together() {
+        let hub = Arc::new(Hub::new());
+        hub.start();
+        let mut chat_wide = hub.subscribe();
+        for seq in 1..=20 {
+            hub.publish(message(2 + seq % 3, seq));
+        }
+        let first = tokio::time::timeout(Duration::from_secs(5), chat_wide.recv())
+            .await
+            .expect("at once")
+            .expect("not lagged");
+        assert_eq!(first.noted.as_ref().map(|n| n.len()), Some(1));
+        let rest = tokio::time::timeout(Duration::from_secs(5), chat_wide.recv())
+            .await
+            .expect("after the window")
+            .expect("not lagged");
+        let seqs: Vec<i64> = rest
+            .noted
+            .iter()
+            .flat_map(|n| n.iter().map(|n| n.seq.0))
+            .collect();
+        assert_eq!(
+            seqs,
+            (2..=20).collect::<Vec<_>>(),
+            "one wake for 19 messages"
+        );
+        assert!(chat_wide.try_recv().is_err());
     }
 }

@@ -711,9 +711,9 @@ mod tests {
     #[test]
     fn a_crowd_arriving_at_once_gets_few_changes_with_everyone() {
         let hub = Arc::new(Hub::new());
-        let mut live = hub.subscribe();
-        let p = Presence::new(hub, Duration::from_secs(60));
         let room = RoomId(2);
+        let mut live = hub.subscribe_room(room);
+        let p = Presence::new(hub, Duration::from_secs(60));
         p.enter(0, dev(0), room, Some(who(0, "First")), true);
         let first = live
             .try_recv()
@@ -793,15 +793,17 @@ mod tests {
     #[test]
     fn changes_are_published_once_to_the_room() {
         let hub = Arc::new(Hub::new());
-        let mut live = hub.subscribe();
+        let (mut two, mut three) = (hub.subscribe_room(RoomId(2)), hub.subscribe_room(RoomId(3)));
+        let mut chat_wide = hub.subscribe();
         let p = Presence::new(hub, Duration::from_secs(60));
         p.enter(1, dev(7), RoomId(2), Some(who(7, "Ann")), true);
         p.enter(2, dev(7), RoomId(2), Some(who(7, "Ann")), true);
-        let b = live.try_recv().expect("published");
+        let b = two.try_recv().expect("published");
         assert_eq!(b.room, Some(RoomId(2)));
-        assert!(live.try_recv().is_err(), "a second tab changes nothing");
+        assert!(two.try_recv().is_err(), "a second tab changes nothing");
         p.enter(1, dev(7), RoomId(3), Some(who(7, "Ann")), true);
-        assert_eq!(live.try_recv().expect("joined 3").room, Some(RoomId(3)));
-        assert!(live.try_recv().is_err(), "still in room 2 through tab 2");
+        assert_eq!(three.try_recv().expect("joined 3").room, Some(RoomId(3)));
+        assert!(two.try_recv().is_err(), "still in room 2 through tab 2");
+        assert!(chat_wide.try_recv().is_err(), "a room's news stays in it");
     }
 }

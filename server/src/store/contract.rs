@@ -8,13 +8,12 @@ use super::sqlite::SqliteStore;
 use super::*;
 use crate::base::now_ms;
 use crate::metrics::Metrics;
-use crate::realtime::hub::{Broadcast, Hub};
+use crate::realtime::hub::{Hub, Live};
 use app::protocol::{ChatMessage, MessageId};
 use app::protocol::{ClientMessageId, DeviceId, RoomId, Seq, UserId, REACTIONS};
 use app::validate::{MessageText, RoomName, UserName};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
 
 pub struct Backend {
     pub store: Arc<dyn Store>,
@@ -79,7 +78,7 @@ async fn postgres() -> Option<Backend> {
 /// The seqs of the next `n` published message changes, waiting for them
 /// (publication may follow the commit, as with the PostgreSQL bus), and
 /// of any that follow within a short while.
-async fn published(live: &mut broadcast::Receiver<Broadcast>, n: usize) -> Vec<Seq> {
+async fn published(live: &mut Live, n: usize) -> Vec<Seq> {
     let mut seqs = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -198,6 +197,7 @@ async fn shared_events_reach_this_nodes_sockets(b: Backend) {
     use crate::bus::Shared;
     let Backend { hub, .. } = b;
     let mut live = hub.subscribe();
+    let mut room_live = hub.subscribe_room(RoomId::DEFAULT);
     let device = DeviceId::new_random();
     let typist = app::protocol::Identity {
         user_id: UserId(7),
@@ -218,7 +218,7 @@ async fn shared_events_reach_this_nodes_sockets(b: Backend) {
         event: app::protocol::ServerEvent::Pong { nonce: 1 },
     });
     let mut got = Vec::new();
-    while got.len() < 2 {
+    for live in [&mut room_live, &mut live] {
         let b = tokio::time::timeout(Duration::from_secs(10), live.recv())
             .await
             .expect("shared events arrive")
@@ -304,7 +304,7 @@ async fn posting_without_a_name_is_refused(b: Backend) {
 async fn resend_with_same_client_id_is_stored_once(b: Backend) {
     let Backend { store, hub, .. } = b;
     let device = named(store.as_ref(), "Ann").await;
-    let mut live = hub.subscribe();
+    let mut live = hub.subscribe_room(RoomId::DEFAULT);
     let cid = ClientMessageId::new_random();
     let a = store
         .post(post(device, cid, "hello"))
@@ -337,7 +337,7 @@ async fn many_concurrent_posts_are_all_stored_in_one_id_order(b: Backend) {
     for i in 0..8 {
         devices.push(named(store.as_ref(), &format!("u{i}")).await);
     }
-    let mut live = hub.subscribe();
+    let mut live = hub.subscribe_room(RoomId::DEFAULT);
     let posts = (0..400).map(|i| {
         let store = store.clone();
         let device = devices[i % devices.len()];
@@ -681,7 +681,7 @@ async fn reactions_are_idempotent_under_resend(b: Backend) {
     let Backend { store, hub, .. } = b;
     let ann = named(store.as_ref(), "Ann").await;
     let bob = named(store.as_ref(), "Bob").await;
-    let mut live = hub.subscribe();
+    let mut live = hub.subscribe_room(RoomId::DEFAULT);
     let m = store
         .post(post(ann, ClientMessageId::new_random(), "react"))
         .await

@@ -179,6 +179,8 @@ async fn run(
         },
         None => RoomId::DEFAULT,
     };
+    // The room's own channel, likewise before its catch-up.
+    let room_live = chat.hub().subscribe_room(room);
     let mut tab = Tab {
         id: NEXT_TAB.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         device,
@@ -196,7 +198,7 @@ async fn run(
     // Its few log lines carry the device themselves.
     let mut writer = tokio::spawn(outbound::run(
         sink,
-        (live, mailbox),
+        (live, room_live, mailbox),
         replies,
         chat.clone(),
         device,

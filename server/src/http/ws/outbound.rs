@@ -4,7 +4,8 @@
 //! stops reading frees its slot instead of holding the session forever.
 
 use crate::chat::Chat;
-use crate::realtime::hub::{self, Broadcast, Mailbox};
+use crate::realtime::activity::Noted;
+use crate::realtime::hub::{self, Broadcast, Live, Mailbox};
 use app::protocol::{close_code, DeviceId, RoomId, Seq, ServerEvent, HISTORY_PAGE, MAX_REPLAY};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::SplitSink;
@@ -30,6 +31,9 @@ pub enum Out {
 struct Showing {
     room: RoomId,
     delivered: Seq,
+    /// The room shown before and how far it had been sent: news of it
+    /// gathered while it was shown is not news.
+    left: Option<(RoomId, Seq)>,
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -101,7 +105,7 @@ async fn refuse(
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     mut sink: Sink,
-    (mut live, mut mailbox): (broadcast::Receiver<Broadcast>, Mailbox),
+    (mut live, mut room_live, mut mailbox): (Live, Live, Mailbox),
     mut replies: mpsc::Receiver<Out>,
     chat: Chat,
     device: DeviceId,
@@ -151,8 +155,11 @@ pub async fn run(
                             refuse(&mut writer, refusal).await?;
                             return Ok(());
                         }
+                        // Before the catch-up is read, as at the start.
+                        room_live = chat.hub().subscribe_room(room);
+                        let left = (showing.room, showing.delivered);
                         showing = match open(&chat, device, room, last_seen, &mut writer).await {
-                            Ok(showing) => showing,
+                            Ok(now) => Showing { left: Some(left), ..now },
                             Err(GreetError::Socket) => return Err(Stop::Gone),
                             Err(GreetError::Chat(e)) => {
                                 tracing::warn!(?device, error = %e, "room could not be opened");
@@ -168,7 +175,7 @@ pub async fn run(
                     None => return Err(Stop::Gone),
                 },
                 item = mailbox.rx.recv() => match item {
-                    Some(b) => writer.forward(&chat, b, device, &mut showing).await?,
+                    Some(b) => writer.forward(&chat, &b, device, &mut showing).await?,
                     // The hub dropped a mailbox that stayed full.
                     None => {
                         tracing::warn!(?device, "client too slow for its own channel, closing");
@@ -177,19 +184,13 @@ pub async fn run(
                         return Ok(());
                     }
                 },
+                item = room_live.recv() => match item {
+                    Ok(b) => writer.relay(&chat, &b, device, &mut showing).await?,
+                    Err(e) => return writer.fell_off(&chat, device, e).await,
+                },
                 item = live.recv() => match item {
-                    Ok(b) if readable(&chat, &b, device) => writer.forward(&chat, b, device, &mut showing).await?,
-                    Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(?device, missed, "client too slow, closing");
-                        chat.metrics().clients_too_slow.inc();
-                        writer.close(close_code::TOO_SLOW, "too slow; reconnect to catch up").await?;
-                        return Ok(());
-                    }
-                    Err(broadcast::error::RecvError::Closed) => {
-                        writer.close(close_code::GOING_AWAY, "server shutting down").await?;
-                        return Ok(());
-                    }
+                    Ok(b) => writer.relay(&chat, &b, device, &mut showing).await?,
+                    Err(e) => return writer.fell_off(&chat, device, e).await,
                 },
                 _ = ping.tick() => writer.put(Message::Ping(Default::default())).await?,
             }
@@ -199,14 +200,16 @@ pub async fn run(
                     break;
                 }
                 if let Ok(b) = mailbox.rx.try_recv() {
-                    writer.forward(&chat, b, device, &mut showing).await?;
+                    writer.forward(&chat, &b, device, &mut showing).await?;
+                    continue;
+                }
+                // Lag and close are handled by the next recv() above.
+                if let Ok(b) = room_live.try_recv() {
+                    writer.relay(&chat, &b, device, &mut showing).await?;
                     continue;
                 }
                 match live.try_recv() {
-                    Ok(b) if readable(&chat, &b, device) => writer.forward(&chat, b, device, &mut showing).await?,
-                    Ok(_) => {}
-                    Err(broadcast::error::TryRecvError::Empty) => break,
-                    // Lag and close are handled by the next recv() above.
+                    Ok(b) => writer.relay(&chat, &b, device, &mut showing).await?,
                     Err(_) => break,
                 }
             }
@@ -220,9 +223,9 @@ pub async fn run(
     }
 }
 
-/// Whether a frame of the chat-wide channel may go to `device`. Closed
-/// rooms' events never travel there; what was queued there just before a
-/// room closed is held back from the devices that lost it.
+/// Whether a frame of a shared channel may go to `device`. Closed rooms'
+/// events never travel there; what was queued there just before a room
+/// closed is held back from the devices that lost it.
 fn readable(chat: &Chat, b: &Broadcast, device: DeviceId) -> bool {
     b.room.is_none_or(|room| chat.hub().may_read(device, room))
 }
@@ -262,21 +265,74 @@ impl Writer<'_> {
         self.flush().await
     }
 
+    /// Forwards a shared channel's event if the device may read it.
+    async fn relay(
+        &mut self,
+        chat: &Chat,
+        b: &Broadcast,
+        device: DeviceId,
+        showing: &mut Showing,
+    ) -> Result<(), Stop> {
+        if readable(chat, b, device) {
+            self.forward(chat, b, device, showing).await?;
+        }
+        Ok(())
+    }
+
+    /// A shared channel left this socket behind (or closed): it says so
+    /// and ends; the page reconnects and catches up.
+    async fn fell_off(
+        &mut self,
+        chat: &Chat,
+        device: DeviceId,
+        e: broadcast::error::RecvError,
+    ) -> Result<(), Stop> {
+        match e {
+            broadcast::error::RecvError::Lagged(missed) => {
+                tracing::warn!(?device, missed, "client too slow, closing");
+                chat.metrics().clients_too_slow.inc();
+                self.close(close_code::TOO_SLOW, "too slow; reconnect to catch up")
+                    .await
+            }
+            broadcast::error::RecvError::Closed => {
+                self.close(close_code::GOING_AWAY, "server shutting down")
+                    .await
+            }
+        }
+    }
+
+    /// Sends the news of open rooms this socket does not show.
+    async fn noted(&mut self, noted: &[Noted], showing: &Showing) -> Result<(), Stop> {
+        for n in noted {
+            let seen = n.room == showing.room
+                || showing
+                    .left
+                    .is_some_and(|(room, delivered)| room == n.room && n.seq <= delivered);
+            if !seen {
+                self.put(Message::Text(n.frame.clone())).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sends what of a broadcast concerns this socket: everything for its
     /// device, the events of the room it shows (minus what catch-up
     /// already sent), the activity summary of other rooms.
     async fn forward(
         &mut self,
         chat: &Chat,
-        b: Broadcast,
+        b: &Broadcast,
         device: DeviceId,
         showing: &mut Showing,
     ) -> Result<(), Stop> {
         if !b.audience.includes(device) {
             return Ok(());
         }
+        if let Some(noted) = &b.noted {
+            return self.noted(noted, showing).await;
+        }
         let frame = match b.room {
-            None => b.frame,
+            None => b.frame.clone(),
             Some(room) if room == showing.room => {
                 if let Some(seq) = b.seq {
                     if seq <= showing.delivered {
@@ -284,10 +340,10 @@ impl Writer<'_> {
                     }
                     showing.delivered = seq;
                 }
-                b.frame
+                b.frame.clone()
             }
-            Some(_) => match b.activity {
-                Some(activity) => activity,
+            Some(_) => match &b.activity {
+                Some(activity) => activity.clone(),
                 None => return Ok(()),
             },
         };
@@ -400,5 +456,9 @@ async fn open(
         })))
         .await?;
     writer.flush().await?;
-    Ok(Showing { room, delivered })
+    Ok(Showing {
+        room,
+        delivered,
+        left: None,
+    })
 }

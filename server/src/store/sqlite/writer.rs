@@ -225,7 +225,7 @@ mod tests {
     #[test]
     fn a_resend_inside_one_batch_stores_one_row() {
         let (_dir, mut conn, device, hub) = setup();
-        let mut live = hub.subscribe();
+        let mut live = hub.subscribe_room(RoomId::DEFAULT);
         let cid = ClientMessageId::new_random();
         let (a, ra) = post_job(device, cid, "once");
         let (b, rb) = post_job(device, cid, "once");
@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn publication_follows_id_order_within_a_batch() {
         let (_dir, mut conn, device, hub) = setup();
-        let mut live = hub.subscribe();
+        let mut live = hub.subscribe_room(RoomId::DEFAULT);
         let (mut jobs, mut answers) = (Vec::new(), Vec::new());
         for i in 0..20 {
             let (job, rx) = post_job(device, ClientMessageId::new_random(), &format!("m{i}"));
@@ -278,7 +278,7 @@ mod tests {
              CREATE TABLE child (parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);",
         )
         .expect("tables");
-        let mut live = hub.subscribe();
+        let mut live = hub.subscribe_room(RoomId::DEFAULT);
         let (a, ra) = post_job(device, ClientMessageId::new_random(), "first");
         let (poison, rv) = job(|db, _| {
             db.execute("INSERT INTO child (parent) VALUES (42)", [])
