@@ -140,31 +140,44 @@ pub async fn statuses<C: GenericClient + Sync>(
     db: &C,
     user: Option<UserId>,
 ) -> Result<Vec<RoomStatus>> {
-    // The open rooms and those the user is a member of, not archived, not
-    // hidden by it.
-    let rooms: Vec<RoomInfo> = db
-        .query(
-            &format!(
-                "{SELECT_ROOM} r WHERE NOT archived
-                 AND (kind = 'open' OR EXISTS (
-                     SELECT 1 FROM room_members m WHERE m.room_id = r.id AND m.user_id = $1))
-                 AND NOT EXISTS (
-                     SELECT 1 FROM hidden_rooms h WHERE h.room_id = r.id AND h.user_id = $1)
-                 ORDER BY id"
-            ),
-            &[&user.map_or(0, |u| u.0)],
-        )
-        .await?
-        .iter()
-        .map(room_from_row)
-        .collect();
-    let mut out = Vec::with_capacity(rooms.len());
-    for room in rooms {
-        let room = with_members(db, room).await?;
-        out.push(status(db, user, room).await?);
+    // One statement for every room: a connecting tab asks this, and four
+    // round trips per room made a crowd's connects slow (see SQLite's).
+    // Without an identity nothing is read or counted.
+    let (id, cap) = user.map_or((0, 0), |u| (u.0, COUNT_CAP));
+    let rows = db.query(STATUSES, &[&id, &cap]).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let room = with_members(db, room_from_row(&row)).await?;
+        out.push(RoomStatus {
+            room,
+            last_at: row.get(5),
+            read: Seq(row.get(6)),
+            unread: row.get::<_, i64>(7) as u32,
+            mentions: row.get::<_, i64>(8) as u32,
+        });
     }
     Ok(out)
 }
+
+/// Each room in a user's list (open or a member's, not archived, not
+/// hidden by it) with the user's figures in it, each an index range as in
+/// `status`.
+const STATUSES: &str = "SELECT r.id, r.slug, r.name, r.archived, r.kind,
+   COALESCE((SELECT ts FROM messages WHERE room_id = r.id ORDER BY id DESC LIMIT 1), 0),
+   COALESCE(rm.seq, 0),
+   (SELECT COUNT(*) FROM (SELECT 1 FROM messages m
+      WHERE m.room_id = r.id AND m.created_seq > COALESCE(rm.seq, 0)
+        AND m.user_id != $1 AND m.deleted = 0 LIMIT $2) t),
+   (SELECT COUNT(*) FROM (SELECT 1 FROM mentions x
+      WHERE x.user_id = $1 AND x.room_id = r.id
+        AND x.created_seq > COALESCE(rm.seq, 0) LIMIT $2) t)
+ FROM rooms r LEFT JOIN read_marks rm ON rm.user_id = $1 AND rm.room_id = r.id
+ WHERE NOT r.archived
+   AND (r.kind = 'open' OR EXISTS (
+       SELECT 1 FROM room_members m WHERE m.room_id = r.id AND m.user_id = $1))
+   AND NOT EXISTS (
+       SELECT 1 FROM hidden_rooms h WHERE h.room_id = r.id AND h.user_id = $1)
+ ORDER BY r.id";
 
 /// Messages from others since a mark, up to the cap: an index range from
 /// the mark (`messages_room_created`), whatever the room's length.

@@ -95,6 +95,11 @@ fn page_path() -> Vec<(&'static str, String, &'static str)> {
             "(room_id=?)",
         ),
         (
+            "room list with figures",
+            rooms::STATUSES.to_owned(),
+            "(room_id=? AND created_seq>?)",
+        ),
+        (
             "read mark",
             "SELECT seq FROM read_marks WHERE user_id = ?1 AND room_id = ?2".to_owned(),
             "(user_id=? AND room_id=?)",
@@ -230,4 +235,83 @@ fn devices_subscribed_before_the_mentions_default_keep_all_messages() {
             ("bo".to_owned(), 0, "off".to_owned())
         ]
     );
+}
+
+/// The room list's figures, read for all rooms in one statement, are each
+/// room's figures as `status` reads them one by one.
+#[tokio::test]
+async fn the_room_list_in_one_statement_agrees_with_each_rooms_status() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(
+        dir.path(),
+        Arc::new(Hub::new()),
+        Arc::new(Metrics::default()),
+    )
+    .expect("opens");
+    let (ann, bob) = (named(&store, "Ann").await, named(&store, "Bob").await);
+    let ann_id = store
+        .identity(ann)
+        .await
+        .expect("reads")
+        .expect("named")
+        .user_id;
+    let bob_id = store
+        .identity(bob)
+        .await
+        .expect("reads")
+        .expect("named")
+        .user_id;
+    let games = store
+        .create_room(bob, RoomName::parse("Games").expect("a name"), 1)
+        .await
+        .expect("created");
+    for (i, (who, room)) in [
+        (bob, RoomId::DEFAULT),
+        (ann, RoomId::DEFAULT),
+        (bob, games.id),
+    ]
+    .into_iter()
+    .cycle()
+    .take(9)
+    .enumerate()
+    {
+        let mention = who == bob && i % 2 == 0;
+        let text = if mention {
+            format!("m{i} @Ann")
+        } else {
+            format!("m{i}")
+        };
+        let mut p =
+            super::super::contract::post_in(room, who, ClientMessageId::new_random(), &text);
+        if mention {
+            p.mentions = vec![ann_id];
+        }
+        store.post(p).await.expect("stored");
+    }
+    let read_to = store
+        .page_before(RoomId::DEFAULT, None, 50)
+        .await
+        .expect("reads")[2]
+        .seq;
+    store
+        .mark_read(ann, RoomId::DEFAULT, read_to)
+        .await
+        .expect("marked");
+    store.checkpoint().await.expect("checkpoint");
+    let db = Connection::open(dir.path().join("chat.db")).expect("opens");
+    for user in [Some(ann_id), Some(bob_id), None] {
+        let all = rooms::statuses(&db, user).expect("statuses");
+        assert_eq!(all.len(), 2, "General and Games");
+        for status in &all {
+            let one = rooms::status(&db, user, status.room.clone()).expect("status");
+            assert_eq!(status, &one, "{user:?} in {}", status.room.name);
+        }
+        if user == Some(ann_id) {
+            assert!(
+                all.iter().all(|s| s.unread > 0 && s.mentions > 0),
+                "{all:?}"
+            );
+            assert!(all[0].read > Seq(0));
+        }
+    }
 }
