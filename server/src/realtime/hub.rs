@@ -9,7 +9,7 @@
 //! - An open room's events go to its own channel, read by the sockets
 //!   showing it. Its new messages also leave a text-free `Activity` note
 //!   for everyone else's room list, gathered (`activity`) and sent on the
-//!   chat-wide channel a few times a second at most.
+//!   chat-wide channel about once a second at most.
 //! - A private or direct room's events go to its members' sockets alone:
 //!   the hub knows each closed room's member devices and each device's
 //!   sockets (their mailboxes).
