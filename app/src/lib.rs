@@ -18,6 +18,7 @@ pub mod fuzzing;
 #[cfg(feature = "hydrate")]
 mod notify;
 pub mod protocol;
+pub mod rich;
 pub mod state;
 mod time;
 #[cfg(feature = "hydrate")]

@@ -127,6 +127,10 @@ pub struct ChatMessage {
     /// A photo or file sent with the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment: Option<Attachment>,
+    /// The text formatted, as HTML drawn by the server from known tags
+    /// with all text escaped (`rich::render`); none: plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rich: Option<String>,
 }
 
 /// A file sent with a message, served from `/files/<id>`.
@@ -648,6 +652,7 @@ mod tests {
                 reactions: Vec::new(),
                 mentions: Vec::new(),
                 attachment: None,
+                rich: None,
             },
         };
         let value = serde_json::to_value(&event).expect("serialises");

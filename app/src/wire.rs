@@ -273,6 +273,7 @@ mod tests {
                     thumb: "cd".repeat(32),
                 }),
             }),
+            rich: Some("<p><strong>bold</strong></p>".into()),
         }
     }
 

@@ -26,6 +26,13 @@ const PAYLOADS = [
   '\u202Egnp.exe\u202C harmless.txt',
   'A'.repeat(600),
   '👩‍👩‍👧‍👦🏳️‍🌈 family flag',
+  // Markdown that must stay the text typed: links the chat does not follow.
+  '[x](javascript:alert(1))',
+  '[x](JaVaScRiPt:alert(1))',
+  '[x](&#106;avascript:alert(1))',
+  '[x](data:text/html,<script>alert(1)</script>)',
+  '![x](https://example.com/x.png)',
+  '<div onclick=alert(1)>\nblock html\n</div>',
 ];
 
 const NAMES = [
@@ -56,7 +63,16 @@ async function assertInert(page: Page) {
   const tags = await page.locator('.messages *').evaluateAll((els) => [
     ...new Set(els.map((e) => e.tagName)),
   ]);
-  for (const t of tags) expect(['OL', 'LI', 'SPAN', 'TIME', 'BUTTON', 'A', 'IMG']).toContain(t);
+  // The list's own elements, and those formatting draws from Markdown.
+  const allowed = ['OL', 'LI', 'SPAN', 'TIME', 'BUTTON', 'A', 'IMG',
+    'DIV', 'P', 'EM', 'STRONG', 'DEL', 'CODE', 'PRE', 'BLOCKQUOTE', 'UL', 'BR'];
+  for (const t of tags) expect(allowed).toContain(t);
+  const handlers = await page.locator('.messages *').evaluateAll((els) =>
+    els.flatMap((e) => [...e.attributes].map((a) => a.name)).filter((n) => n.startsWith('on')),
+  );
+  expect(handlers).toEqual([]);
+  const hrefs = await page.locator('.messages a[href]').evaluateAll((links) => links.map((a) => a.getAttribute('href') ?? ''));
+  for (const h of hrefs) expect(h).toMatch(/^(\/|https?:\/\/|mailto:)/i);
   expect(await page.evaluate(() => (window as any).__csp)).toEqual([]);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);

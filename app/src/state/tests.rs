@@ -59,6 +59,7 @@ fn msg(room: i64, id: i64, seq: i64, text: &str) -> ChatMessage {
         reactions: Vec::new(),
         mentions: Vec::new(),
         attachment: None,
+        rich: None,
     }
 }
 

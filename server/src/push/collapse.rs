@@ -156,6 +156,7 @@ mod tests {
             reactions: Vec::new(),
             mentions: Vec::new(),
             attachment: None,
+            rich: None,
         }
     }
 

@@ -29,7 +29,13 @@ pub struct Payload {
 impl Payload {
     pub fn new(room: &RoomInfo, summary: &Summary) -> Self {
         let latest = &summary.latest;
-        let what = if !latest.msg.is_empty() {
+        let what = if let Some(blocks) = latest
+            .rich
+            .as_ref()
+            .and_then(|_| app::rich::parse(&latest.msg))
+        {
+            preview(&app::rich::plain(&blocks))
+        } else if !latest.msg.is_empty() {
             preview(&latest.msg)
         } else if let Some(file) = &latest.attachment {
             if file.image.is_some() {
@@ -171,6 +177,7 @@ mod tests {
                 reactions: Vec::new(),
                 mentions: Vec::new(),
                 attachment,
+                rich: None,
             },
         }
     }

@@ -213,6 +213,7 @@ mod tests {
             reactions: Vec::new(),
             mentions: mentions.iter().map(|m| UserId(*m)).collect(),
             attachment: None,
+            rich: None,
         }
     }
 

@@ -510,6 +510,7 @@ mod tests {
             reactions: Vec::new(),
             mentions: Vec::new(),
             attachment: None,
+            rich: None,
         };
         let activity = ServerEvent::Activity {
             room: RoomId(room),

@@ -54,8 +54,11 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
         view! { <span class="text deleted-text">"removed by a moderator"</span> }.into_any()
     } else if m.deleted {
         view! { <span class="text deleted-text">"message deleted"</span> }.into_any()
+    } else if let Some(html) = m.rich.clone() {
+        view! { <div class="text rich" inner_html=html></div> }.into_any()
     } else {
-        view! { <span class="text">{m.msg.clone()}</span> }.into_any()
+        let jumbo = crate::rich::emoji_only(&m.msg);
+        view! { <span class="text" class:jumbo=jumbo>{m.msg.clone()}</span> }.into_any()
     };
     let attachment = m
         .attachment
@@ -361,6 +364,7 @@ mod rendered {
             reactions: Vec::new(),
             mentions: Vec::new(),
             attachment: None,
+            rich: None,
         }
     }
 

@@ -113,12 +113,14 @@ async fn search_index(db: &tokio_postgres::Client) {
 /// changed it).
 pub fn message_from_row(row: &Row) -> (ChatMessage, Seq) {
     let deleted: i16 = row.get(9);
+    let msg: String = row.get(4);
     let message = ChatMessage {
+        rich: app::rich::render(&msg),
         id: MessageId(row.get(0)),
         user_id: UserId(row.get(1)),
         user_name: row.get(2),
         color: row.get(3),
-        msg: row.get(4),
+        msg,
         ts: row.get(5),
         room: RoomId(row.get(6)),
         seq: Seq(row.get(7)),

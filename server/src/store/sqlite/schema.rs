@@ -53,12 +53,14 @@ pub fn migrate(db: &mut Connection) -> Result<()> {
 }
 
 pub fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
+    let msg: String = row.get(4)?;
     Ok(ChatMessage {
+        rich: app::rich::render(&msg),
         id: MessageId(row.get(0)?),
         user_id: UserId(row.get(1)?),
         user_name: row.get(2)?,
         color: row.get(3)?,
-        msg: row.get(4)?,
+        msg,
         ts: row.get(5)?,
         room: RoomId(row.get(6)?),
         seq: Seq(row.get(7)?),

@@ -1,0 +1,163 @@
+//! How a message looks: a small Markdown subset (emphasis, bold, strike,
+//! code, fenced code, quotes, lists, line breaks) and bare links. The
+//! server reads the text (`parse`, with pulldown-cmark) into blocks and
+//! draws them (`to_html`: known tags, every piece of text escaped, links
+//! checked); the HTML travels with the message, so the page and the live
+//! view show the same, no user text is ever HTML, and the browser carries
+//! neither a Markdown parser nor the blocks' decoder. A message with
+//! nothing to format carries nothing and shows as its text.
+
+#[cfg(feature = "ssr")]
+mod html;
+#[cfg(feature = "ssr")]
+mod parse;
+
+#[cfg(feature = "ssr")]
+pub use html::to_html;
+#[cfg(feature = "ssr")]
+pub use parse::parse;
+
+/// A message's formatted text as HTML, or `None` when plain.
+#[cfg(feature = "ssr")]
+pub fn render(text: &str) -> Option<String> {
+    parse(text).map(|blocks| to_html(&blocks))
+}
+
+#[cfg(feature = "ssr")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Block {
+    /// A paragraph.
+    P(Vec<Inline>),
+    /// A fenced or indented code block, with its language if named.
+    Code {
+        lang: Option<String>,
+        text: String,
+    },
+    Quote(Vec<Block>),
+    /// A list; numbered from `start` if ordered.
+    List {
+        start: Option<u64>,
+        items: Vec<Vec<Block>>,
+    },
+}
+
+#[cfg(feature = "ssr")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inline {
+    /// Text.
+    T(String),
+    Em(Vec<Inline>),
+    /// Bold.
+    B(Vec<Inline>),
+    /// Struck through.
+    S(Vec<Inline>),
+    Code(String),
+    /// A link: http, https or mailto only.
+    A {
+        href: String,
+        c: Vec<Inline>,
+    },
+    /// A line break.
+    Br,
+}
+
+/// The words of formatted text without its marks, for places that show
+/// plain text (a notification).
+#[cfg(feature = "ssr")]
+pub fn plain(blocks_in: &[Block]) -> String {
+    fn inlines(c: &[Inline], out: &mut String) {
+        for i in c {
+            match i {
+                Inline::T(t) | Inline::Code(t) => out.push_str(t),
+                Inline::Em(c) | Inline::B(c) | Inline::S(c) | Inline::A { c, .. } => {
+                    inlines(c, out)
+                }
+                Inline::Br => out.push(' '),
+            }
+        }
+    }
+    fn blocks(b: &[Block], out: &mut String) {
+        for block in b {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            match block {
+                Block::P(c) => inlines(c, out),
+                Block::Code { text, .. } => out.push_str(text),
+                Block::Quote(b) => blocks(b, out),
+                Block::List { items, .. } => {
+                    for item in items {
+                        blocks(item, out);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    blocks(blocks_in, &mut out);
+    out
+}
+
+/// Most emoji a message may hold and still be shown large.
+const JUMBO_MAX: usize = 5;
+
+/// Whether a message is a few emoji and nothing else (shown large).
+pub fn emoji_only(text: &str) -> bool {
+    let mut pictures = 0;
+    for c in text.chars() {
+        match c as u32 {
+            // Joiners, variation selectors, skin tones and keycaps
+            // belong to the emoji before them.
+            0x200D | 0xFE0E | 0xFE0F | 0x1F3FB..=0x1F3FF | 0x20E3 | 0xE0020..=0xE007F => {}
+            0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0x2300..=0x23FF => {
+                pictures += 1
+            }
+            _ if c.is_whitespace() => {}
+            _ => return false,
+        }
+    }
+    // A flag is two regional indicators.
+    let flags = text
+        .chars()
+        .filter(|c| (0x1F1E6..=0x1F1FF).contains(&(*c as u32)))
+        .count();
+    let shown = pictures - flags / 2;
+    (1..=JUMBO_MAX).contains(&shown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_few_emoji_alone_are_large() {
+        for yes in ["👍", "🎉🎉🎉", " 😀 ", "👍🏽", "👨‍👩‍👧", "🇫🇷", "❤️"]
+        {
+            assert!(emoji_only(yes), "{yes}");
+        }
+        for no in ["", "ok 👍", "👍!", "🎉🎉🎉🎉🎉🎉", "1", "#"] {
+            assert!(!emoji_only(no), "{no}");
+        }
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn plain_text_drops_the_marks() {
+        let blocks = vec![
+            Block::P(vec![
+                Inline::B(vec![Inline::T("Ship".into())]),
+                Inline::T(" it".into()),
+                Inline::Br,
+                Inline::A {
+                    href: "https://x.example".into(),
+                    c: vec![Inline::T("here".into())],
+                },
+            ]),
+            Block::Code {
+                lang: Some("sh".into()),
+                text: "make".into(),
+            },
+        ];
+        assert_eq!(plain(&blocks), "Ship it here make");
+    }
+}
