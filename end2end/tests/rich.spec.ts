@@ -95,3 +95,23 @@ test('markdown tricks stay inert: quotes in autolinks, markup in bold, nested br
   }
   expect(dialogs).toBe(0);
 });
+
+test('Up in an empty message box edits the last message sent', async ({ page }, testInfo) => {
+  const t = tag(testInfo);
+  await join(page, `Upper ${t}`);
+  await send(page, `first ${t}`);
+  await send(page, `second ${t}`);
+  const input = page.locator('.composer-input');
+  await expect(page.locator('li.message:not(.outgoing)').filter({ hasText: `second ${t}` })).toHaveCount(1);
+  await input.press('ArrowUp');
+  await expect(input).toHaveValue(`second ${t}`);
+  await input.fill(`second, **fixed** ${t}`);
+  await input.press('Enter');
+  const row = page.locator('li.message').filter({ hasText: `second, fixed ${t}` });
+  await expect(row.locator('strong')).toHaveText('fixed');
+  await expect(row.locator('.edited')).toBeVisible();
+  // With something typed, Up moves the caret as usual.
+  await input.fill('draft');
+  await input.press('ArrowUp');
+  await expect(input).toHaveValue('draft');
+});

@@ -581,6 +581,20 @@ impl ChatState {
         self.focus_composer();
     }
 
+    /// This identity's newest message in the shown room while it may
+    /// still be edited at `now_ms` (what Up in an empty box edits).
+    pub fn last_editable(&self, now_ms: f64) -> Option<(MessageId, String)> {
+        let me = self.my_id()?;
+        let window = self.edit_window_secs.get_untracked() as f64 * 1000.0;
+        self.messages.with_untracked(|m| {
+            m.values()
+                .rev()
+                .find(|m| m.user_id == me && !m.deleted)
+                .filter(|m| now_ms - (m.ts as f64) < window)
+                .map(|m| (m.id, m.msg.clone()))
+        })
+    }
+
     /// People the shown room knows of, for mentions: who is here and who
     /// wrote the loaded messages, each once, never this identity.
     pub fn members(&self) -> Vec<Identity> {

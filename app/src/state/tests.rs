@@ -329,3 +329,24 @@ fn an_answer_for_an_older_intent_never_replaces_a_newer_one() {
     });
     assert_eq!(ids(&state).first(), Some(&41));
 }
+
+#[test]
+fn up_edits_the_newest_of_my_messages_while_the_window_lasts() {
+    let (_owner, state, _rx) = page();
+    let mine = |id: i64, ts: i64| {
+        let mut m = msg(1, id, id, &format!("mine {id}"));
+        m.user_id = UserId(1);
+        m.ts = ts;
+        m
+    };
+    let mut gone = mine(4, 4_000);
+    gone.deleted = true;
+    state.merge_stream(vec![mine(2, 2_000), msg(1, 3, 3, "theirs"), gone]);
+    let window = state.edit_window_secs.get_untracked() as f64 * 1000.0;
+    assert_eq!(
+        state.last_editable(2_000.0 + window - 1.0),
+        Some((MessageId(2), "mine 2".to_owned())),
+        "not theirs, not a deleted one"
+    );
+    assert_eq!(state.last_editable(2_000.0 + window), None, "too late");
+}

@@ -270,7 +270,10 @@ async fn a_deleted_messages_photo_is_deleted_from_disk_and_others_stay() {
     let blob_path = |id: &str| dir.path().join("blobs").join(&id[..2]).join(id);
     // The sweep runs every second here.
     let deadline = std::time::Instant::now() + common::WAIT;
-    while blob_path(&gone_file.id).exists() && std::time::Instant::now() < deadline {
+    // The photo and its thumbnail go one after the other.
+    while (blob_path(&gone_file.id).exists() || blob_path(&thumb).exists())
+        && std::time::Instant::now() < deadline
+    {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(

@@ -89,7 +89,8 @@ async fn two_devices_in_two_rooms_see_only_their_rooms_events() {
     let in_general = post(&mut a, RoomId::DEFAULT, "general chatter").await;
     let at_b = drain(&mut b, Duration::from_millis(400)).await;
     let in_games = post(&mut b, games.id, "anyone for chess?").await;
-    let at_a = drain(&mut a, Duration::from_millis(400)).await;
+    // News of another room is gathered for up to a second after the last.
+    let at_a = drain(&mut a, Duration::from_millis(1_500)).await;
     let rooms_of = |events: &[ServerEvent]| -> Vec<RoomId> {
         events
             .iter()

@@ -76,6 +76,18 @@ pub fn Composer() -> impl IntoView {
             draft.set(String::new());
             return;
         }
+        // Up in an empty box edits the last message, as in most chats.
+        if ev.key() == "ArrowUp"
+            && !(ev.shift_key() || ev.alt_key() || ev.ctrl_key() || ev.meta_key())
+            && draft.with_untracked(String::is_empty)
+            && state.editing.get_untracked().is_none()
+        {
+            if let Some((id, text)) = state.last_editable(now()) {
+                ev.prevent_default();
+                state.start_editing(id, text);
+            }
+            return;
+        }
         // Enter sends, Shift+Enter starts a new line; Enter that confirms
         // an input method's composition (Japanese, Chinese…) does neither.
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
