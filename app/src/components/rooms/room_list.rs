@@ -181,9 +181,10 @@ fn RoomLink(status: RoomStatus) -> impl IntoView {
     }
 }
 
+/// The server counts up to 100 (its cost grows with the count).
 fn badge(n: u32) -> String {
-    if n >= 1000 {
-        "999+".to_owned()
+    if n >= 100 {
+        "99+".to_owned()
     } else {
         n.to_string()
     }

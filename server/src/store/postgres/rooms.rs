@@ -10,8 +10,12 @@ use tokio_postgres::{GenericClient, Row};
 /// When a room's newest message was sent (see the SQLite store's).
 pub const LAST_AT: &str = "SELECT ts FROM messages WHERE room_id = $1 ORDER BY id DESC LIMIT 1";
 
-/// Unread counts stop at this; the badge shows "999+".
-const COUNT_CAP: i64 = 1000;
+/// Unread and mention counts stop at this; the badge shows "99+". A
+/// count reads up to this many index entries per room whenever a tab
+/// connects, so the cap is its cost: at 1,000, a crowd connecting to a
+/// chat with long unread history spent most of its CPU counting (bench
+/// (q) after (a)).
+const COUNT_CAP: i64 = 100;
 /// The channel a commit that changed a room announces on: `room:seq`.
 pub const SEQ_CHANNEL: &str = "chat_seq";
 
