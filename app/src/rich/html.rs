@@ -102,8 +102,9 @@ fn safe(href: &str) -> bool {
         .any(|s| lower.starts_with(s))
 }
 
-/// Text as HTML text or attribute value.
-fn escape(text: &str, out: &mut String) {
+/// Text as HTML text or attribute value (the server's own pages use it
+/// too).
+pub fn escape(text: &str, out: &mut String) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),

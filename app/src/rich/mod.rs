@@ -13,7 +13,7 @@ mod html;
 mod parse;
 
 #[cfg(feature = "ssr")]
-pub use html::to_html;
+pub use html::{escape, to_html};
 #[cfg(feature = "ssr")]
 pub use parse::parse;
 

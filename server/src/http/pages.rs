@@ -24,16 +24,7 @@ pub fn plain(status: StatusCode, title: &str, body: &str) -> Response {
 /// text, never read as markup.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    app::rich::escape(text, &mut out);
     out
 }
 
