@@ -128,14 +128,17 @@ run_all() { # who protocol pids
   # reaches its room. Private rooms (routed to their members alone, with
   # 1,000 direct conversations besides) where the build has them; the
   # same rooms open on every build. Clients arrive over 10 s and read
-  # from the moment they are in, as a browser does. The window opens 8 s
-  # after the last should have arrived: a crowd's TLS handshakes and
-  # first pages are not what one message costs.
+  # from the moment they are in, as a browser does; the senders start
+  # once the last is in and the window opens 8 s later: a crowd's TLS
+  # handshakes and first pages are not what one message costs. (q1) is
+  # the yardstick: one room of 100 alone, the same senders and rate, so
+  # each message reaches as many people.
   if has q && [ "$proto" = chat ]; then
-    local rooms=(run --clients 10000 --senders 10 --rate 20 --duration 10 --warmup 8 --drain 3
-                 --rooms 100 --join-secs 10 --connect-concurrency 200 --threads 2)
-    [ "$who" = chat ] && scenario "$who" "$proto" "$pids" q "${rooms[@]}" --private --directs 1000
-    scenario "$who" "$proto" "$pids" qo "${rooms[@]}"
+    local rooms=(run --senders 10 --rate 20 --duration 10 --warmup 8 --drain 3
+                 --join-secs 10 --connect-concurrency 200 --threads 2)
+    scenario "$who" "$proto" "$pids" q1 "${rooms[@]}" --clients 100 --rooms 1
+    [ "$who" = chat ] && scenario "$who" "$proto" "$pids" q "${rooms[@]}" --clients 10000 --rooms 100 --private --directs 1000
+    scenario "$who" "$proto" "$pids" qo "${rooms[@]}" --clients 10000 --rooms 100
   fi
   if has h && [ "$proto" = chat ]; then
     echo "   $who h: phone, slow 4G, 4x CPU, cold cache" >&2

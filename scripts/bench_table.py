@@ -87,7 +87,8 @@ def rooms_cell(r):
     sent = r["accepted_per_sec"] * window
     per_msg = r["deliveries_in_window"] / sent if sent else 0
     cpu_ms = u.get("server_cores", 0) * window * 1000 / sent if sent else 0
-    return (f"{r['connected']}/{r['clients']} connected; {cpu_ms:.2f} ms server CPU per message, "
+    arrived = f" (all in after {r['arrived_secs']:.0f} s)" if "arrived_secs" in r else ""
+    return (f"{r['connected']}/{r['clients']} connected{arrived}; {cpu_ms:.2f} ms server CPU per message, "
             f"{per_msg:.0f} deliveries per message; p50 {lat['p50']:.1f} / p99 {lat['p99']:.1f} ms to the room; "
             f"lost {r['lost']}, dup {r['duplicated']}; "
             f"{r.get('received_bytes_mean', 0) / 1024:.0f} KB received per client; {cores(r)}")
@@ -126,6 +127,7 @@ def table(run):
         ("(f) 50 senders × 8 in flight, committed", lambda w: run_cell(load(f"{run}/{w}-f.json"))),
         ("(p) 1,000 named people join one room at once, 20 msgs/s", lambda w: crowd_cell(load(f"{run}/{w}-p.json"))),
         ("(r) 10,000 named people join one room within 30 s, then 2 msgs/s to all", lambda w: crowd_cell(load(f"{run}/{w}-r.json"))),
+        ("(q1) yardstick: one room of 100 alone, 10 senders, 20 msgs/s", lambda w: rooms_cell(load(f"{run}/{w}-q1.json"))),
         ("(q) 10,000 clients in 100 private rooms of 100 (and 1,000 direct conversations), 20 msgs/s in 10 rooms", lambda w: rooms_cell(load(f"{run}/{w}-q.json"))),
         ("(q) the same 100 rooms open", lambda w: rooms_cell(load(f"{run}/{w}-qo.json"))),
         ("(h) phone, slow 4G, 4× CPU: navigation to usable message box", lambda w: hydration_cell(load(f"{run}/{w}-h.json"))),

@@ -131,6 +131,80 @@ pub struct ChatMessage {
     /// with all text escaped (`rich::render`); none: plain text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rich: Option<String>,
+    /// The message this one answers, as it stands now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Quote>,
+}
+
+/// The message a reply answers, as shown above the reply: its author and
+/// first line, read from its current state (an edit or delete of it shows
+/// through).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    pub id: MessageId,
+    pub user_id: UserId,
+    pub user_name: String,
+    pub color: String,
+    /// `quote_line` of its text; empty once deleted.
+    pub line: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+impl Quote {
+    /// The quote of a message that cannot be read any more.
+    pub fn gone(id: MessageId) -> Self {
+        Self {
+            id,
+            user_id: UserId(0),
+            user_name: String::new(),
+            color: String::new(),
+            line: String::new(),
+            deleted: true,
+        }
+    }
+
+    /// The quote of `parent` as it stands.
+    pub fn of(parent: &ChatMessage) -> Self {
+        let line = match (&parent.attachment, quote_line(&parent.msg)) {
+            (Some(a), line) if line.is_empty() => a.name.clone(),
+            (_, line) => line,
+        };
+        Self {
+            id: parent.id,
+            user_id: parent.user_id,
+            user_name: parent.user_name.clone(),
+            color: parent.color.clone(),
+            line,
+            deleted: parent.deleted,
+        }
+    }
+}
+
+/// Characters of a quoted first line, at most.
+pub const QUOTE_CHARS: usize = 120;
+
+/// The first line worth quoting of a message's text: fences, quote and
+/// list marks, heading marks and the commonest emphasis marks left out,
+/// cut to `QUOTE_CHARS`. Both sides compute it the same way, so a quote
+/// patched live in the browser reads as the server would have drawn it.
+pub fn quote_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("```") && !l.starts_with("~~~"))
+        .unwrap_or("");
+    let line = line.trim_start_matches(['>', '#', ' ']);
+    let line = ["- ", "* ", "+ "]
+        .iter()
+        .find_map(|m| line.strip_prefix(m))
+        .unwrap_or(line);
+    let line = line.replace("**", "").replace("~~", "").replace('`', "");
+    let line = line.trim();
+    match line.char_indices().nth(QUOTE_CHARS) {
+        Some((cut, _)) => format!("{}…", line[..cut].trim_end()),
+        None => line.to_owned(),
+    }
 }
 
 /// A file sent with a message, served from `/files/<id>`.
@@ -316,6 +390,9 @@ pub enum ClientEvent {
         /// text may then be empty.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         attachment: Option<String>,
+        /// The message of the same room this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<MessageId>,
     },
     /// Change the text of one of this identity's own messages.
     Edit {
@@ -604,6 +681,7 @@ mod tests {
             room: None,
             mentions: Vec::new(),
             attachment: None,
+            reply_to: Some(MessageId(3)),
         };
         let json = serde_json::to_string(&event).expect("serialises");
         assert!(json.contains(r#""type":"send""#), "{json}");
@@ -623,9 +701,31 @@ mod tests {
                 text: "hi".into(),
                 room: None,
                 mentions: Vec::new(),
-                attachment: None
+                attachment: None,
+                reply_to: None,
             }
         );
+    }
+
+    #[test]
+    fn a_quote_is_the_first_line_worth_reading() {
+        assert_eq!(quote_line("hello\nworld"), "hello");
+        assert_eq!(
+            quote_line("\n\n  > **bold** `code` ~~gone~~\nnext"),
+            "bold code gone"
+        );
+        assert_eq!(quote_line("```rust\nfn main() {}\n```"), "fn main() {}");
+        assert_eq!(quote_line("- an item"), "an item");
+        assert_eq!(quote_line("## Heading"), "Heading");
+        assert_eq!(quote_line(""), "");
+        let long = "é".repeat(300);
+        let line = quote_line(&long);
+        assert_eq!(
+            line.chars().count(),
+            QUOTE_CHARS + 1,
+            "cut on a character, then …"
+        );
+        assert!(line.ends_with('…'));
     }
 
     #[test]
@@ -653,6 +753,7 @@ mod tests {
                 mentions: Vec::new(),
                 attachment: None,
                 rich: None,
+                reply: None,
             },
         };
         let value = serde_json::to_value(&event).expect("serialises");

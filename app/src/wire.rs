@@ -274,6 +274,7 @@ mod tests {
                 }),
             }),
             rich: Some("<p><strong>bold</strong></p>".into()),
+            reply: None,
         }
     }
 

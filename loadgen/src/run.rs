@@ -5,10 +5,12 @@
 use crate::procfs::{CpuMeter, Usage};
 use crate::target::{send_text, Frame, Payload, Socket, Target};
 use futures::stream::FuturesUnordered;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant as TokioInstant};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -30,7 +32,9 @@ pub struct Plan {
     pub max_messages: u64,
     pub connect_concurrency: usize,
     /// Clients arrive spread over this long, each reading from the moment
-    /// it is in (as a page does); senders start once all have arrived.
+    /// it is in (as a page does); senders start once the last is in, so
+    /// nobody misses a message for arriving late and a crowd's handshakes
+    /// are not counted as what its messages cost.
     /// `None`: everyone connects first, as fast as allowed.
     pub join: Option<Duration>,
     /// Every client picks a name (not only the senders): it shows in the
@@ -40,6 +44,10 @@ pub struct Plan {
     /// receives only its own room's senders.
     pub layout: Option<Arc<crate::rooms::Layout>>,
 }
+
+/// The run's timeline as clients receive it: none yet while a crowd is
+/// still arriving.
+type ClockRx = watch::Receiver<Option<Arc<Clock>>>;
 
 /// The run's timeline, shared by every client.
 struct Clock {
@@ -159,6 +167,9 @@ impl Percentiles {
 pub struct Report {
     pub clients: usize,
     pub connected: usize,
+    /// Seconds from the start until the last client was in; the senders
+    /// start then and the window opens `warmup` later.
+    pub arrived_secs: f64,
     pub connect_failures: usize,
     pub connect_ms: Percentiles,
     pub senders: usize,
@@ -216,7 +227,7 @@ pub async fn run(
     let spawn_client = {
         let targets = targets.clone();
         let plan = plan.clone();
-        move |index: usize, socket: Socket, clock: Arc<Clock>| {
+        move |index: usize, socket: Socket, clock: ClockRx| {
             let role = (index < senders_wanted).then_some(index as u32);
             let target = targets[index % nodes].clone();
             let node = Node {
@@ -242,8 +253,6 @@ pub async fn run(
             })
         }
     };
-    // The CPU meter starts with the window even if clients are still
-    // arriving then (a crowd joining can take longer than its window).
     let start_meter = |clock: &Clock| {
         let pids = pids.clone();
         let at = TokioInstant::from_std(base + Duration::from_micros(clock.window_start));
@@ -252,29 +261,31 @@ pub async fn run(
             CpuMeter::start(&pids)
         })
     };
-    let (tasks, clock, connected, failures, connect_ms, meter) = match plan.join {
+    let (tasks, clock, connected, failures, connect_ms) = match plan.join {
         None => {
             let (sockets, connect_ms, failures) = connect_all(&targets, &plan, base).await;
             let clock = clock_from(base, base.elapsed(), &plan);
-            let meter = start_meter(&clock);
+            let (_, rx) = watch::channel(Some(clock.clone()));
             let connected = sockets.len();
             let tasks: Vec<_> = sockets
                 .into_iter()
-                .map(|(index, socket)| spawn_client(index, socket, clock.clone()))
+                .map(|(index, socket)| spawn_client(index, socket, rx.clone()))
                 .collect();
-            (tasks, clock, connected, failures, connect_ms, meter)
+            (tasks, clock, connected, failures, connect_ms)
         }
         Some(join) => {
-            // Everyone reads from the moment they are in; the window
-            // opens once the last has had time to arrive.
-            let clock = clock_from(base, join, &plan);
-            let meter = start_meter(&clock);
+            // Everyone reads from the moment they are in; the timeline
+            // starts once the last is.
+            let (tx, rx) = watch::channel(None);
             let (tasks, connect_ms, failures) =
-                arrive(&targets, &plan, base, join, &clock, &spawn_client).await;
+                arrive(&targets, &plan, base, join, &rx, &spawn_client).await;
+            let clock = clock_from(base, base.elapsed(), &plan);
+            let _ = tx.send(Some(clock.clone()));
             let connected = tasks.len();
-            (tasks, clock, connected, failures, connect_ms, meter)
+            (tasks, clock, connected, failures, connect_ms)
         }
     };
+    let meter = start_meter(&clock);
     if connected == 0 {
         return Err("no client could connect".into());
     }
@@ -295,9 +306,11 @@ pub async fn run(
     // Clients that arrive over time finish connecting in any order; the
     // senders' counts are read by index.
     reports.sort_by_key(|r| r.index);
-    Ok(summarise(
+    let mut report = summarise(
         &plan, connected, failures, connect_ms, senders, nodes, reports, usage,
-    ))
+    );
+    report.arrived_secs = Duration::from_micros(clock.start_sending).as_secs_f64();
+    Ok(report)
 }
 
 /// The timeline when sending may start `ready` after `base`.
@@ -320,8 +333,8 @@ async fn arrive(
     plan: &Plan,
     base: Instant,
     join: Duration,
-    clock: &Arc<Clock>,
-    spawn_client: &impl Fn(usize, Socket, Arc<Clock>) -> tokio::task::JoinHandle<ClientReport>,
+    clock: &ClockRx,
+    spawn_client: &impl Fn(usize, Socket, ClockRx) -> tokio::task::JoinHandle<ClientReport>,
 ) -> (
     Vec<tokio::task::JoinHandle<ClientReport>>,
     Histogram<u64>,
@@ -436,7 +449,7 @@ async fn client(
     senders: usize,
     period: Option<Duration>,
     budget: u64,
-    clock: Arc<Clock>,
+    mut clock: ClockRx,
     plan: Plan,
 ) -> ClientReport {
     let (mut sink, mut stream) = socket.split();
@@ -457,6 +470,11 @@ async fn client(
         errors: 0,
         closed_early: false,
         bytes: 0,
+    };
+    let Some(clock) = timeline(&target, &mut clock, &mut sink, &mut stream, &mut report).await
+    else {
+        report.closed_early = true;
+        return report;
     };
     let stop_sending = clock.window_end;
     let mut last_id = None;
@@ -560,6 +578,36 @@ async fn client(
     report
 }
 
+/// Waits for the run's timeline, reading (and answering pings) as a page
+/// does meanwhile; `None` if the socket closes first.
+async fn timeline(
+    target: &Target,
+    clock: &mut ClockRx,
+    sink: &mut SplitSink<Socket, Message>,
+    stream: &mut SplitStream<Socket>,
+    report: &mut ClientReport,
+) -> Option<Arc<Clock>> {
+    loop {
+        if let Some(c) = clock.borrow_and_update().clone() {
+            return Some(c);
+        }
+        tokio::select! {
+            changed = clock.changed() => changed.ok()?,
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    report.bytes += text.len() as u64;
+                    // Nothing is sent before the timeline, so only pings matter.
+                    if matches!(target.classify(text.as_str()), Frame::Ping) {
+                        sink.send(Message::text("3")).await.ok()?;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            },
+        }
+    }
+}
+
 fn record(report: &mut ClientReport, clock: &Clock, node: Node, payload: Payload, now: u64) {
     let Some(seen) = report.seen.get_mut(payload.sender as usize) else {
         return;
@@ -645,6 +693,7 @@ fn summarise(
     Report {
         clients: plan.clients,
         connected,
+        arrived_secs: 0.0,
         connect_failures,
         connect_ms: Percentiles::of_micros(&connect_ms),
         senders,

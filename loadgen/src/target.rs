@@ -279,6 +279,7 @@ impl Target {
                 room: room.map(app::protocol::RoomId),
                 mentions: Vec::new(),
                 attachment: None,
+                reply_to: None,
             })
             .unwrap_or_default(),
             Protocol::Seed => format!(r#"42["message",{{"msg":"{text}"}}]"#),

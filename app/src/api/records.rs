@@ -35,6 +35,10 @@ pub struct ChatSnapshot {
     /// The name the owner gave the chat (the page's title).
     #[serde(default)]
     pub chat_name: String,
+    /// Opened from a message's permalink: the page shows the history
+    /// around this message, marked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<MessageId>,
 }
 
 /// Someone who picked a name, as the owner and moderators see them.

@@ -46,6 +46,14 @@ pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
     state.merge_stream(snapshot.messages);
     state.resume_from(snapshot.seq);
     state.place_divider();
+    if let Some(id) = snapshot.focus {
+        // A permalink: history around the message, the live end behind
+        // "back to latest".
+        state.detached.set(true);
+        state.more_history.set(true);
+        state.divider.set(None);
+        state.focus.set(Some(id));
+    }
     state.role.set(snapshot.role);
     state.chat_name.set(snapshot.chat_name);
     #[cfg(feature = "hydrate")]

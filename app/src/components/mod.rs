@@ -40,3 +40,49 @@ pub(crate) fn write_to(state: crate::state::ChatState, user: crate::protocol::Us
         }
     });
 }
+
+/// Brings a message of the shown room into view and marks it, reading the
+/// history around it first if this tab does not hold it.
+pub(crate) fn jump_to(state: crate::state::ChatState, id: crate::protocol::MessageId) {
+    if state.messages.with_untracked(|m| m.contains_key(&id)) {
+        state.focus.set(Some(id));
+        return;
+    }
+    leptos::task::spawn_local(async move {
+        match crate::api::message_context(id).await {
+            Ok(context) => state.show_context(context, id),
+            Err(e) => state.notice.set(Some(e.to_string())),
+        }
+    });
+}
+
+/// Puts a message's permalink on the clipboard; `copied` says it worked.
+pub(crate) fn copy_link(
+    state: crate::state::ChatState,
+    id: crate::protocol::MessageId,
+    copied: leptos::prelude::RwSignal<bool>,
+) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::prelude::*;
+        let Some(slug) = state
+            .room
+            .with_untracked(|r| r.as_ref().map(|r| r.slug.clone()))
+        else {
+            return;
+        };
+        let origin = window().location().origin().unwrap_or_default();
+        let url = format!("{origin}/r/{slug}/m/{}", id.0);
+        let promise = window().navigator().clipboard().write_text(&url);
+        leptos::task::spawn_local(async move {
+            match wasm_bindgen_futures::JsFuture::from(promise).await {
+                Ok(_) => copied.set(true),
+                // Refused (no permission, not focused): the link to copy by hand.
+                Err(_) => state
+                    .notice
+                    .set(Some(format!("Link to the message: {url}"))),
+            }
+        });
+    }
+    let _ = (state, id, copied);
+}

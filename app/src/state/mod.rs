@@ -12,8 +12,8 @@ pub use outbox::{Delivery, OutgoingMessage};
 pub use overlay::{Overlay, Ui};
 
 use crate::protocol::{
-    ChatMessage, ClientEvent, ErrorCode, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq,
-    ServerEvent, UserId, HISTORY_PAGE,
+    ChatMessage, ClientEvent, ErrorCode, Identity, MessageId, Quote, RoomId, RoomInfo, RoomStatus,
+    Seq, ServerEvent, UserId, HISTORY_PAGE,
 };
 use futures::channel::mpsc::UnboundedSender;
 use leptos::html;
@@ -121,6 +121,8 @@ pub struct ChatState {
     pub divider: RwSignal<Option<MessageId>>,
     /// The message being edited in the composer.
     pub editing: RwSignal<Option<MessageId>>,
+    /// The message the next one sent answers, quoted above the box.
+    pub replying: RwSignal<Option<Quote>>,
     /// What is in the message box.
     pub draft: RwSignal<String>,
     /// A photo or file being uploaded: its name and how far (0–1).
@@ -152,6 +154,24 @@ pub struct ChatState {
     epoch: StoredValue<Option<String>>,
 }
 
+/// Replies quote their parent as this tab knows it now: an edit or delete
+/// of the parent, live or in catch-up, shows through in every reply to it.
+fn requote(map: &mut BTreeMap<MessageId, ChatMessage>) {
+    let stale: Vec<(MessageId, Quote)> = map
+        .values()
+        .filter_map(|m| {
+            let quoted = m.reply.as_ref()?;
+            let now = Quote::of(map.get(&quoted.id)?);
+            (now != *quoted).then_some((m.id, now))
+        })
+        .collect();
+    for (id, quote) in stale {
+        if let Some(m) = map.get_mut(&id) {
+            m.reply = Some(quote);
+        }
+    }
+}
+
 impl ChatState {
     pub fn new() -> Self {
         Self {
@@ -175,6 +195,7 @@ impl ChatState {
             typing: RwSignal::new(Vec::new()),
             divider: RwSignal::new(None),
             editing: RwSignal::new(None),
+            replying: RwSignal::new(None),
             draft: RwSignal::new(String::new()),
             uploading: RwSignal::new(None),
             attached: RwSignal::new(None),
@@ -214,6 +235,7 @@ impl ChatState {
                     map.insert(m.id, m);
                 }
             }
+            requote(map);
         });
     }
 

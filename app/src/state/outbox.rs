@@ -4,7 +4,7 @@
 //! when the rate limit holds some back.
 
 use super::ChatState;
-use crate::protocol::{ClientEvent, ClientMessageId, RoomId, Uploaded, UserId};
+use crate::protocol::{ClientEvent, ClientMessageId, Quote, RoomId, Uploaded, UserId};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +28,9 @@ pub struct OutgoingMessage {
     /// A photo or file already uploaded, to send with the text.
     #[serde(default)]
     pub upload: Option<Uploaded>,
+    /// The message it answers, as it was quoted when written.
+    #[serde(default)]
+    pub reply: Option<Quote>,
     pub delivery: Delivery,
     /// When it last went out on a socket (ms since the epoch); 0 = not yet.
     #[serde(default)]
@@ -49,9 +52,12 @@ pub(super) struct Flow {
 impl ChatState {
     /// Queues a message for the shown room; it goes out when the ones
     /// before it are answered, and again on every reconnect until the
-    /// server acknowledges it.
+    /// server acknowledges it. It answers the message being replied to,
+    /// if any.
     pub fn post(&self, text: String, mentions: Vec<UserId>, upload: Option<Uploaded>) {
         let room = self.room_id();
+        let reply = self.replying.get_untracked();
+        self.replying.set(None);
         self.outbox.update(|o| {
             o.push(OutgoingMessage {
                 client_id: ClientMessageId::new_random(),
@@ -59,6 +65,7 @@ impl ChatState {
                 text,
                 mentions,
                 upload,
+                reply,
                 delivery: Delivery::Pending,
                 sent_at: 0.0,
             })
@@ -95,6 +102,7 @@ impl ChatState {
             room: Some(item.room),
             mentions: item.mentions,
             attachment: item.upload.map(|u| u.upload),
+            reply_to: item.reply.map(|q| q.id),
         });
         if sent {
             self.outbox_flow

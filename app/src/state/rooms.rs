@@ -199,6 +199,7 @@ impl ChatState {
         self.presence_count.set(0);
         self.typing.set(Vec::new());
         self.editing.set(None);
+        self.replying.set(None);
         self.at_bottom.set(true);
         self.place_divider();
         self.send(ClientEvent::Open {

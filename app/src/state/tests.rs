@@ -60,6 +60,7 @@ fn msg(room: i64, id: i64, seq: i64, text: &str) -> ChatMessage {
         mentions: Vec::new(),
         attachment: None,
         rich: None,
+        reply: None,
     }
 }
 
@@ -349,4 +350,54 @@ fn up_edits_the_newest_of_my_messages_while_the_window_lasts() {
         "not theirs, not a deleted one"
     );
     assert_eq!(state.last_editable(2_000.0 + window), None, "too late");
+}
+
+#[test]
+fn a_reply_quotes_its_parent_as_it_stands() {
+    let (_owner, state, mut rx) = page();
+    let parent = msg(1, 1, 1, "**first** line\nsecond");
+    let mut reply = msg(1, 2, 2, "answer");
+    reply.reply = Some(crate::protocol::Quote::of(&parent));
+    state.merge_stream(vec![parent.clone(), reply]);
+    let quote = |state: &ChatState| {
+        state.messages.with_untracked(|m| {
+            m.get(&MessageId(2))
+                .and_then(|m| m.reply.clone())
+                .map(|q| (q.line, q.deleted))
+        })
+    };
+    assert_eq!(quote(&state), Some(("first line".into(), false)));
+    // The parent is edited, then deleted (live or in catch-up alike).
+    let mut edited = parent.clone();
+    edited.msg = "changed".into();
+    edited.seq = Seq(3);
+    state.apply(ServerEvent::Message { message: edited });
+    assert_eq!(quote(&state), Some(("changed".into(), false)));
+    let mut gone = parent;
+    gone.msg = String::new();
+    gone.deleted = true;
+    gone.seq = Seq(4);
+    state.merge_stream(vec![gone]);
+    assert_eq!(quote(&state), Some((String::new(), true)));
+    // Replying sends the parent's id, once.
+    state
+        .replying
+        .set(Some(crate::protocol::Quote::of(&msg(1, 2, 2, "answer"))));
+    state.post("and mine".into(), Vec::new(), None);
+    let events = sent(&mut rx);
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            ClientEvent::Send {
+                reply_to: Some(MessageId(2)),
+                ..
+            }
+        )),
+        "{events:?}"
+    );
+    assert_eq!(
+        state.replying.get_untracked(),
+        None,
+        "the next message answers nothing"
+    );
 }

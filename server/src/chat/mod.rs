@@ -23,6 +23,19 @@ use app::validate::{random_color, MessageText, RoomName, UserName};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A message as a client sends it, checked and ready to store.
+pub struct Draft {
+    pub room: RoomId,
+    pub client_id: ClientMessageId,
+    pub text: MessageText,
+    /// Users picked from the mention list.
+    pub mentions: Vec<UserId>,
+    /// The device's upload, already checked to be its own.
+    pub attachment: Option<app::protocol::Attachment>,
+    /// The message of the same room it answers.
+    pub reply_to: Option<MessageId>,
+}
+
 #[derive(Clone)]
 pub struct Chat {
     store: Arc<dyn Store>,
@@ -140,15 +153,8 @@ impl Chat {
 
     /// Queues a message (stored once per client id); the ticket resolves
     /// after the commit, by which time the store has published it.
-    pub async fn submit(
-        &self,
-        device: DeviceId,
-        room: RoomId,
-        client_id: ClientMessageId,
-        text: MessageText,
-        mentions: Vec<UserId>,
-        attachment: Option<app::protocol::Attachment>,
-    ) -> Result<PostTicket> {
+    pub async fn submit(&self, device: DeviceId, draft: Draft) -> Result<PostTicket> {
+        let room = draft.room;
         self.check_read(Some(device), room)?;
         if self.hub.is_closed(room) {
             let me = self.identity(device).await?.ok_or(StoreError::NoIdentity)?;
@@ -163,10 +169,11 @@ impl Chat {
         let post = NewPost {
             device,
             room,
-            client_id,
-            text,
-            mentions,
-            attachment,
+            client_id: draft.client_id,
+            text: draft.text,
+            mentions: draft.mentions,
+            attachment: draft.attachment,
+            reply_to: draft.reply_to,
             ts: now_ms(),
         };
         Ok(self.store.submit(post).await?)
@@ -303,6 +310,21 @@ impl Chat {
             .await?
             .ok_or(StoreError::NotFound)?;
         Ok(app::api::Context { room, messages })
+    }
+
+    /// A message of `room` with the messages around it (its permalink);
+    /// `None` if the room holds no such message. The caller has checked
+    /// the room may be read.
+    pub async fn page_around_in(
+        &self,
+        room: RoomId,
+        id: MessageId,
+    ) -> Result<Option<Vec<ChatMessage>>> {
+        if self.store.message_room(id).await? != Some(room) {
+            return Ok(None);
+        }
+        let (_, messages) = self.store.page_around(id, CONTEXT_HALF).await?;
+        Ok(Some(messages))
     }
 
     pub async fn room_seq(&self, room: RoomId) -> Result<Seq> {

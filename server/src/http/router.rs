@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/", get(home))
         .route("/r/{slug}", get(room_page))
+        .route("/r/{slug}/m/{id}", get(message_page))
         .route("/ws", get(ws::upgrade))
         .route("/get_messages", get(get_messages))
         .route("/manifest.webmanifest", get(pwa::manifest))
@@ -241,7 +242,7 @@ async fn home(
     form: Query<FormError>,
     req: Request,
 ) -> Response {
-    page(state, device, form, RoomKey::Id(RoomId::DEFAULT), req).await
+    page(state, device, form, RoomKey::Id(RoomId::DEFAULT), None, req).await
 }
 
 /// `GET /r/{slug}`: a room, archived ones too.
@@ -252,7 +253,30 @@ async fn room_page(
     Path(slug): Path<String>,
     req: Request,
 ) -> Response {
-    page(state, device, form, RoomKey::Slug(slug), req).await
+    page(state, device, form, RoomKey::Slug(slug), None, req).await
+}
+
+/// `GET /r/{slug}/m/{id}`: a message's permalink, the room at that
+/// message. A message of another room, or none, is not found.
+async fn message_page(
+    state: State<AppState>,
+    device: Extension<DeviceId>,
+    form: Query<FormError>,
+    Path((slug, id)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return crate::http::pages::not_found();
+    };
+    page(
+        state,
+        device,
+        form,
+        RoomKey::Slug(slug),
+        Some(MessageId(id)),
+        req,
+    )
+    .await
 }
 
 /// The chat showing one room, rendered with this device's identity, the
@@ -263,6 +287,7 @@ async fn page(
     Extension(device): Extension<DeviceId>,
     Query(form): Query<FormError>,
     key: RoomKey,
+    focus: Option<MessageId>,
     req: Request,
 ) -> Response {
     let standing = match state.chat.access().admit(device).await {
@@ -280,13 +305,23 @@ async fn page(
         // The cursor is read before the page: anything committed in
         // between is replayed, not skipped.
         let seq = state.chat.room_seq(room.id).await?;
+        let messages = match focus {
+            None => {
+                state
+                    .chat
+                    .page_before(Some(device), room.id, None, HISTORY_PAGE)
+                    .await?
+            }
+            Some(id) => match state.chat.page_around_in(room.id, id).await? {
+                Some(messages) => messages,
+                None => return Ok(None),
+            },
+        };
         Ok::<_, crate::chat::ChatError>(Some(ChatSnapshot {
             me: state.chat.identity(device).await?,
             rooms: state.chat.room_statuses(device).await?,
-            messages: state
-                .chat
-                .page_before(Some(device), room.id, None, HISTORY_PAGE)
-                .await?,
+            messages,
+            focus,
             room: Some(room),
             seq,
             edit_window_secs: state.settings.edit_window_secs,

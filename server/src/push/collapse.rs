@@ -157,6 +157,7 @@ mod tests {
             mentions: Vec::new(),
             attachment: None,
             rich: None,
+            reply: None,
         }
     }
 

@@ -178,6 +178,7 @@ mod tests {
                 mentions: Vec::new(),
                 attachment,
                 rich: None,
+                reply: None,
             },
         }
     }

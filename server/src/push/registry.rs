@@ -214,6 +214,7 @@ mod tests {
             mentions: mentions.iter().map(|m| UserId(*m)).collect(),
             attachment: None,
             rich: None,
+            reply: None,
         }
     }
 

@@ -511,6 +511,7 @@ mod tests {
             mentions: Vec::new(),
             attachment: None,
             rich: None,
+            reply: None,
         };
         let activity = ServerEvent::Activity {
             room: RoomId(room),

@@ -119,6 +119,7 @@ pub(super) fn post_in(
         text: MessageText::parse(text).expect("valid text"),
         mentions: Vec::new(),
         attachment: None,
+        reply_to: None,
         ts: 1,
     }
 }
@@ -187,6 +188,7 @@ contract!(
     the_first_name_is_dated,
     shared_events_reach_this_nodes_sockets,
     closed_rooms_know_their_members_and_lists_follow_them,
+    a_reply_quotes_its_parent_as_it_stands_and_notifies_its_author,
 );
 
 /// The bus contract: what a node shares (an ephemeral event, a kick)
@@ -1294,4 +1296,112 @@ async fn closed_rooms_know_their_members_and_lists_follow_them(b: Backend) {
         .await
         .expect("reads")
         .is_empty());
+}
+
+async fn a_reply_quotes_its_parent_as_it_stands_and_notifies_its_author(b: Backend) {
+    let Backend { store, .. } = b;
+    let ann = named(store.as_ref(), "Ann").await;
+    let bob = named(store.as_ref(), "Bob").await;
+    let ann_id = store
+        .identity(ann)
+        .await
+        .expect("reads")
+        .expect("named")
+        .user_id;
+    // Dated now: they are edited below, within the edit window.
+    let mut p = post(
+        ann,
+        ClientMessageId::new_random(),
+        "**Lunch** at noon?\nor later",
+    );
+    p.ts = now_ms();
+    let parent = store.post(p).await.expect("stored").message;
+    let mut p = post(bob, ClientMessageId::new_random(), "yes");
+    p.ts = now_ms();
+    p.reply_to = Some(parent.id);
+    let reply = store.post(p).await.expect("stored").message;
+    let quote = reply.reply.clone().expect("quotes its parent");
+    assert_eq!(
+        (
+            quote.id,
+            quote.user_id,
+            quote.user_name.as_str(),
+            quote.line.as_str(),
+            quote.deleted
+        ),
+        (parent.id, ann_id, "Ann", "Lunch at noon?", false)
+    );
+    assert_eq!(
+        reply.mentions,
+        vec![ann_id],
+        "the parent's author is notified"
+    );
+    let s = store
+        .room_statuses(Some(ann_id))
+        .await
+        .expect("reads")
+        .into_iter()
+        .find(|s| s.room.id == RoomId::DEFAULT)
+        .expect("room");
+    assert_eq!(s.mentions, 1, "counted as a mention");
+    // Answering oneself notifies no one.
+    let mut p = post(ann, ClientMessageId::new_random(), "and me");
+    p.reply_to = Some(parent.id);
+    assert!(store
+        .post(p)
+        .await
+        .expect("stored")
+        .message
+        .mentions
+        .is_empty());
+    // The parent is edited: every read shows the quote as it is now,
+    // and editing the reply keeps its author notified.
+    let edit = Change::Edit {
+        text: text("Lunch at one"),
+        window_ms: 60_000,
+    };
+    store
+        .change(ann, parent.id, edit, now_ms())
+        .await
+        .expect("edited");
+    let edit = Change::Edit {
+        text: text("yes!"),
+        window_ms: 60_000,
+    };
+    let edited = store
+        .change(bob, reply.id, edit, now_ms())
+        .await
+        .expect("edited");
+    assert_eq!(edited.mentions, vec![ann_id]);
+    let line = |list: Vec<ChatMessage>| {
+        list.into_iter()
+            .find(|m| m.id == reply.id)
+            .and_then(|m| m.reply)
+            .map(|q| (q.line, q.deleted))
+    };
+    let page = store
+        .page_before(RoomId::DEFAULT, None, 50)
+        .await
+        .expect("reads");
+    assert_eq!(line(page), Some(("Lunch at one".into(), false)));
+    store
+        .change(ann, parent.id, Change::Delete, now_ms())
+        .await
+        .expect("deleted");
+    let caught_up = store
+        .changed_after(RoomId::DEFAULT, Seq(0), 50)
+        .await
+        .expect("reads");
+    assert_eq!(line(caught_up), Some((String::new(), true)));
+    // Only a message of the same room can be answered.
+    let other = store
+        .create_room(ann, room_name("Elsewhere"), 1)
+        .await
+        .expect("created");
+    let mut p = post_in(other.id, bob, ClientMessageId::new_random(), "wrong room");
+    p.reply_to = Some(parent.id);
+    assert!(matches!(store.post(p).await, Err(StoreError::NotFound)));
+    let mut p = post(bob, ClientMessageId::new_random(), "no such message");
+    p.reply_to = Some(MessageId(987_654));
+    assert!(matches!(store.post(p).await, Err(StoreError::NotFound)));
 }

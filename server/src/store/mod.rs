@@ -82,8 +82,20 @@ pub struct NewPost {
     pub mentions: Vec<UserId>,
     /// A file of the poster's, already checked to be their upload.
     pub attachment: Option<Attachment>,
+    /// The message of the same room it answers; its author is notified
+    /// as if mentioned.
+    pub reply_to: Option<MessageId>,
     /// Server time, ms since the epoch.
     pub ts: i64,
+}
+
+/// Whom a reply notifies besides those it names: its parent's author,
+/// unless that is the replier (or the parent cannot be read).
+pub(crate) fn answered(m: &ChatMessage) -> Option<UserId> {
+    m.reply
+        .as_ref()
+        .map(|q| q.user_id)
+        .filter(|u| *u != m.user_id && u.0 != 0)
 }
 
 /// A change to an existing message, by its author (or anyone, for

@@ -211,6 +211,7 @@ async fn resend_with_same_client_id_is_stored_once_and_acked_twice() {
         room: None,
         mentions: Vec::new(),
         attachment: None,
+        reply_to: None,
     };
     c.send_event(&event).await;
     let first = c.next_matching(ack_of).await;
@@ -373,6 +374,7 @@ async fn a_failed_write_is_an_error_never_an_ack() {
         room: None,
         mentions: Vec::new(),
         attachment: None,
+        reply_to: None,
     };
     c.send_event(&event).await;
     loop {

@@ -67,6 +67,7 @@ async fn post(c: &mut Client, room: RoomId, text: &str, attachment: Option<Strin
         room: Some(room),
         mentions: Vec::new(),
         attachment,
+        reply_to: None,
     })
     .await;
     c.next_matching(|e| match e {
@@ -156,6 +157,10 @@ async fn shut_out(
         (
             "page",
             get(server, device, &format!("/r/{}", room.slug)).await,
+        ),
+        (
+            "page",
+            get(server, device, &format!("/r/{}/m/{msg}", room.slug)).await,
         ),
         (
             "get_messages",
@@ -325,6 +330,16 @@ async fn closed_rooms_are_their_members_alone(a: &Server, b: &Server) {
             room: Some(plans.id),
             mentions: Vec::new(),
             attachment: None,
+            reply_to: None,
+        },
+        // A reply in a room Cy reads, quoting the private message.
+        ClientEvent::Send {
+            client_id: ClientMessageId::new_random(),
+            text: "what does it say?".into(),
+            room: Some(RoomId::DEFAULT),
+            mentions: Vec::new(),
+            attachment: None,
+            reply_to: Some(secret.id),
         },
         ClientEvent::React {
             client_id: ClientMessageId::new_random(),
@@ -351,6 +366,12 @@ async fn closed_rooms_are_their_members_alone(a: &Server, b: &Server) {
     let (status, page) = get(b, &bo, &format!("/r/{}", plans.slug)).await;
     assert_eq!(status, 200);
     assert!(page.contains("vault"));
+    let (status, page) = get(b, &bo, &format!("/r/{}/m/{}", plans.slug, secret.id.0)).await;
+    assert_eq!(status, 200, "the permalink opens for a member");
+    assert!(page.contains("vault"));
+    // The same message under another room's address is not there.
+    let (status, _) = get(b, &bo, &format!("/r/{}/m/{}", general.slug, secret.id.0)).await;
+    assert_eq!(status, 404);
 
     // Bo removed, with the tab open: the room goes at once, then nothing.
     room_of(
@@ -453,6 +474,7 @@ async fn closed_rooms_are_their_members_alone(a: &Server, b: &Server) {
             room: Some(dm.id),
             mentions: Vec::new(),
             attachment: None,
+            reply_to: None,
         },
     )
     .await;

@@ -218,7 +218,7 @@ async fn run_client(index: usize, device: String, shared: Arc<Shared>) -> Client
                             }
                             for (client_id, text) in outbox.clone() {
                                 log.attempts += 1;
-                                let event = ClientEvent::Send { client_id, text, room: None, mentions: Vec::new(), attachment: None };
+                                let event = ClientEvent::Send { client_id, text, room: None, mentions: Vec::new(), attachment: None, reply_to: None };
                                 let json = serde_json::to_string(&event).expect("json");
                                 if socket.send(Message::text(json)).await.is_err() {
                                     break;
@@ -254,7 +254,7 @@ async fn run_client(index: usize, device: String, shared: Arc<Shared>) -> Client
                     next_text += 1;
                     outbox.push((client_id, text.clone()));
                     log.attempts += 1;
-                    let json = serde_json::to_string(&ClientEvent::Send { client_id, text, room: None, mentions: Vec::new(), attachment: None }).expect("json");
+                    let json = serde_json::to_string(&ClientEvent::Send { client_id, text, room: None, mentions: Vec::new(), attachment: None, reply_to: None }).expect("json");
                     if socket.send(Message::text(json)).await.is_err() {
                         break;
                     }

@@ -158,6 +158,7 @@ async fn a_message_carries_its_uploader_s_file_and_no_one_else_s() {
         room: None,
         mentions: Vec::new(),
         attachment: Some(up.upload.clone()),
+        reply_to: None,
     })
     .await;
     let acked = a
@@ -181,6 +182,7 @@ async fn a_message_carries_its_uploader_s_file_and_no_one_else_s() {
         room: None,
         mentions: Vec::new(),
         attachment: Some(up.upload),
+        reply_to: None,
     })
     .await;
     let code = e
@@ -222,6 +224,7 @@ async fn a_deleted_messages_photo_is_deleted_from_disk_and_others_stay() {
             room: None,
             mentions: Vec::new(),
             attachment: Some(up.upload.clone()),
+            reply_to: None,
         })
         .await;
         let message = a

@@ -140,6 +140,7 @@ async fn messages_held_back_by_the_rate_limit_keep_their_order() {
                 room: None,
                 mentions: Vec::new(),
                 attachment: None,
+                reply_to: None,
             })
             .await;
         }
@@ -210,6 +211,7 @@ async fn order_holds_across_a_reconnect_under_the_rate_limit() {
                 room: None,
                 mentions: Vec::new(),
                 attachment: None,
+                reply_to: None,
             })
             .await;
         }
@@ -233,6 +235,7 @@ async fn order_holds_across_a_reconnect_under_the_rate_limit() {
                 room: None,
                 mentions: Vec::new(),
                 attachment: None,
+                reply_to: None,
             })
             .await;
         }

@@ -37,6 +37,7 @@ async fn send(c: &mut Client, client_id: ClientMessageId, text: &str) {
         room: None,
         mentions: Vec::new(),
         attachment: None,
+        reply_to: None,
     })
     .await;
 }

@@ -277,6 +277,7 @@ async fn post_in(client: &mut Client, room: Option<RoomId>, text: &str, mentions
             room,
             mentions,
             attachment: None,
+            reply_to: None,
         })
         .await;
     client

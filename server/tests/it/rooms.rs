@@ -49,6 +49,7 @@ async fn post(c: &mut Client, room: RoomId, text: &str) -> ChatMessage {
         room: Some(room),
         mentions: Vec::new(),
         attachment: None,
+        reply_to: None,
     })
     .await;
     c.next_matching(|e| match e {
@@ -405,6 +406,7 @@ async fn read_marks_follow_the_identity_and_archived_rooms_are_read_only() {
             room: Some(attic.id),
             mentions: Vec::new(),
             attachment: None,
+            reply_to: None,
         })
         .await;
     let code = in_attic

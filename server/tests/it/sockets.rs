@@ -50,6 +50,7 @@ async fn fifty_concurrent_senders_each_acked_once_every_client_sees_every_id_in_
                         room: None,
                         mentions: Vec::new(),
                         attachment: None,
+                        reply_to: None,
                     })
                     .await;
                 }

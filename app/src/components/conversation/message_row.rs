@@ -1,5 +1,7 @@
 use crate::components::chunks::load_when;
-use crate::protocol::{ChatMessage, ClientEvent, ClientMessageId, MessageId, UserId, REACTIONS};
+use crate::protocol::{
+    ChatMessage, ClientEvent, ClientMessageId, MessageId, Quote, UserId, REACTIONS,
+};
 use crate::state::{now, ChatState, Delivery};
 use crate::time;
 use futures::FutureExt;
@@ -66,6 +68,11 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
         .map(|a| view! { <AttachmentView attachment=a/> });
     let reactions = m.reactions.clone();
     let body = m.msg.clone();
+    let quoted = Quote::of(&m);
+    let reply = m.reply.clone().map(|q| view! { <QuoteLink quote=q/> });
+    // Opened from its link: brought into view (and read out) even
+    // before, or without, the page's code.
+    let linked = state.focus.get_untracked() == Some(id);
     view! {
         {day}
         {divider}
@@ -76,7 +83,10 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
             class:deleted=m.deleted
             class:focused=move || state.focus.get() == Some(id)
             data-id=m.id.0
+            tabindex=linked.then_some("-1")
+            autofocus=linked
         >
+            {reply}
             <span class="author" style:background-color=m.color.clone()>{m.user_name.clone()}</span>
             // Screen readers would otherwise run the name into the text.
             <span class="sr-only">": "</span>
@@ -126,7 +136,7 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
             {move || {
                 (menu.get() == Some(id) && actions_ready.get())
                     .then(|| {
-                        row_actions(id, author, Signal::derive(editable), Signal::derive(mine), body.clone())
+                        row_actions(id, author, Signal::derive(editable), Signal::derive(mine), body.clone(), quoted.clone())
                             .now_or_never()
                             .and_then(Result::ok)
                     })
@@ -146,8 +156,9 @@ fn row_actions(
     editable: Signal<bool>,
     mine: Signal<bool>,
     text: String,
+    quote: Quote,
 ) -> Result<AnyView, SplitLoaderError> {
-    Ok(view! { <RowActions id author editable mine text/> }.into_any())
+    Ok(view! { <RowActions id author editable mine text quote/> }.into_any())
 }
 
 /// Fetches the menu's chunk the first time any row's menu opens; a failure
@@ -161,8 +172,8 @@ pub fn row_actions_loader(state: ChatState, menu: RwSignal<Option<MessageId>>) -
     )
 }
 
-/// What can be done to a message: react, and for its author edit and
-/// delete.
+/// What can be done to a message: react, reply, copy its link, and for
+/// its author edit and delete.
 #[component]
 fn RowActions(
     id: MessageId,
@@ -170,10 +181,12 @@ fn RowActions(
     editable: Signal<bool>,
     mine: Signal<bool>,
     text: String,
+    quote: Quote,
 ) -> impl IntoView {
     let state = expect_context::<ChatState>();
     let MenuOpen { open: menu, .. } = expect_context::<MenuOpen>();
     let confirming = RwSignal::new(false);
+    let copied = RwSignal::new(false);
     let picks = REACTIONS
         .iter()
         .map(|emoji| {
@@ -191,6 +204,20 @@ fn RowActions(
     view! {
         <span class="row-actions" role="group" aria-label="Message actions">
             <span class="picks">{picks}</span>
+            <Show when=move || state.can_post()>
+                <button type="button" class="reply" on:click={
+                    let quote = quote.clone();
+                    move |_| {
+                        state.editing.set(None);
+                        state.replying.set(Some(quote.clone()));
+                        state.focus_composer();
+                        menu.set(None);
+                    }
+                }>"Reply"</button>
+            </Show>
+            <button type="button" class="copy-link" on:click=move |_| {
+                crate::components::copy_link(state, id, copied);
+            }>{move || if copied.get() { "Link copied" } else { "Copy link" }}</button>
             <Show when=move || editable.get()>
                 <button type="button" class="edit" on:click={
                     let text = text.clone();
@@ -244,6 +271,41 @@ fn react(state: ChatState, id: MessageId, emoji: String, on: bool) {
         emoji,
         on,
     });
+}
+
+/// The message a reply answers: its author and first line, linking to it
+/// (in place with the page's code, through its permalink without).
+#[component]
+fn QuoteLink(quote: Quote) -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let id = quote.id;
+    let href = move || {
+        state
+            .room
+            .with(|r| r.as_ref().map(|r| format!("/r/{}/m/{}", r.slug, id.0)))
+    };
+    let line = if quote.deleted {
+        "message deleted".to_owned()
+    } else {
+        quote.line
+    };
+    let label = format!("In reply to {}: {line}", quote.user_name);
+    view! {
+        <a
+            class="quote"
+            class:deleted=quote.deleted
+            href=href
+            aria-label=label
+            on:click=move |ev| {
+                ev.prevent_default();
+                crate::components::jump_to(state, id);
+            }
+        >
+            <span class="quote-author" style:border-color=quote.color>{quote.user_name}</span>
+            " "
+            <span class="quote-line">{line}</span>
+        </a>
+    }
 }
 
 /// One of this device's messages that the server has not acknowledged.
@@ -365,6 +427,7 @@ mod rendered {
             mentions: Vec::new(),
             attachment: None,
             rich: None,
+            reply: None,
         }
     }
 

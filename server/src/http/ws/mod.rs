@@ -395,6 +395,7 @@ async fn handle_text(chat: &Chat, tab: &mut Tab, text: &str) -> Handled {
             room,
             mentions,
             attachment,
+            reply_to,
         } => {
             let attachment = match attachment {
                 None => None,
@@ -443,11 +444,15 @@ async fn handle_text(chat: &Chat, tab: &mut Tab, text: &str) -> Handled {
                 return Handled::reply(slow_down(client_id, wait));
             }
             tab.gate.take(client_id);
-            let room = room.unwrap_or(tab.room);
-            match chat
-                .submit(device, room, client_id, text, mentions, attachment)
-                .await
-            {
+            let draft = crate::chat::Draft {
+                room: room.unwrap_or(tab.room),
+                client_id,
+                text,
+                mentions,
+                attachment,
+                reply_to,
+            };
+            match chat.submit(device, draft).await {
                 Ok(ticket) => Handled::Pending(client_id, ticket),
                 Err(e) => refused(e, client_id),
             }

@@ -14,22 +14,42 @@ const MAX_MENTIONS: usize = 20;
 
 /// Keeps the mentioned users whose current name the text holds as
 /// `@name`; returns them in id order.
+/// The author of the message a reply answers, which must be of the same
+/// room.
+pub async fn parent_author<C: GenericClient + Sync>(
+    db: &C,
+    parent: MessageId,
+    room: RoomId,
+) -> Result<UserId> {
+    db.query_opt(
+        "SELECT user_id FROM messages WHERE id = $1 AND room_id = $2",
+        &[&parent.0, &room.0],
+    )
+    .await?
+    .map(|r| UserId(r.get(0)))
+    .ok_or(StoreError::NotFound)
+}
+
 pub async fn store_mentions<C: GenericClient + Sync>(
     db: &C,
     id: MessageId,
     text: &str,
     wanted: &[UserId],
+    answered: Option<UserId>,
 ) -> Result<Vec<UserId>> {
     let mut kept: Vec<UserId> = Vec::new();
-    for user in wanted.iter().take(MAX_MENTIONS) {
+    for user in wanted.iter().take(MAX_MENTIONS).chain(answered.iter()) {
         if kept.contains(user) {
             continue;
         }
-        let name: Option<String> = db
-            .query_opt("SELECT name FROM users WHERE id = $1", &[&user.0])
-            .await?
-            .map(|r| r.get(0));
-        if name.is_some_and(|n| text.contains(&format!("@{n}"))) {
+        let named = Some(*user) == answered || {
+            let name: Option<String> = db
+                .query_opt("SELECT name FROM users WHERE id = $1", &[&user.0])
+                .await?
+                .map(|r| r.get(0));
+            name.is_some_and(|n| text.contains(&format!("@{n}")))
+        };
+        if named {
             // The mention's room and place, for counting from a mark.
             db.execute(
                 "INSERT INTO mentions (message_id, user_id, room_id, created_seq)
@@ -87,10 +107,11 @@ pub async fn change(
                 &[&id.0, &text.as_str(), &now, &seq.0],
             )
             .await?;
-            let kept = rows::message(&tx, id).await?.mentions;
+            let before = rows::message(&tx, id).await?;
             tx.execute("DELETE FROM mentions WHERE message_id = $1", &[&id.0])
                 .await?;
-            store_mentions(&tx, id, text.as_str(), &kept).await?;
+            let answered = super::super::answered(&before);
+            store_mentions(&tx, id, text.as_str(), &before.mentions, answered).await?;
         }
         Change::Delete => {
             if !mine {

@@ -2,7 +2,9 @@
 //! mentions.
 
 use super::super::{Result, StoreError};
-use app::protocol::{ChatMessage, MessageId, Reaction, Reactor, RoomId, Seq, UserId, REACTIONS};
+use app::protocol::{
+    ChatMessage, MessageId, Quote, Reaction, Reactor, RoomId, Seq, UserId, REACTIONS,
+};
 use std::collections::HashMap;
 use tokio_postgres::{GenericClient, Row};
 
@@ -13,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0003_unread.sql"),
     include_str!("../../../migrations/postgres/0004_membership.sql"),
     include_str!("../../../migrations/postgres/0005_push_default.sql"),
+    include_str!("../../../migrations/postgres/0006_reply.sql"),
 ];
 
 /// Any number that is the same on every node: the advisory lock that
@@ -20,7 +23,7 @@ const MIGRATIONS: &[&str] = &[
 const MIGRATION_LOCK: i64 = 0x0063_6861_7400;
 
 pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts, room_id, seq, \
-     edited_at IS NOT NULL, deleted, attachment, created_seq FROM messages";
+     edited_at IS NOT NULL, deleted, attachment, created_seq, reply_to FROM messages";
 
 /// Creates or updates the schema. Nodes starting together take turns.
 pub async fn migrate(db: &mut tokio_postgres::Client) -> Result<()> {
@@ -132,6 +135,10 @@ pub fn message_from_row(row: &Row) -> (ChatMessage, Seq) {
         attachment: row
             .get::<_, Option<String>>(10)
             .and_then(|json| serde_json::from_str(&json).ok()),
+        // Filled in with the parent's current state (`fill_quotes`).
+        reply: row
+            .get::<_, Option<i64>>(12)
+            .map(|id| Quote::gone(MessageId(id))),
     };
     (message, Seq(row.get(11)))
 }
@@ -176,6 +183,13 @@ async fn fill_extras<C: GenericClient + Sync>(
     if list.is_empty() {
         return Ok(());
     }
+    fill_quotes(
+        db,
+        list.iter_mut()
+            .filter_map(|(m, _)| m.reply.as_mut())
+            .collect(),
+    )
+    .await?;
     let ids: Vec<i64> = list.iter().map(|(m, _)| m.id.0).collect();
     let mut reactions: HashMap<i64, Vec<Reaction>> = HashMap::new();
     let rows = db
@@ -227,6 +241,30 @@ async fn fill_extras<C: GenericClient + Sync>(
             m.reactions = r;
         }
         m.mentions = mentions.remove(&m.id.0).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Fills each reply's quote with its parent as it stands now, in one
+/// query for them all.
+pub async fn fill_quotes<C: GenericClient + Sync>(db: &C, quotes: Vec<&mut Quote>) -> Result<()> {
+    if quotes.is_empty() {
+        return Ok(());
+    }
+    let parents: Vec<i64> = quotes.iter().map(|q| q.id.0).collect();
+    let found: HashMap<MessageId, Quote> = db
+        .query(&format!("{SELECT_MESSAGE} WHERE id = ANY($1)"), &[&parents])
+        .await?
+        .iter()
+        .map(|row| {
+            let (m, _) = message_from_row(row);
+            (m.id, Quote::of(&m))
+        })
+        .collect();
+    for q in quotes {
+        if let Some(now) = found.get(&q.id) {
+            *q = now.clone();
+        }
     }
     Ok(())
 }

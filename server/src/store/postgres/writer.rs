@@ -188,8 +188,8 @@ async fn commit(pool: &Pool, posts: &[&NewPost]) -> Result<Vec<Result<Posted>>> 
         .await?;
     let insert = tx
         .prepare_cached(&format!(
-            "INSERT INTO messages (user_id, client_id, user_name, color, body, ts, room_id, created_seq, seq, attachment)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
+            "INSERT INTO messages (user_id, client_id, user_name, color, body, ts, room_id, created_seq, seq, attachment, reply_to)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
              ON CONFLICT (user_id, client_id) DO NOTHING
              RETURNING {}",
             SELECT_MESSAGE
@@ -219,6 +219,16 @@ async fn commit(pool: &Pool, posts: &[&NewPost]) -> Result<Vec<Result<Posted>>> 
             results.push(Err(StoreError::Archived));
             continue;
         }
+        let answered = match post.reply_to {
+            None => None,
+            Some(parent) => match messages::parent_author(&*tx, parent, post.room).await {
+                Ok(author) => Some(author).filter(|a| *a != me.user_id),
+                Err(e) => {
+                    results.push(Err(e));
+                    continue;
+                }
+            },
+        };
         let seq = Seq(cursor.seq.0 + 1);
         let attachment = post
             .attachment
@@ -237,6 +247,7 @@ async fn commit(pool: &Pool, posts: &[&NewPost]) -> Result<Vec<Result<Posted>>> 
                     &post.room.0,
                     &seq.0,
                     &attachment,
+                    &post.reply_to.map(|id| id.0),
                 ],
             )
             .await?;
@@ -245,9 +256,15 @@ async fn commit(pool: &Pool, posts: &[&NewPost]) -> Result<Vec<Result<Posted>>> 
                 cursor.seq = seq;
                 cursor.moved = true;
                 let mut message = rows::message_from_row(&row).0;
-                message.mentions =
-                    messages::store_mentions(&*tx, message.id, post.text.as_str(), &post.mentions)
-                        .await?;
+                rows::fill_quotes(&*tx, message.reply.iter_mut().collect()).await?;
+                message.mentions = messages::store_mentions(
+                    &*tx,
+                    message.id,
+                    post.text.as_str(),
+                    &post.mentions,
+                    answered,
+                )
+                .await?;
                 if let Some(file) = &post.attachment {
                     super::members::record_files(&*tx, message.id, post.room, file).await?;
                 }

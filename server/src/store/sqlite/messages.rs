@@ -25,6 +25,10 @@ pub fn post(db: &Connection, post: &NewPost, out: &mut Vec<Publish>) -> Result<P
         });
     }
     rooms::writable(db, post.room)?;
+    let parent_author = match post.reply_to {
+        None => None,
+        Some(parent) => Some(parent_author(db, parent, post.room)?),
+    };
     let attachment = post
         .attachment
         .as_ref()
@@ -32,8 +36,8 @@ pub fn post(db: &Connection, post: &NewPost, out: &mut Vec<Publish>) -> Result<P
     let seq = rooms::next_seq(db, post.room)?;
     let mut message = db
         .prepare_cached(&format!(
-            "INSERT INTO messages (user_id, client_id, user_name, color, body, ts, room_id, created_seq, seq, attachment)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
+            "INSERT INTO messages (user_id, client_id, user_name, color, body, ts, room_id, created_seq, seq, attachment, reply_to)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)
              RETURNING {}",
             SELECT_MESSAGE
                 .trim_start_matches("SELECT ")
@@ -49,11 +53,15 @@ pub fn post(db: &Connection, post: &NewPost, out: &mut Vec<Publish>) -> Result<P
                 post.ts,
                 post.room.0,
                 seq.0,
-                attachment
+                attachment,
+                post.reply_to.map(|id| id.0)
             ],
             schema::message_from_row,
         )?;
-    message.mentions = store_mentions(db, message.id, post.text.as_str(), &post.mentions)?;
+    schema::fill_quotes(db, message.reply.iter_mut().collect())?;
+    let answered = parent_author.filter(|author| *author != me.user_id);
+    message.mentions =
+        store_mentions(db, message.id, post.text.as_str(), &post.mentions, answered)?;
     if let Some(file) = &post.attachment {
         super::members::record_files(db, message.id, post.room, file)?;
     }
@@ -78,24 +86,39 @@ pub fn post(db: &Connection, post: &NewPost, out: &mut Vec<Publish>) -> Result<P
     })
 }
 
+/// The author of the message a reply answers, which must be of the same
+/// room.
+fn parent_author(db: &Connection, parent: MessageId, room: RoomId) -> Result<UserId> {
+    db.prepare_cached("SELECT user_id FROM messages WHERE id = ?1 AND room_id = ?2")?
+        .query_row([parent.0, room.0], |r| r.get(0))
+        .optional()?
+        .map(UserId)
+        .ok_or(StoreError::NotFound)
+}
+
 /// Keeps the mentioned users whose current name the text holds as
-/// `@name`; returns them in id order.
+/// `@name`, and the author of the message answered; returns them in id
+/// order.
 fn store_mentions(
     db: &Connection,
     id: MessageId,
     text: &str,
     wanted: &[UserId],
+    answered: Option<UserId>,
 ) -> Result<Vec<UserId>> {
     let mut kept: Vec<UserId> = Vec::new();
-    for user in wanted.iter().take(MAX_MENTIONS) {
+    for user in wanted.iter().take(MAX_MENTIONS).chain(answered.iter()) {
         if kept.contains(user) {
             continue;
         }
-        let name: Option<String> = db
-            .prepare_cached("SELECT name FROM users WHERE id = ?1")?
-            .query_row([user.0], |r| r.get(0))
-            .optional()?;
-        if name.is_some_and(|n| text.contains(&format!("@{n}"))) {
+        let named = || -> Result<bool> {
+            let name: Option<String> = db
+                .prepare_cached("SELECT name FROM users WHERE id = ?1")?
+                .query_row([user.0], |r| r.get(0))
+                .optional()?;
+            Ok(name.is_some_and(|n| text.contains(&format!("@{n}"))))
+        };
+        if Some(*user) == answered || named()? {
             db.prepare_cached(
                 // The mention's room and place, for counting from a mark.
                 "INSERT INTO mentions (message_id, user_id, room_id, created_seq)
@@ -143,10 +166,16 @@ pub fn change(
             )?
             .execute(params![id.0, text.as_str(), now, seq.0])?;
             // Mentions the new text no longer names are dropped.
-            let kept: Vec<UserId> = schema::message(db, id)?.mentions;
+            let before = schema::message(db, id)?;
             db.prepare_cached("DELETE FROM mentions WHERE message_id = ?1")?
                 .execute([id.0])?;
-            store_mentions(db, id, text.as_str(), &kept)?;
+            store_mentions(
+                db,
+                id,
+                text.as_str(),
+                &before.mentions,
+                super::super::answered(&before),
+            )?;
         }
         Change::Delete => {
             if !mine {

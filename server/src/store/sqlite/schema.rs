@@ -2,7 +2,9 @@
 //! message row with its reactions and mentions.
 
 use super::super::{Result, StoreError};
-use app::protocol::{ChatMessage, MessageId, Reaction, Reactor, RoomId, Seq, UserId, REACTIONS};
+use app::protocol::{
+    ChatMessage, MessageId, Quote, Reaction, Reactor, RoomId, Seq, UserId, REACTIONS,
+};
 use rusqlite::{Connection, Row};
 use std::collections::HashMap;
 
@@ -20,10 +22,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0010_unread.sql"),
     include_str!("../../../migrations/0011_membership.sql"),
     include_str!("../../../migrations/0012_push_default.sql"),
+    include_str!("../../../migrations/0013_reply.sql"),
 ];
 
 pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts, room_id, seq, \
-     edited_at IS NOT NULL, deleted, attachment FROM messages";
+     edited_at IS NOT NULL, deleted, attachment, reply_to FROM messages";
 
 pub fn configure(db: &Connection) -> Result<()> {
     // FULL: a message is acknowledged only once it would survive power
@@ -75,6 +78,10 @@ pub fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
         attachment: row
             .get::<_, Option<String>>(10)?
             .and_then(|json| serde_json::from_str(&json).ok()),
+        // Filled in with the parent's current state (`fill_extras`).
+        reply: row
+            .get::<_, Option<i64>>(11)?
+            .map(|id| Quote::gone(MessageId(id))),
     })
 }
 
@@ -99,11 +106,16 @@ pub fn message(db: &Connection, id: MessageId) -> Result<ChatMessage> {
         .ok_or(StoreError::NotFound)
 }
 
-/// Adds reactions (in the order they are offered) and mentions.
+/// Adds reactions (in the order they are offered), mentions, and the
+/// quotes of the messages replies answer.
 fn fill_extras(db: &Connection, list: &mut [ChatMessage]) -> Result<()> {
     if list.is_empty() {
         return Ok(());
     }
+    fill_quotes(
+        db,
+        list.iter_mut().filter_map(|m| m.reply.as_mut()).collect(),
+    )?;
     let ids: Vec<i64> = list.iter().map(|m| m.id.0).collect();
     let marks = vec!["?"; ids.len()].join(",");
     let mut reactions: HashMap<i64, Vec<Reaction>> = HashMap::new();
@@ -155,6 +167,27 @@ fn fill_extras(db: &Connection, list: &mut [ChatMessage]) -> Result<()> {
             m.reactions = r;
         }
         m.mentions = mentions.remove(&m.id.0).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Fills each reply's quote with its parent as it stands now, in one
+/// query for them all.
+pub fn fill_quotes(db: &Connection, quotes: Vec<&mut Quote>) -> Result<()> {
+    if quotes.is_empty() {
+        return Ok(());
+    }
+    let parents: Vec<i64> = quotes.iter().map(|q| q.id.0).collect();
+    let marks = vec!["?"; parents.len()].join(",");
+    let mut stmt = db.prepare(&format!("{SELECT_MESSAGE} WHERE id IN ({marks})"))?;
+    let found: HashMap<MessageId, Quote> = stmt
+        .query_map(rusqlite::params_from_iter(&parents), message_from_row)?
+        .map(|m| m.map(|m| (m.id, Quote::of(&m))))
+        .collect::<rusqlite::Result<_>>()?;
+    for q in quotes {
+        if let Some(now) = found.get(&q.id) {
+            *q = now.clone();
+        }
     }
     Ok(())
 }

@@ -213,6 +213,7 @@ mod tests {
             text: MessageText::parse(text).expect("valid"),
             mentions: Vec::new(),
             attachment: None,
+            reply_to: None,
             ts: 1,
         };
         job(move |db, out| messages::post(db, &post, out))

@@ -297,6 +297,7 @@ impl Client {
             room: None,
             mentions: Vec::new(),
             attachment: None,
+            reply_to: None,
         })
         .await;
         client_id

@@ -7,7 +7,7 @@ use crate::validate::{char_count, MessageText, MESSAGE_MAX_CHARS};
 use leptos::ev::{KeyboardEvent, SubmitEvent};
 use leptos::prelude::*;
 use mentions::{mentioned, MentionSuggestions, Mentions};
-use parts::{AttachmentChip, CharCount, EditingNote, UploadProgress};
+use parts::{AttachmentChip, CharCount, EditingNote, ReplyNote, UploadProgress};
 
 /// "Typing" goes to the others at most this often.
 const TYPING_EVERY_MS: f64 = 3_000.0;
@@ -74,6 +74,10 @@ pub fn Composer() -> impl IntoView {
         if ev.key() == "Escape" && state.editing.get_untracked().is_some() {
             state.editing.set(None);
             draft.set(String::new());
+            return;
+        }
+        if ev.key() == "Escape" && state.replying.get_untracked().is_some() {
+            state.replying.set(None);
             return;
         }
         // Up in an empty box edits the last message, as in most chats.
@@ -164,6 +168,7 @@ pub fn Composer() -> impl IntoView {
         <UploadProgress/>
         <AttachmentChip/>
         <EditingNote/>
+        <ReplyNote/>
         <form class="composer" on:submit=on_submit>
             <MentionSuggestions mentions=mentions/>
             <label class="attach" title="Attach a photo or file" class:disabled=state.cannot_post()>

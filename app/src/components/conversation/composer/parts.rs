@@ -62,6 +62,32 @@ pub fn EditingNote() -> impl IntoView {
     }
 }
 
+/// The message the next one answers, above the box, until it is sent or
+/// the reply is cancelled.
+#[component]
+pub fn ReplyNote() -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    view! {
+        {move || state.replying.get().map(|q| {
+            let line = if q.deleted { "message deleted".to_owned() } else { q.line };
+            view! {
+                <p class="reply-note">
+                    <span class="reply-to">
+                        "Replying to "
+                        <strong style:border-color=q.color>{q.user_name}</strong>
+                        " "
+                        <span class="quote-line">{line}</span>
+                    </span>
+                    <button type="button" class="cancel-reply" aria-label="Cancel reply" on:click=move |_| {
+                        state.replying.set(None);
+                        state.focus_composer();
+                    }>"×"</button>
+                </p>
+            }
+        })}
+    }
+}
+
 /// How many characters, once the limit is near; red past it.
 #[component]
 pub fn CharCount(count: Memo<usize>) -> impl IntoView {
