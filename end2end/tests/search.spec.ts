@@ -33,6 +33,14 @@ test('search finds a message, highlights the words, and a tap lands on it', asyn
     await page.locator('.new-pill').click();
     await expect(confirmed(page, `filler 69 ${t}`)).toBeInViewport();
     await expect(page.locator('.new-pill')).toHaveCount(0);
+
+    // Results read as words: no Markdown marks.
+    await send(page, `**crunchy** ~~burnt~~ caramel \`top\` ${t}`);
+    await page.locator('.search-button').click();
+    await page.locator('.search-input').fill('caramel');
+    const plain = page.locator('.search-hit', { hasText: t }).first();
+    await expect(plain.locator('.hit-text')).toHaveText(`crunchy burnt caramel top ${t}`);
+    await expect(plain.locator('mark')).toHaveText(['caramel']);
   } finally {
     await server.kill();
   }

@@ -287,7 +287,10 @@ impl Chat {
                     room
                 }
             };
-            let parts = crate::store::search::parts(&marked)
+            // Shown as words, as a notification is: the marks of what
+            // matched are text to the Markdown reader and pass through.
+            let words = app::rich::parse(&marked).map_or(marked, |b| app::rich::plain(&b));
+            let parts = crate::store::search::parts(&words)
                 .into_iter()
                 .map(|(text, hit)| app::api::TextPart { text, hit })
                 .collect();

@@ -150,7 +150,8 @@ pub fn MessageList() -> impl IntoView {
                     </Show>
                     <For
                         each=rows
-                        key=|p| (p.message.id, p.message.seq, p.head, p.day.clone(), p.divider)
+                        // A reply is drawn again when the message it quotes changes.
+                        key=|p| (p.message.id, p.message.seq, p.head, p.day.clone(), p.divider, p.message.reply.as_ref().map(|q| (q.line.clone(), q.deleted)))
                         children=move |p| view! { <MessageRow place=p/> }
                     />
                     <For
