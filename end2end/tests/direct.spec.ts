@@ -148,3 +148,24 @@ test('private rooms: made private, a member added then removed with the tab open
   await closeSettings(page);
   await expect((await roomList(page)).locator('.room-link', { hasText: room })).toHaveCount(1);
 });
+
+test('a direct message from the mention list: the @word goes, the conversation opens', async ({ page, browser }, testInfo) => {
+  const t = tag(testInfo);
+  // One word, so the list narrows to him alone.
+  const zedName = `Zed${t.slice(-6)}`;
+  const zedDevice = await newDevice(browser, testInfo);
+  const zed = await zedDevice.newPage();
+  await join(page, `Ann ${t}`);
+  await join(zed, zedName);
+  const input = page.locator('.composer-input');
+  await input.click();
+  await input.pressSequentially(`lunch? @${zedName.slice(0, 6)}`);
+  await expect(page.locator('.mention-option')).toHaveText([zedName]);
+  await page.getByRole('button', { name: `Message ${zedName} directly` }).click();
+  await expect(page.locator('h1.room')).toHaveText(zedName);
+  await expect(page).toHaveURL(/\/r\/dm-/);
+  await expect(input).toHaveValue('lunch? ');
+  await send(page, `lunch? ${t}`);
+  await expect(confirmed(page, `lunch? ${t}`)).toHaveCount(1);
+  await zedDevice.close();
+});

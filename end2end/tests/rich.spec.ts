@@ -17,6 +17,9 @@ async function formatted(p: Page, t: string) {
   const code = rows.filter({ hasText: `fn main() { ${t} }` }).locator('.rich pre');
   await expect(code.locator('code')).toHaveText(`fn main() { ${t} }`);
   await expect(code.locator('.code-lang')).toHaveText('rust');
+  // Coloured on the server: the keyword has its class, nothing else runs.
+  await expect(code.locator('code .hl-k').first()).toHaveText('fn');
+  await expect(code.locator('code .hl-f').first()).toHaveText('main');
 
   const quoted = rows.filter({ hasText: `quoted ${t}` }).locator('.rich');
   await expect(quoted.locator('blockquote')).toHaveText(`quoted ${t}`);

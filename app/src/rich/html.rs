@@ -30,7 +30,13 @@ fn block(b: &Block, out: &mut String) {
                 out.push_str("</span>");
             }
             out.push_str("<code>");
-            escape(text, out);
+            match lang
+                .as_deref()
+                .and_then(|l| super::highlight::highlight(l, text))
+            {
+                Some(coloured) => out.push_str(&coloured),
+                None => escape(text, out),
+            }
             out.push_str("</code></pre>");
         }
         Block::Quote(c) => {

@@ -8,6 +8,8 @@
 //! nothing to format carries nothing and shows as its text.
 
 #[cfg(feature = "ssr")]
+mod highlight;
+#[cfg(feature = "ssr")]
 mod html;
 #[cfg(feature = "ssr")]
 mod parse;
@@ -17,10 +19,26 @@ pub use html::{escape, to_html};
 #[cfg(feature = "ssr")]
 pub use parse::parse;
 
-/// A message's formatted text as HTML, or `None` when plain.
+/// A message's formatted text as HTML, or `None` when plain. Pages read
+/// the same messages over and over, so what was drawn is kept, by the
+/// text itself, for the most recent texts.
 #[cfg(feature = "ssr")]
 pub fn render(text: &str) -> Option<String> {
-    parse(text).map(|blocks| to_html(&blocks))
+    use std::sync::{LazyLock, Mutex};
+    type Drawn = lru::LruCache<String, Option<String>>;
+    static DRAWN: LazyLock<Mutex<Drawn>> = LazyLock::new(|| {
+        Mutex::new(lru::LruCache::new(
+            std::num::NonZeroUsize::new(2048).unwrap_or(std::num::NonZeroUsize::MIN),
+        ))
+    });
+    if let Some(found) = DRAWN.lock().ok().and_then(|mut d| d.get(text).cloned()) {
+        return found;
+    }
+    let drawn = parse(text).map(|blocks| to_html(&blocks));
+    if let Ok(mut d) = DRAWN.lock() {
+        d.put(text.to_owned(), drawn.clone());
+    }
+    drawn
 }
 
 #[cfg(feature = "ssr")]

@@ -73,6 +73,22 @@ impl Mentions {
         self.close();
     }
 
+    /// Opens a direct conversation with `who` instead of naming them: the
+    /// `@word` at the caret goes, the rest of the draft stays.
+    pub fn write_to(&self, state: ChatState, who: Identity) {
+        if let Some(el) = state.composer.get_untracked() {
+            let caret = el.selection_start().ok().flatten().unwrap_or(0) as usize;
+            let text = state.draft.get_untracked();
+            if let Some((start, end)) = mention_at(&text, caret) {
+                state
+                    .draft
+                    .set(format!("{}{}", &text[..start], &text[end..]));
+            }
+        }
+        self.close();
+        crate::components::write_to(state, who.user_id);
+    }
+
     /// Handles the list's keys while it is open; whether the key was its.
     pub fn key(&self, state: ChatState, ev: &KeyboardEvent) -> bool {
         let open = self.offered.with_untracked(|s| s.len());
@@ -109,8 +125,17 @@ impl Mentions {
 pub fn MentionSuggestions(mentions: Mentions) -> impl IntoView {
     let state = expect_context::<ChatState>();
     let Mentions { offered, active } = mentions;
+    // The highlighted person, unless it is oneself: a direct message to
+    // them is offered beside the list (not in it: an option holds no
+    // control of its own).
+    let other = move || {
+        offered
+            .with(|o| o.get(active.get()).cloned())
+            .filter(|who| state.my_id() != Some(who.user_id))
+    };
     view! {
         <Show when=move || mentions.open()>
+          <div class="mention-panel">
             <ul id="mention-list" class="mention-list" role="listbox" aria-label="People to mention">
                 {move || {
                     offered
@@ -139,6 +164,21 @@ pub fn MentionSuggestions(mentions: Mentions) -> impl IntoView {
                         .collect_view()
                 }}
             </ul>
+            {move || other().map(|who| {
+                let label = format!("Message {} directly", who.name);
+                view! {
+                    <button
+                        type="button"
+                        class="mention-direct"
+                        // Keep the focus (and the caret) in the box.
+                        on:mousedown=|ev| ev.prevent_default()
+                        on:click=move |_| mentions.write_to(state, who.clone())
+                    >
+                        {label}
+                    </button>
+                }
+            })}
+          </div>
         </Show>
     }
 }
