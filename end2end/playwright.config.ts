@@ -65,7 +65,7 @@ export default defineConfig({
       // The corpus tests post dozens of messages from one device.
       `--message-burst 100 --newcomer-burst 100000 ` +
       // Every test's devices come from one address.
-      `--new-identity-burst 100000 --max-tcp-per-ip 100000`,
+      `--new-identity-burst 100000 --new-room-burst 100000 --max-tcp-per-ip 100000`,
     url: `${baseURL}/healthz`,
     ignoreHTTPSErrors: true,
     reuseExistingServer: false,

@@ -138,6 +138,9 @@ run_all() { # who protocol pids
                  --join-secs 10 --connect-concurrency 200 --threads 2)
     scenario "$who" "$proto" "$pids" q1 "${rooms[@]}" --clients 100 --rooms 1
     [ "$who" = chat ] && scenario "$who" "$proto" "$pids" q "${rooms[@]}" --clients 10000 --rooms 100 --private --directs 1000
+    # (q0) the same crowd holding its sockets, nobody sending: what the
+    # 10,000 cost with no message at all (pings, timers).
+    [ "$who" = chat ] && scenario "$who" "$proto" "$pids" q0 "${rooms[@]}" --clients 10000 --rooms 100 --private --directs 1000 --senders 0
     scenario "$who" "$proto" "$pids" qo "${rooms[@]}" --clients 10000 --rooms 100
   fi
   if has h && [ "$proto" = chat ]; then

@@ -85,6 +85,9 @@ def rooms_cell(r):
     u = r.get("usage", {})
     window = r.get("window_secs", 1) or 1
     sent = r["accepted_per_sec"] * window
+    if r.get("senders", 1) == 0:
+        return (f"{r['connected']}/{r['clients']} connected, no messages: "
+                f"server {u.get('server_cores', 0):.3f} cores, RSS {u.get('server_rss_kb', 0) / 1024:.0f} MB")
     per_msg = r["deliveries_in_window"] / sent if sent else 0
     cpu_ms = u.get("server_cores", 0) * window * 1000 / sent if sent else 0
     arrived = f" (all in after {r['arrived_secs']:.0f} s)" if "arrived_secs" in r else ""
@@ -129,6 +132,7 @@ def table(run):
         ("(r) 10,000 named people join one room within 30 s, then 2 msgs/s to all", lambda w: crowd_cell(load(f"{run}/{w}-r.json"))),
         ("(q1) yardstick: one room of 100 alone, 10 senders, 20 msgs/s", lambda w: rooms_cell(load(f"{run}/{w}-q1.json"))),
         ("(q) 10,000 clients in 100 private rooms of 100 (and 1,000 direct conversations), 20 msgs/s in 10 rooms", lambda w: rooms_cell(load(f"{run}/{w}-q.json"))),
+        ("(q0) the same 10,000 in their private rooms, nobody sending", lambda w: rooms_cell(load(f"{run}/{w}-q0.json"))),
         ("(q) the same 100 rooms open", lambda w: rooms_cell(load(f"{run}/{w}-qo.json"))),
         ("(h) phone, slow 4G, 4× CPU: navigation to usable message box", lambda w: hydration_cell(load(f"{run}/{w}-h.json"))),
     ]

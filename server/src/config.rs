@@ -218,6 +218,11 @@ pub struct Settings {
     #[arg(long, env = "CHAT_DECODE_MEMORY_MB", default_value_t = 512)]
     pub decode_memory_mb: u32,
 
+    /// Rooms (and direct conversations) one address may create at once,
+    /// then one more a minute.
+    #[arg(long, env = "CHAT_NEW_ROOM_BURST", default_value_t = 10)]
+    pub new_room_burst: u32,
+
     /// New identities (devices picking their first name) one address (an
     /// IPv6 /64) may make at once…
     #[arg(long, env = "CHAT_NEW_IDENTITY_BURST", default_value_t = 20)]

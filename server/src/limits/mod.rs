@@ -70,7 +70,7 @@ impl Limits {
                 settings.new_identity_burst,
                 Duration::from_secs(settings.new_identity_refill_secs),
             ),
-            new_rooms: RateLimiter::new(10, Duration::from_secs(60)),
+            new_rooms: RateLimiter::new(settings.new_room_burst, Duration::from_secs(60)),
             newcomer_messages: RateLimiter::new(
                 settings.newcomer_burst,
                 Duration::from_millis(settings.newcomer_refill_ms),
