@@ -134,14 +134,14 @@ run_all() { # who protocol pids
   # the yardstick: one room of 100 alone, the same senders and rate, so
   # each message reaches as many people.
   if has q && [ "$proto" = chat ]; then
-    local rooms=(run --senders 10 --rate 20 --duration 10 --warmup 8 --drain 3
+    local rooms=(run --rate 20 --duration 10 --warmup 8 --drain 3
                  --join-secs 10 --connect-concurrency 200 --threads 2)
-    scenario "$who" "$proto" "$pids" q1 "${rooms[@]}" --clients 100 --rooms 1
-    [ "$who" = chat ] && scenario "$who" "$proto" "$pids" q "${rooms[@]}" --clients 10000 --rooms 100 --private --directs 1000
+    scenario "$who" "$proto" "$pids" q1 "${rooms[@]}" --senders 10 --clients 100 --rooms 1
+    [ "$who" = chat ] && scenario "$who" "$proto" "$pids" q "${rooms[@]}" --senders 10 --clients 10000 --rooms 100 --private --directs 1000
     # (q0) the same crowd holding its sockets, nobody sending: what the
     # 10,000 cost with no message at all (pings, timers).
     [ "$who" = chat ] && scenario "$who" "$proto" "$pids" q0 "${rooms[@]}" --clients 10000 --rooms 100 --private --directs 1000 --senders 0
-    scenario "$who" "$proto" "$pids" qo "${rooms[@]}" --clients 10000 --rooms 100
+    scenario "$who" "$proto" "$pids" qo "${rooms[@]}" --senders 10 --clients 10000 --rooms 100
   fi
   if has h && [ "$proto" = chat ]; then
     echo "   $who h: phone, slow 4G, 4x CPU, cold cache" >&2

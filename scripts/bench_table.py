@@ -93,7 +93,7 @@ def rooms_cell(r):
     arrived = f" (all in after {r['arrived_secs']:.0f} s)" if "arrived_secs" in r else ""
     return (f"{r['connected']}/{r['clients']} connected{arrived}; {cpu_ms:.2f} ms server CPU per message, "
             f"{per_msg:.0f} deliveries per message; p50 {lat['p50']:.1f} / p99 {lat['p99']:.1f} ms to the room; "
-            f"lost {r['lost']}, dup {r['duplicated']}; "
+            f"lost {r['lost']}, dup {r['duplicated']}, {r.get('pages', 0)} catch-up pages; "
             f"{r.get('received_bytes_mean', 0) / 1024:.0f} KB received per client; {cores(r)}")
 
 

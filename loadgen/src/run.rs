@@ -81,6 +81,11 @@ struct Seen {
 
 impl Seen {
     /// Records `seq`; returns whether it was new.
+    fn has(&self, seq: u32) -> bool {
+        let (word, bit) = ((seq / 64) as usize, seq % 64);
+        self.bits.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    }
+
     fn insert(&mut self, seq: u32) -> bool {
         let (word, bit) = ((seq / 64) as usize, seq % 64);
         if self.bits.len() <= word {
@@ -139,6 +144,8 @@ struct ClientReport {
     closed_early: bool,
     /// Bytes of every frame the server sent this client.
     bytes: u64,
+    /// History pages sent in place of live messages it fell behind on.
+    pages: u64,
     /// Which client it was.
     index: usize,
 }
@@ -199,6 +206,10 @@ pub struct Report {
     pub rate_limited: u64,
     pub errors: u64,
     pub clients_closed_early: u64,
+    /// History pages the server sent in place of live messages a client
+    /// fell behind on (their messages count as received when the page
+    /// came); each is one client's gap.
+    pub pages: u64,
     /// Bytes the server sent each client over the whole run (arrival,
     /// who is here, messages): mean and most.
     pub received_bytes_mean: f64,
@@ -470,8 +481,9 @@ async fn client(
         errors: 0,
         closed_early: false,
         bytes: 0,
+        pages: 0,
     };
-    let Some(clock) = timeline(&target, &mut clock, &mut sink, &mut stream, &mut report).await
+    let Some(clock) = timeline(&target, node, &mut clock, &mut sink, &mut stream, &mut report).await
     else {
         report.closed_early = true;
         return report;
@@ -533,7 +545,7 @@ async fn client(
                             }
                             last_id = Some(id);
                         }
-                        record(&mut report, &clock, node, payload, now);
+                        record(&mut report, &clock, node, payload, now, false);
                         completed = plan.complete_on_echo && Some(payload.sender) == sender;
                         if completed && clock.in_window(now) {
                             report.completed_in_window += 1;
@@ -547,6 +559,17 @@ async fn client(
                             report.ack.record(now.saturating_sub(payload.sent_us));
                         }
                         completed = !plan.complete_on_echo && Some(payload.sender) == sender;
+                    }
+                    Frame::Page(payloads) => {
+                        // Shown as a page, not delivered one by one: new
+                        // ones count as received then, repeats are not
+                        // duplicates.
+                        report.pages += 1;
+                        for payload in payloads {
+                            if report.seen.get(payload.sender as usize).is_some_and(|s| !s.has(payload.seq)) {
+                                record(&mut report, &clock, node, payload, now, true);
+                            }
+                        }
                     }
                     Frame::RateLimited => report.rate_limited += 1,
                     Frame::Error => report.errors += 1,
@@ -582,6 +605,7 @@ async fn client(
 /// does meanwhile; `None` if the socket closes first.
 async fn timeline(
     target: &Target,
+    node: Node,
     clock: &mut ClockRx,
     sink: &mut SplitSink<Socket, Message>,
     stream: &mut SplitStream<Socket>,
@@ -592,13 +616,21 @@ async fn timeline(
             return Some(c);
         }
         tokio::select! {
+            biased;
             changed = clock.changed() => changed.ok()?,
             frame = stream.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     report.bytes += text.len() as u64;
-                    // Nothing is sent before the timeline, so only pings matter.
-                    if matches!(target.classify(text.as_str()), Frame::Ping) {
-                        sink.send(Message::text("3")).await.ok()?;
+                    match target.classify(text.as_str()) {
+                        Frame::Ping => sink.send(Message::text("3")).await.ok()?,
+                        // Nothing is sent before the timeline: a message
+                        // means it was set while this frame was read.
+                        Frame::Delivery { payload, .. } => {
+                            let c = clock.borrow_and_update().clone()?;
+                            record(report, &c, node, payload, c.now_us(), false);
+                            return Some(c);
+                        }
+                        _ => {}
                     }
                 }
                 Some(Ok(_)) => {}
@@ -608,11 +640,20 @@ async fn timeline(
     }
 }
 
-fn record(report: &mut ClientReport, clock: &Clock, node: Node, payload: Payload, now: u64) {
+/// One received message; from a page of history (`paged`), it is shown in
+/// order whatever came before it.
+fn record(
+    report: &mut ClientReport,
+    clock: &Clock,
+    node: Node,
+    payload: Payload,
+    now: u64,
+    paged: bool,
+) {
     let Some(seen) = report.seen.get_mut(payload.sender as usize) else {
         return;
     };
-    let late = seen.max_seq.is_some_and(|max| payload.seq < max);
+    let late = !paged && seen.max_seq.is_some_and(|max| payload.seq < max);
     if !seen.insert(payload.seq) {
         report.duplicated += 1;
         return;
@@ -671,11 +712,17 @@ fn summarise(
             if room(s) != room(r.index) {
                 continue;
             }
-            lost += sent_by
+            let missing = sent_by
                 .get(s)
                 .copied()
                 .unwrap_or(0)
                 .saturating_sub(seen.distinct);
+            if missing > 0 && std::env::var_os("LOADGEN_LOST_DETAIL").is_some() {
+                let sent = sent_by.get(s).copied().unwrap_or(0) as u32;
+                let gaps: Vec<u32> = (0..sent).filter(|q| !seen.has(*q)).take(20).collect();
+                eprintln!("client {} missed from sender {s}: {gaps:?}", r.index);
+            }
+            lost += missing;
         }
     }
     let sum = |f: fn(&ClientReport) -> u64| reports.iter().map(f).sum::<u64>();
@@ -714,6 +761,7 @@ fn summarise(
         rate_limited: sum(|r| r.rate_limited),
         errors: sum(|r| r.errors),
         clients_closed_early: reports.iter().filter(|r| r.closed_early).count() as u64,
+        pages: sum(|r| r.pages),
         received_bytes_mean: reports.iter().map(|r| r.bytes as f64).sum::<f64>()
             / reports.len().max(1) as f64,
         received_bytes_max: reports.iter().map(|r| r.bytes).max().unwrap_or(0),

@@ -38,6 +38,9 @@ pub enum Frame {
     },
     /// This chat acknowledged one of our messages.
     Ack(Payload),
+    /// A page of a room's history sent in place of what a socket fell
+    /// behind on (this chat's `resync`): a browser shows these messages.
+    Page(Vec<Payload>),
     RateLimited,
     Error,
     /// Engine.IO ping, to be answered.
@@ -62,6 +65,13 @@ impl Payload {
             text.push('x');
         }
         text
+    }
+
+    /// Every payload in a frame, in order.
+    fn find_all(frame: &str) -> Vec<Payload> {
+        memchr::memmem::find_iter(frame.as_bytes(), b"\"lg:")
+            .filter_map(|at| Payload::find(&frame[at..]))
+            .collect()
     }
 
     /// Finds the payload in a frame without parsing the whole JSON: this
@@ -297,6 +307,8 @@ impl Target {
                         },
                         None => Frame::Other,
                     }
+                } else if frame.starts_with(r#"{"type":"resync""#) {
+                    Frame::Page(Payload::find_all(frame))
                 } else if frame.starts_with(r#"{"type":"ack""#) {
                     Payload::find(frame).map_or(Frame::Other, Frame::Ack)
                 } else if frame.starts_with(r#"{"type":"error","code":"rate_limited""#) {
