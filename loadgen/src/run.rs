@@ -483,7 +483,15 @@ async fn client(
         bytes: 0,
         pages: 0,
     };
-    let Some(clock) = timeline(&target, node, &mut clock, &mut sink, &mut stream, &mut report).await
+    let Some(clock) = timeline(
+        &target,
+        node,
+        &mut clock,
+        &mut sink,
+        &mut stream,
+        &mut report,
+    )
+    .await
     else {
         report.closed_early = true;
         return report;

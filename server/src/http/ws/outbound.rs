@@ -199,13 +199,15 @@ pub async fn run(
                 if admission.changed() {
                     break;
                 }
-                if let Ok(b) = mailbox.rx.try_recv() {
-                    writer.forward(&chat, &b, device, &mut showing).await?;
-                    continue;
-                }
+                // The shown room first: it carries most of the traffic,
+                // and the select above polls the others first anyway.
                 // Lag and close are handled by the next recv() above.
                 if let Ok(b) = room_live.try_recv() {
                     writer.relay(&chat, &b, device, &mut showing).await?;
+                    continue;
+                }
+                if let Ok(b) = mailbox.rx.try_recv() {
+                    writer.forward(&chat, &b, device, &mut showing).await?;
                     continue;
                 }
                 match live.try_recv() {
