@@ -1,10 +1,10 @@
 //! Code blocks coloured by their language, on the server: the grammar
 //! parses the code into scopes, and each run of text gets one of a few
-//! known classes (keyword, string, comment, number, function, type), drawn
-//! here with every piece of text escaped. The page's stylesheet colours
-//! the classes for light and dark; nothing runs in the browser.
+//! known classes (keyword, string, comment, number, function, type), which
+//! the HTML drawer wraps around the escaped text. The page's stylesheet
+//! colours the classes for light and dark; nothing runs in the browser.
 
-use super::html::escape;
+use std::ops::Range;
 use std::sync::LazyLock;
 use syntect::easy::ScopeRangeIterator;
 use syntect::parsing::{ParseState, Scope, ScopeStack, SyntaxSet};
@@ -40,9 +40,10 @@ static CLASSES: LazyLock<Vec<(Scope, &'static str)>> = LazyLock::new(|| {
     .collect()
 });
 
-/// `code` in `lang`, highlighted; `None` for a language not known (or
-/// code too long), shown plain.
-pub fn highlight(lang: &str, code: &str) -> Option<String> {
+/// `code` in `lang` as runs of text (byte ranges of `code`) and their
+/// class; `None` for a language not known (or code too long), shown
+/// plain.
+pub fn highlight(lang: &str, code: &str) -> Option<Vec<(Range<usize>, Option<&'static str>)>> {
     if code.len() > MAX_BYTES {
         return None;
     }
@@ -50,27 +51,26 @@ pub fn highlight(lang: &str, code: &str) -> Option<String> {
     let syntax = set.find_syntax_by_token(lang)?;
     let mut state = ParseState::new(syntax);
     let mut stack = ScopeStack::new();
-    let mut out = String::with_capacity(code.len() * 2);
+    let mut runs: Vec<(Range<usize>, Option<&'static str>)> = Vec::new();
+    let mut start = 0;
     for line in LinesWithEndings::from(code) {
         let ops = state.parse_line(line, set).ok()?;
         for (range, op) in ScopeRangeIterator::new(&ops, line) {
             stack.apply(op).ok()?;
-            let Some(text) = line.get(range).filter(|t| !t.is_empty()) else {
+            if range.is_empty() {
                 continue;
-            };
-            match class_of(&stack) {
-                Some(class) => {
-                    out.push_str("<span class=\"");
-                    out.push_str(class);
-                    out.push_str("\">");
-                    escape(text, &mut out);
-                    out.push_str("</span>");
-                }
-                None => escape(text, &mut out),
+            }
+            let class = class_of(&stack);
+            let range = start + range.start..start + range.end;
+            match runs.last_mut() {
+                // Neighbours of one class are one run.
+                Some((last, c)) if *c == class && last.end == range.start => last.end = range.end,
+                _ => runs.push((range, class)),
             }
         }
+        start += line.len();
     }
-    Some(out)
+    Some(runs)
 }
 
 /// The class of the innermost scope that has one.
@@ -87,14 +87,32 @@ fn class_of(stack: &ScopeStack) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    fn classed<'a>(code: &'a str, lang: &str) -> Vec<(&'a str, Option<&'static str>)> {
+        highlight(lang, code)
+            .expect("known")
+            .into_iter()
+            .map(|(r, c)| (&code[r], c))
+            .collect()
+    }
+
     #[test]
-    fn known_languages_are_coloured_and_their_text_escaped() {
-        let html = highlight("rust", "fn main() { let s = \"<b>&\"; } // done\n").expect("rust");
-        assert!(html.contains("<span class=\"hl-k\">fn</span>"), "{html}");
-        assert!(html.contains("<span class=\"hl-f\">main</span>"), "{html}");
-        assert!(html.contains("&lt;b&gt;&amp;"), "{html}");
-        assert!(html.contains("<span class=\"hl-c\">"), "{html}");
-        assert!(!html.contains("<b>"), "{html}");
+    fn known_languages_are_coloured_and_every_byte_kept() {
+        let code = "fn main() { let s = \"<b>&\"; } // done\n";
+        let runs = classed(code, "rust");
+        assert!(runs.contains(&("fn", Some("hl-k"))), "{runs:?}");
+        assert!(runs.contains(&("main", Some("hl-f"))), "{runs:?}");
+        assert!(
+            runs.iter()
+                .any(|(t, c)| t.contains("<b>&") && *c == Some("hl-s")),
+            "{runs:?}"
+        );
+        assert!(
+            runs.iter()
+                .any(|(t, c)| t.contains("done") && *c == Some("hl-c")),
+            "{runs:?}"
+        );
+        let joined: String = runs.iter().map(|(t, _)| *t).collect();
+        assert_eq!(joined, code);
         for lang in [
             "python", "js", "sh", "json", "sql", "go", "c", "java", "yaml", "html", "css", "rb",
         ] {

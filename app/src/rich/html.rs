@@ -34,7 +34,19 @@ fn block(b: &Block, out: &mut String) {
                 .as_deref()
                 .and_then(|l| super::highlight::highlight(l, text))
             {
-                Some(coloured) => out.push_str(&coloured),
+                Some(runs) => {
+                    for (range, class) in runs {
+                        let run = text.get(range).unwrap_or_default();
+                        match class {
+                            Some(class) => {
+                                let _ = write!(out, "<span class=\"{class}\">");
+                                escape(run, out);
+                                out.push_str("</span>");
+                            }
+                            None => escape(run, out),
+                        }
+                    }
+                }
                 None => escape(text, out),
             }
             out.push_str("</code></pre>");
@@ -126,6 +138,23 @@ pub fn escape(text: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_is_coloured_with_its_text_escaped() {
+        let blocks = vec![Block::Code {
+            lang: Some("rust".into()),
+            text: "fn x() -> &'static str { \"<b>\" }\n".into(),
+        }];
+        let html = to_html(&blocks);
+        assert!(html.contains("<span class=\"hl-k\">fn</span>"), "{html}");
+        assert!(html.contains("&lt;b&gt;"), "{html}");
+        assert!(!html.contains("<b>"), "{html}");
+        let plain = to_html(&[Block::Code {
+            lang: Some("klingon".into()),
+            text: "<b>".into(),
+        }]);
+        assert!(plain.ends_with("<code>&lt;b&gt;</code></pre>"), "{plain}");
+    }
 
     #[test]
     fn text_and_links_are_escaped_and_checked() {
