@@ -8,8 +8,10 @@
 //! others nothing.
 //! - An open room's events go to its own channel, read by the sockets
 //!   showing it. Its new messages also leave a text-free `Activity` note
-//!   for everyone else's room list, gathered (`activity`) and sent on the
-//!   chat-wide channel about once a second at most.
+//!   for everyone else's room list, gathered (`activity`) and handed to
+//!   each socket's own mailbox about once a second at most (everyone is a
+//!   member of an open room; nothing about rooms rides the chat-wide
+//!   channel).
 //! - A private or direct room's events go to its members' sockets alone:
 //!   the hub knows each closed room's member devices and each device's
 //!   sockets (their mailboxes).
@@ -67,7 +69,7 @@ type Outbox = mpsc::Sender<Arc<Broadcast>>;
 pub type Live = broadcast::Receiver<Arc<Broadcast>>;
 
 pub struct Hub {
-    /// What every socket reads: chat-wide events and gathered activity.
+    /// What every socket reads: events about no room.
     tx: broadcast::Sender<Arc<Broadcast>>,
     /// Each open room's channel, while some socket shows the room.
     rooms: Mutex<HashMap<RoomId, broadcast::Sender<Arc<Broadcast>>>>,
@@ -362,8 +364,9 @@ impl Hub {
         }
     }
 
-    /// Sends activity notes to every socket (but those of rooms that
-    /// closed since: they are their members' business alone).
+    /// Hands activity notes to every socket's mailbox (but those of rooms
+    /// that closed since: they are their members' business alone). One
+    /// shared batch a second at most, so no busier than a broadcast.
     fn send_noted(&self, batch: Vec<Noted>) {
         let batch: Arc<[Noted]> = match self.closed.read() {
             Ok(closed) => batch
@@ -377,7 +380,14 @@ impl Hub {
         }
         let mut b = Broadcast::new(Audience::Everyone, Utf8Bytes::default());
         b.noted = Some(batch);
-        let _ = self.tx.send(Arc::new(b));
+        let b = Arc::new(b);
+        if let Ok(mut s) = self.sockets.lock() {
+            for list in s.by_device.values_mut() {
+                // A full mailbox is a socket too slow: it loses it and
+                // its session closes, as in `to_device`.
+                list.retain(|(_, tx)| tx.try_send(b.clone()).is_ok());
+            }
+        }
     }
 
     pub fn publish(&self, p: Publish) {
@@ -525,12 +535,22 @@ mod tests {
         }
     }
 
+    fn text(b: &Broadcast) -> String {
+        match &b.noted {
+            Some(noted) => noted.iter().map(|n| n.frame.to_string()).collect(),
+            None => b.frame.to_string(),
+        }
+    }
+
     fn texts(live: &mut Live) -> Vec<String> {
         std::iter::from_fn(|| live.try_recv().ok())
-            .map(|b| match &b.noted {
-                Some(noted) => noted.iter().map(|n| n.frame.to_string()).collect(),
-                None => b.frame.to_string(),
-            })
+            .map(|b| text(&b))
+            .collect()
+    }
+
+    fn mailbox_texts(mailbox: &mut Mailbox) -> Vec<String> {
+        std::iter::from_fn(|| mailbox.rx.try_recv().ok())
+            .map(|b| text(&b))
             .collect()
     }
 
@@ -539,6 +559,7 @@ mod tests {
         let hub = Hub::new();
         let (mut two, mut three) = (hub.subscribe_room(RoomId(2)), hub.subscribe_room(RoomId(3)));
         let mut chat_wide = hub.subscribe();
+        let mut own = hub.join(DeviceId::new_random());
         hub.publish(message(2, 5));
         let in_two = texts(&mut two);
         assert_eq!(in_two.len(), 1);
@@ -547,13 +568,14 @@ mod tests {
             texts(&mut three).is_empty(),
             "another room's channel hears nothing"
         );
-        let notes = texts(&mut chat_wide);
+        assert!(
+            texts(&mut chat_wide).is_empty(),
+            "nothing on the chat-wide channel"
+        );
+        let notes = mailbox_texts(&mut own);
         assert_eq!(notes.len(), 1);
         assert!(notes[0].contains(r#""type":"activity""#), "{notes:?}");
-        assert!(
-            !notes[0].contains("secret"),
-            "no text on the chat-wide channel"
-        );
+        assert!(!notes[0].contains("secret"), "no text in the note");
     }
 
     #[test]
@@ -592,19 +614,19 @@ mod tests {
     async fn notes_of_a_busy_chat_are_sent_together() {
         let hub = Arc::new(Hub::new());
         hub.start();
-        let mut chat_wide = hub.subscribe();
+        let mut own = hub.join(DeviceId::new_random());
         for seq in 1..=20 {
             hub.publish(message(2 + seq % 3, seq));
         }
-        let first = tokio::time::timeout(Duration::from_secs(5), chat_wide.recv())
+        let first = tokio::time::timeout(Duration::from_secs(5), own.rx.recv())
             .await
             .expect("at once")
-            .expect("not lagged");
+            .expect("still open");
         assert_eq!(first.noted.as_ref().map(|n| n.len()), Some(1));
-        let rest = tokio::time::timeout(Duration::from_secs(5), chat_wide.recv())
+        let rest = tokio::time::timeout(Duration::from_secs(5), own.rx.recv())
             .await
             .expect("after the window")
-            .expect("not lagged");
+            .expect("still open");
         let seqs: Vec<i64> = rest
             .noted
             .iter()
@@ -615,6 +637,6 @@ mod tests {
             (2..=20).collect::<Vec<_>>(),
             "one wake for 19 messages"
         );
-        assert!(chat_wide.try_recv().is_err());
+        assert!(own.rx.try_recv().is_err());
     }
 }
