@@ -24,6 +24,9 @@ pub use parse::parse;
 /// text itself, for the most recent texts.
 #[cfg(feature = "ssr")]
 pub fn render(text: &str) -> Option<String> {
+    if surely_plain(text) {
+        return None;
+    }
     use std::sync::{LazyLock, Mutex};
     type Drawn = lru::LruCache<String, Option<String>>;
     static DRAWN: LazyLock<Mutex<Drawn>> = LazyLock::new(|| {
@@ -39,6 +42,32 @@ pub fn render(text: &str) -> Option<String> {
         d.put(text.to_owned(), drawn.clone());
     }
     drawn
+}
+
+/// Text in which nothing can be formatted or linked: no mark, no
+/// link-like part, no line that could open a block. Most messages are
+/// like this, and skip the reader (a parse per stored message cost the
+/// busiest scenarios several percent). When unsure, it says no.
+#[cfg(feature = "ssr")]
+fn surely_plain(text: &str) -> bool {
+    const MARKS: &[char] = &[
+        '*', '_', '~', '`', '<', '>', '[', ']', '\\', '&', '@', '|', '!', '#', '\t',
+    ];
+    if text.contains(MARKS)
+        || text.contains("://")
+        || text.contains("www.")
+        || text.contains(':') && text.to_ascii_lowercase().contains("mailto")
+    {
+        return false;
+    }
+    text.lines().all(|line| {
+        let rest = line.trim_start_matches(' ');
+        // Four spaces open code; a list item, or a rule, starts so.
+        line.len() - rest.len() < 4
+            && !rest.starts_with([
+                '-', '+', '=', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9',
+            ])
+    })
 }
 
 #[cfg(feature = "ssr")]
@@ -146,6 +175,72 @@ pub fn emoji_only(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whatever the shortcut calls plain, the reader finds nothing in.
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn what_is_surely_plain_has_nothing_to_format() {
+        let pieces = [
+            "a",
+            "word",
+            " ",
+            "  ",
+            "    ",
+            "\n",
+            "\n\n",
+            "-",
+            "+",
+            "1.",
+            "2)",
+            "=",
+            "*",
+            "_",
+            "~",
+            "`",
+            ">",
+            "#",
+            "[x]",
+            "(y)",
+            "<b>",
+            "&amp;",
+            "@ann",
+            "a@b.co",
+            "http://e.com",
+            "www.e.com",
+            "mailto:a@b.co",
+            "é",
+            "🎉",
+            ":",
+            ".",
+            ",",
+            "x:y",
+            "lg:1:2:3:",
+            "|",
+            "!",
+            "\\",
+            "\t",
+            "  \n",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut plain = 0;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 9) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            if surely_plain(&text) {
+                plain += 1;
+                assert_eq!(parse(&text), None, "{text:?}");
+            }
+        }
+        assert!(plain > 1_000, "the shortcut is taken: {plain}");
+        assert!(surely_plain("lg:0:12:1733500000:xxxxxxxx"));
+        assert!(surely_plain("see you at noon, ok?\nsure"));
+        assert!(!surely_plain("**bold**") && !surely_plain("see https://e.com"));
+    }
 
     #[test]
     fn a_few_emoji_alone_are_large() {
