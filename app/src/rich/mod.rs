@@ -27,13 +27,11 @@ pub fn render(text: &str) -> Option<String> {
     if surely_plain(text) {
         return None;
     }
+    use std::num::NonZeroUsize;
     use std::sync::{LazyLock, Mutex};
+    const TEXTS: NonZeroUsize = NonZeroUsize::new(2048).expect("not zero");
     type Drawn = lru::LruCache<String, Option<String>>;
-    static DRAWN: LazyLock<Mutex<Drawn>> = LazyLock::new(|| {
-        Mutex::new(lru::LruCache::new(
-            std::num::NonZeroUsize::new(2048).unwrap_or(std::num::NonZeroUsize::MIN),
-        ))
-    });
+    static DRAWN: LazyLock<Mutex<Drawn>> = LazyLock::new(|| Mutex::new(lru::LruCache::new(TEXTS)));
     if let Some(found) = DRAWN.lock().ok().and_then(|mut d| d.get(text).cloned()) {
         return found;
     }
@@ -53,11 +51,8 @@ fn surely_plain(text: &str) -> bool {
     const MARKS: &[char] = &[
         '*', '_', '~', '`', '<', '>', '[', ']', '\\', '&', '@', '|', '!', '#', '\t',
     ];
-    if text.contains(MARKS)
-        || text.contains("://")
-        || text.contains("www.")
-        || text.contains(':') && text.to_ascii_lowercase().contains("mailto")
-    {
+    // Links need a scheme (`://`) or, for mail, an `@`.
+    if text.contains(MARKS) || text.contains("://") {
         return false;
     }
     text.lines().all(|line| {

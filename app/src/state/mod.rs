@@ -156,11 +156,15 @@ pub struct ChatState {
 
 /// Replies quote their parent as this tab knows it now: an edit or delete
 /// of the parent, live or in catch-up, shows through in every reply to it.
-fn requote(map: &mut BTreeMap<MessageId, ChatMessage>) {
+/// Only replies that came in `changed`, or whose parent did, are looked at.
+fn requote(map: &mut BTreeMap<MessageId, ChatMessage>, changed: &[MessageId]) {
     let stale: Vec<(MessageId, Quote)> = map
         .values()
         .filter_map(|m| {
             let quoted = m.reply.as_ref()?;
+            if !changed.contains(&m.id) && !changed.contains(&quoted.id) {
+                return None;
+            }
             let now = Quote::of(map.get(&quoted.id)?);
             (now != *quoted).then_some((m.id, now))
         })
@@ -228,14 +232,16 @@ impl ChatState {
     pub fn merge(&self, batch: impl IntoIterator<Item = ChatMessage>) {
         let room = self.room_id();
         self.messages.update(|map| {
+            let mut changed = Vec::new();
             for m in batch.into_iter().filter(|m| m.room == room) {
                 // A later state of a message replaces an earlier one, never
                 // the other way round.
                 if map.get(&m.id).is_none_or(|old| old.seq <= m.seq) {
+                    changed.push(m.id);
                     map.insert(m.id, m);
                 }
             }
-            requote(map);
+            requote(map, &changed);
         });
     }
 

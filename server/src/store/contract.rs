@@ -141,6 +141,16 @@ pub(super) async fn named(store: &dyn Store, s: &str) -> DeviceId {
     device
 }
 
+/// The user a named device is.
+pub(super) async fn user_id(store: &dyn Store, device: DeviceId) -> UserId {
+    store
+        .identity(device)
+        .await
+        .expect("reads")
+        .expect("named")
+        .user_id
+}
+
 /// Runs each contract test against each backend.
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
@@ -800,12 +810,7 @@ async fn what_came_before_a_first_name_is_read_and_a_newer_room_is_not(b: Backen
             .expect("stored");
     }
     let ann = named(store.as_ref(), "Ann").await;
-    let ann_id = store
-        .identity(ann)
-        .await
-        .expect("reads")
-        .expect("named")
-        .user_id;
+    let ann_id = user_id(store.as_ref(), ann).await;
     let unread_in = |statuses: Vec<RoomStatus>, room: RoomId| {
         statuses
             .into_iter()
@@ -856,18 +861,8 @@ async fn unread_counts_follow_read_marks_and_mentions(b: Backend) {
     let Backend { store, .. } = b;
     let ann = named(store.as_ref(), "Ann").await;
     let bob = named(store.as_ref(), "Bob").await;
-    let ann_id = store
-        .identity(ann)
-        .await
-        .expect("reads")
-        .expect("named")
-        .user_id;
-    let bob_id = store
-        .identity(bob)
-        .await
-        .expect("reads")
-        .expect("named")
-        .user_id;
+    let ann_id = user_id(store.as_ref(), ann).await;
+    let bob_id = user_id(store.as_ref(), bob).await;
     let mut seqs = Vec::new();
     for i in 0..3 {
         let mut p = post(bob, ClientMessageId::new_random(), &format!("hi @Ann {i}"));
@@ -1135,9 +1130,11 @@ async fn closed_rooms_know_their_members_and_lists_follow_them(b: Backend) {
         named(s, "Bob").await,
         named(s, "Cy").await,
     );
-    let id =
-        |d: DeviceId| async move { s.identity(d).await.expect("reads").expect("named").user_id };
-    let (ann_id, bob_id, cy_id) = (id(ann).await, id(bob).await, id(cy).await);
+    let (ann_id, bob_id, cy_id) = (
+        user_id(s, ann).await,
+        user_id(s, bob).await,
+        user_id(s, cy).await,
+    );
     let listed = |user: UserId| async move {
         s.room_statuses(Some(user))
             .await
@@ -1302,12 +1299,7 @@ async fn a_reply_quotes_its_parent_as_it_stands_and_notifies_its_author(b: Backe
     let Backend { store, .. } = b;
     let ann = named(store.as_ref(), "Ann").await;
     let bob = named(store.as_ref(), "Bob").await;
-    let ann_id = store
-        .identity(ann)
-        .await
-        .expect("reads")
-        .expect("named")
-        .user_id;
+    let ann_id = user_id(store.as_ref(), ann).await;
     // Dated now: they are edited below, within the edit window.
     let mut p = post(
         ann,

@@ -12,24 +12,24 @@ use tokio_postgres::GenericClient;
 /// Mentions kept per message, at most.
 const MAX_MENTIONS: usize = 20;
 
-/// Keeps the mentioned users whose current name the text holds as
-/// `@name`; returns them in id order.
-/// The author of the message a reply answers, which must be of the same
-/// room.
-pub async fn parent_author<C: GenericClient + Sync>(
+/// A reply answers a message of its own room only.
+pub async fn parent_in_room<C: GenericClient + Sync>(
     db: &C,
     parent: MessageId,
     room: RoomId,
-) -> Result<UserId> {
+) -> Result<()> {
     db.query_opt(
-        "SELECT user_id FROM messages WHERE id = $1 AND room_id = $2",
+        "SELECT 1 FROM messages WHERE id = $1 AND room_id = $2",
         &[&parent.0, &room.0],
     )
     .await?
-    .map(|r| UserId(r.get(0)))
+    .map(|_| ())
     .ok_or(StoreError::NotFound)
 }
 
+/// Keeps the mentioned users whose current name the text holds as
+/// `@name`, and the author of the message answered; returns them in id
+/// order.
 pub async fn store_mentions<C: GenericClient + Sync>(
     db: &C,
     id: MessageId,

@@ -219,16 +219,12 @@ async fn commit(pool: &Pool, posts: &[&NewPost]) -> Result<Vec<Result<Posted>>> 
             results.push(Err(StoreError::Archived));
             continue;
         }
-        let answered = match post.reply_to {
-            None => None,
-            Some(parent) => match messages::parent_author(&*tx, parent, post.room).await {
-                Ok(author) => Some(author).filter(|a| *a != me.user_id),
-                Err(e) => {
-                    results.push(Err(e));
-                    continue;
-                }
-            },
-        };
+        if let Some(parent) = post.reply_to {
+            if let Err(e) = messages::parent_in_room(&*tx, parent, post.room).await {
+                results.push(Err(e));
+                continue;
+            }
+        }
         let seq = Seq(cursor.seq.0 + 1);
         let attachment = post
             .attachment
@@ -262,7 +258,7 @@ async fn commit(pool: &Pool, posts: &[&NewPost]) -> Result<Vec<Result<Posted>>> 
                     message.id,
                     post.text.as_str(),
                     &post.mentions,
-                    answered,
+                    super::super::answered(&message),
                 )
                 .await?;
                 if let Some(file) = &post.attachment {

@@ -25,10 +25,9 @@ pub fn post(db: &Connection, post: &NewPost, out: &mut Vec<Publish>) -> Result<P
         });
     }
     rooms::writable(db, post.room)?;
-    let parent_author = match post.reply_to {
-        None => None,
-        Some(parent) => Some(parent_author(db, parent, post.room)?),
-    };
+    if let Some(parent) = post.reply_to {
+        parent_in_room(db, parent, post.room)?;
+    }
     let attachment = post
         .attachment
         .as_ref()
@@ -59,7 +58,7 @@ pub fn post(db: &Connection, post: &NewPost, out: &mut Vec<Publish>) -> Result<P
             schema::message_from_row,
         )?;
     schema::fill_quotes(db, message.reply.iter_mut().collect())?;
-    let answered = parent_author.filter(|author| *author != me.user_id);
+    let answered = super::super::answered(&message);
     message.mentions =
         store_mentions(db, message.id, post.text.as_str(), &post.mentions, answered)?;
     if let Some(file) = &post.attachment {
@@ -86,13 +85,11 @@ pub fn post(db: &Connection, post: &NewPost, out: &mut Vec<Publish>) -> Result<P
     })
 }
 
-/// The author of the message a reply answers, which must be of the same
-/// room.
-fn parent_author(db: &Connection, parent: MessageId, room: RoomId) -> Result<UserId> {
-    db.prepare_cached("SELECT user_id FROM messages WHERE id = ?1 AND room_id = ?2")?
-        .query_row([parent.0, room.0], |r| r.get(0))
+/// A reply answers a message of its own room only.
+fn parent_in_room(db: &Connection, parent: MessageId, room: RoomId) -> Result<()> {
+    db.prepare_cached("SELECT 1 FROM messages WHERE id = ?1 AND room_id = ?2")?
+        .query_row([parent.0, room.0], |_| Ok(()))
         .optional()?
-        .map(UserId)
         .ok_or(StoreError::NotFound)
 }
 

@@ -1,4 +1,4 @@
-use super::super::contract::{named, post};
+use super::super::contract::{named, post, user_id};
 use super::*;
 use crate::realtime::hub::Hub;
 use app::protocol::ClientMessageId;
@@ -253,18 +253,8 @@ async fn the_room_list_in_one_statement_agrees_with_each_rooms_status() {
     )
     .expect("opens");
     let (ann, bob) = (named(&store, "Ann").await, named(&store, "Bob").await);
-    let ann_id = store
-        .identity(ann)
-        .await
-        .expect("reads")
-        .expect("named")
-        .user_id;
-    let bob_id = store
-        .identity(bob)
-        .await
-        .expect("reads")
-        .expect("named")
-        .user_id;
+    let ann_id = user_id(&store, ann).await;
+    let bob_id = user_id(&store, bob).await;
     let games = store
         .create_room(bob, RoomName::parse("Games").expect("a name"), 1)
         .await
