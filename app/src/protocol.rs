@@ -134,6 +134,36 @@ pub struct ChatMessage {
     /// The message this one answers, as it stands now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<Quote>,
+    /// A card for the text's first link, added by the server after the
+    /// message was sent (a later change of the message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<LinkPreview>,
+}
+
+/// What a linked page says about itself (its OpenGraph, Twitter or
+/// `<title>` tags), fetched by the server: readers' browsers never ask
+/// the linked site for anything, its image included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkPreview {
+    /// The link as it stands in the text (the card leads there).
+    pub url: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// The site's name, or its host.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub site: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<PreviewImage>,
+}
+
+/// A preview's picture, re-encoded and stored like a photo's thumbnail,
+/// served from `/files/<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewImage {
+    pub id: String,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// The message a reply answers, as shown above the reply: its author and
@@ -412,6 +442,12 @@ pub enum ClientEvent {
         message_id: MessageId,
         emoji: String,
         on: bool,
+    },
+    /// Take the link preview off one of this identity's own messages; it
+    /// does not come back.
+    HidePreview {
+        client_id: ClientMessageId,
+        message_id: MessageId,
     },
     /// Show another room in this tab: the server replays it after
     /// `last_seen` (or sends its latest page) and forwards its events.
@@ -754,6 +790,7 @@ mod tests {
                 attachment: None,
                 rich: None,
                 reply: None,
+                preview: None,
             },
         };
         let value = serde_json::to_value(&event).expect("serialises");

@@ -275,6 +275,17 @@ mod tests {
             }),
             rich: Some("<p><strong>bold</strong></p>".into()),
             reply: None,
+            preview: Some(crate::protocol::LinkPreview {
+                url: "https://example.com/a".into(),
+                title: "A <page>".into(),
+                description: String::new(),
+                site: "example.com".into(),
+                image: Some(crate::protocol::PreviewImage {
+                    id: "ef".repeat(32),
+                    width: 480,
+                    height: 252,
+                }),
+            }),
         }
     }
 

@@ -195,6 +195,11 @@ pub struct Settings {
     #[arg(long, env = "CHAT_PUSH_ALLOW_LOOPBACK", hide = true)]
     pub push_allow_loopback: bool,
 
+    /// For tests only: make link previews of pages on loopback (normally
+    /// only hosts on the public internet are fetched).
+    #[arg(long, env = "CHAT_PREVIEW_ALLOW_LOOPBACK", hide = true)]
+    pub preview_allow_loopback: bool,
+
     /// Open WebSockets per client IP.
     #[arg(long, env = "CHAT_MAX_CONNS_PER_IP", default_value_t = 64)]
     pub max_conns_per_ip: usize,

@@ -11,6 +11,7 @@ pub mod base;
 pub mod bus;
 pub mod chat;
 pub mod config;
+pub mod egress;
 pub mod files;
 pub mod http;
 pub mod limits;
@@ -19,6 +20,7 @@ pub mod push;
 pub mod realtime;
 pub mod store;
 pub mod tools;
+pub mod unfurl;
 
 use crate::chat::Chat;
 use crate::config::Settings;
@@ -113,7 +115,15 @@ pub async fn run(
         Duration::from_secs(settings.edit_window_secs),
         Duration::from_secs(settings.presence_grace_secs),
     )
-    .with_epoch(epoch);
+    .with_epoch(epoch)
+    .with_unfurler(unfurl::Unfurler::new(
+        store.clone(),
+        files.clone(),
+        metrics.clone(),
+        egress::Policy {
+            allow_loopback: settings.preview_allow_loopback,
+        },
+    )?);
     // Before the first socket: closed rooms' events go to their members.
     chat.load_members().await?;
     {

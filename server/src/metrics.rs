@@ -23,6 +23,10 @@ pub struct Metrics {
     pub push_failed: Counter,
     pub push_gone: Counter,
     pub push_dropped: Counter,
+    pub previews_made: Counter,
+    pub previews_failed: Counter,
+    pub previews_refused: Counter,
+    pub previews_skipped: Counter,
     registry: Registry,
 }
 
@@ -42,6 +46,10 @@ impl Default for Metrics {
             push_failed: Counter::default(),
             push_gone: Counter::default(),
             push_dropped: Counter::default(),
+            previews_made: Counter::default(),
+            previews_failed: Counter::default(),
+            previews_refused: Counter::default(),
+            previews_skipped: Counter::default(),
             registry: Registry::with_prefix("chat"),
         };
         let mut registry = Registry::with_prefix("chat");
@@ -109,6 +117,26 @@ impl Default for Metrics {
             "push_dropped",
             "Notifications dropped because too many were waiting",
             m.push_dropped.clone(),
+        );
+        registry.register(
+            "previews_made",
+            "Link preview cards added to messages",
+            m.previews_made.clone(),
+        );
+        registry.register(
+            "previews_failed",
+            "Link previews not made: the site failed, was slow, or had no page",
+            m.previews_failed.clone(),
+        );
+        registry.register(
+            "previews_refused",
+            "Link previews refused by the outbound guard (private addresses)",
+            m.previews_refused.clone(),
+        );
+        registry.register(
+            "previews_skipped",
+            "Links not previewed: previews are off, or too many were waiting",
+            m.previews_skipped.clone(),
         );
         Self { registry, ..m }
     }

@@ -89,6 +89,9 @@ pub struct Admin {
     pub role: Option<Role>,
     pub invite_only: bool,
     pub chat_name: String,
+    /// Whether links in messages get preview cards.
+    #[serde(default)]
+    pub previews: bool,
     pub people: Vec<Person>,
     pub invites: Vec<InviteInfo>,
     /// The owner's only.
@@ -145,6 +148,10 @@ pub enum ModAction {
     /// Owner: the chat's name in the header, title and manifest.
     SetChatName {
         name: String,
+    },
+    /// Owner: whether the server fetches linked pages for preview cards.
+    SetPreviews {
+        on: bool,
     },
     /// Owner: make someone a moderator, or take it back.
     SetModerator {

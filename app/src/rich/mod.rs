@@ -140,6 +140,35 @@ pub fn plain(blocks_in: &[Block]) -> String {
     out
 }
 
+/// The first web link of a message (http or https, not in code), the
+/// one a preview card is made for.
+#[cfg(feature = "ssr")]
+pub fn first_link(text: &str) -> Option<String> {
+    fn in_inlines(c: &[Inline]) -> Option<&str> {
+        c.iter().find_map(|i| match i {
+            Inline::A { href, .. } => {
+                let lower = href.get(..8).unwrap_or(href).to_ascii_lowercase();
+                (lower.starts_with("http://") || lower.starts_with("https://"))
+                    .then_some(href.as_str())
+            }
+            Inline::Em(c) | Inline::B(c) | Inline::S(c) => in_inlines(c),
+            _ => None,
+        })
+    }
+    fn in_blocks(b: &[Block]) -> Option<&str> {
+        b.iter().find_map(|block| match block {
+            Block::P(c) => in_inlines(c),
+            Block::Code { .. } => None,
+            Block::Quote(b) => in_blocks(b),
+            Block::List { items, .. } => items.iter().find_map(|item| in_blocks(item)),
+        })
+    }
+    if surely_plain(text) {
+        return None;
+    }
+    in_blocks(&parse(text)?).map(str::to_owned)
+}
+
 /// Most emoji a message may hold and still be shown large.
 const JUMBO_MAX: usize = 5;
 
@@ -170,6 +199,23 @@ pub fn emoji_only(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_first_web_link_is_the_one_previewed() {
+        assert_eq!(
+            first_link("see https://a.example/x, and http://b.example").as_deref(),
+            Some("https://a.example/x")
+        );
+        assert_eq!(
+            first_link("mail ann@example.com or read **[this](http://c.example/y)**").as_deref(),
+            Some("http://c.example/y")
+        );
+        assert_eq!(first_link("`https://in.code/` only"), None);
+        assert_eq!(first_link("```\nhttps://in.block/\n```"), None);
+        assert_eq!(first_link("no link at all"), None);
+        assert_eq!(first_link("javascript:alert(1) ftp://x.example/"), None);
+    }
 
     /// Whatever the shortcut calls plain, the reader finds nothing in.
     #[cfg(feature = "ssr")]

@@ -61,6 +61,7 @@ fn msg(room: i64, id: i64, seq: i64, text: &str) -> ChatMessage {
         attachment: None,
         rich: None,
         reply: None,
+        preview: None,
     }
 }
 

@@ -52,6 +52,7 @@ mod tests {
         vec![
             ModAction::SetAccess { invite_only: true },
             ModAction::SetChatName { name: "x".into() },
+            ModAction::SetPreviews { on: false },
             ModAction::SetModerator {
                 user,
                 moderator: true,

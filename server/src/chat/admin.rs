@@ -103,6 +103,7 @@ impl Chat {
             role,
             invite_only: self.access().invite_only(),
             chat_name: self.access().chat_name(),
+            previews: store.setting(crate::unfurl::SETTING).await?.as_deref() != Some("off"),
             people: store.people().await?,
             invites: store.invites(now_ms()).await?,
             log: if roles::may_read_log(role) {
@@ -155,6 +156,18 @@ impl Chat {
                         name: name.clone(),
                     })));
                 ("renamed the chat", None, name)
+            }
+            ModAction::SetPreviews { on } => {
+                let value = if on { "on" } else { "off" };
+                store
+                    .set_setting(crate::unfurl::SETTING, value.into())
+                    .await?;
+                let what = if on {
+                    "turned link previews on"
+                } else {
+                    "turned link previews off"
+                };
+                (what, None, String::new())
             }
             ModAction::SetModerator { user, moderator } => {
                 let (device_of, target_role) = self.target(user).await?;

@@ -48,6 +48,8 @@ pub struct Chat {
     edit_window_ms: i64,
     /// The install's id, sent in `Welcome`.
     epoch: Arc<str>,
+    /// Makes link preview cards, off the send path.
+    unfurler: Option<Arc<crate::unfurl::Unfurler>>,
 }
 
 impl Chat {
@@ -70,7 +72,14 @@ impl Chat {
             access,
             edit_window_ms: edit_window.as_millis() as i64,
             epoch: "".into(),
+            unfurler: None,
         }
+    }
+
+    /// Adds preview cards to messages with links from now on.
+    pub fn with_unfurler(mut self, unfurler: Arc<crate::unfurl::Unfurler>) -> Self {
+        self.unfurler = Some(unfurler);
+        self
     }
 
     /// Sets the install's id (see `ServerEvent::Welcome`).
@@ -176,7 +185,19 @@ impl Chat {
             reply_to: draft.reply_to,
             ts: now_ms(),
         };
-        Ok(self.store.submit(post).await?)
+        let ticket = self.store.submit(post).await?;
+        let Some(unfurler) = self.unfurler.clone() else {
+            return Ok(ticket);
+        };
+        // The card is made after the commit, in the background: the
+        // message is acknowledged and shown without waiting for it.
+        Ok(Box::pin(async move {
+            let posted = ticket.await?;
+            if posted.fresh {
+                unfurler.schedule(device, &posted.message);
+            }
+            Ok(posted)
+        }))
     }
 
     /// Changes the text of one of the device's own messages, within the
@@ -192,7 +213,21 @@ impl Chat {
             text,
             window_ms: self.edit_window_ms,
         };
-        Ok(self.store.change(device, id, change, now_ms()).await?)
+        let edited = self.store.change(device, id, change, now_ms()).await?;
+        if let Some(unfurler) = &self.unfurler {
+            // A new first link gets its card.
+            unfurler.schedule(device, &edited);
+        }
+        Ok(edited)
+    }
+
+    /// Takes the link preview off one of the device's own messages.
+    pub async fn hide_preview(&self, device: DeviceId, id: MessageId) -> Result<ChatMessage> {
+        self.readable_message(device, id).await?;
+        Ok(self
+            .store
+            .change(device, id, Change::HidePreview, now_ms())
+            .await?)
     }
 
     /// Deletes one of the device's own messages, text and all.

@@ -110,6 +110,35 @@ impl Files {
         Ok(Uploaded { upload, attachment })
     }
 
+    /// A link preview's picture: judged by its content and re-encoded like
+    /// a photo, kept at thumbnail size only.
+    pub async fn take_preview_image(
+        &self,
+        bytes: Vec<u8>,
+    ) -> Result<app::protocol::PreviewImage, UploadError> {
+        if bytes.is_empty() {
+            return Err(UploadError::Empty);
+        }
+        if bytes.len() > self.max_bytes {
+            return Err(UploadError::TooLarge(self.max_bytes / (1024 * 1024)));
+        }
+        let kind = Sniffed::of(&bytes);
+        if !kind.is_image() {
+            return Err(UploadError::NotAPhoto("It is not a picture".into()));
+        }
+        let p = self.process(&bytes, kind).await?;
+        let size = p.thumb.len() as u64;
+        if self.store.stored_bytes().await? + size > self.quota {
+            return Err(UploadError::QuotaFull);
+        }
+        let (width, height) = p.thumb_size;
+        let id = self.blobs.put(p.thumb).await?;
+        self.store
+            .record_blob(id.clone(), p.mime.into(), size, true)
+            .await?;
+        Ok(app::protocol::PreviewImage { id, width, height })
+    }
+
     /// A photo re-encoded: upright, without EXIF (no location), with a
     /// thumbnail. Off the async threads: decoding is CPU work. What it will
     /// take is read from its header first: a decompression bomb is refused

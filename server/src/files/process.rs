@@ -109,6 +109,8 @@ pub struct Processed {
     pub mime: &'static str,
     pub width: u32,
     pub height: u32,
+    /// The thumbnail's width and height.
+    pub thumb_size: (u32, u32),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +144,7 @@ pub fn process(bytes: &[u8], kind: Sniffed, max_alloc: u64) -> Result<Processed,
         img.clone()
     };
     let (width, height) = (img.width(), img.height());
+    let thumb_size = (thumb.width(), thumb.height());
     let (full, thumb, mime) = if alpha {
         (encode_png(&img)?, encode_png(&thumb)?, "image/png")
     } else {
@@ -157,6 +160,7 @@ pub fn process(bytes: &[u8], kind: Sniffed, max_alloc: u64) -> Result<Processed,
         mime,
         width,
         height,
+        thumb_size,
     })
 }
 

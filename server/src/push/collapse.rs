@@ -158,6 +158,7 @@ mod tests {
             attachment: None,
             rich: None,
             reply: None,
+            preview: None,
         }
     }
 

@@ -179,6 +179,7 @@ mod tests {
                 attachment,
                 rich: None,
                 reply: None,
+                preview: None,
             },
         }
     }

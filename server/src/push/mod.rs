@@ -10,11 +10,11 @@
 
 mod collapse;
 mod deliver;
-pub mod guard;
 mod registry;
 mod vapid;
 
 use crate::bus::Shared;
+use crate::egress::Policy;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::realtime::hub::Hub;
@@ -24,7 +24,6 @@ use app::api::{PushMode, PushSettings};
 use app::protocol::{ChatMessage, DeviceId, RoomId, RoomInfo, RoomKind};
 use collapse::{Collapser, Summary};
 use deliver::{Outcome, Payload, Sender};
-use guard::Policy;
 use registry::{Keys, Registry, Target};
 use std::collections::HashMap;
 use std::path::Path;

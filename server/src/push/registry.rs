@@ -215,6 +215,7 @@ mod tests {
             attachment: None,
             rich: None,
             reply: None,
+            preview: None,
         }
     }
 

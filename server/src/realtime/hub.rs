@@ -522,6 +522,7 @@ mod tests {
             attachment: None,
             rich: None,
             reply: None,
+            preview: None,
         };
         let activity = ServerEvent::Activity {
             room: RoomId(room),

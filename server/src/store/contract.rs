@@ -199,6 +199,7 @@ contract!(
     shared_events_reach_this_nodes_sockets,
     closed_rooms_know_their_members_and_lists_follow_them,
     a_reply_quotes_its_parent_as_it_stands_and_notifies_its_author,
+    a_preview_card_is_a_change_that_follows_its_link_and_its_author,
 );
 
 /// The bus contract: what a node shares (an ephemeral event, a kick)
@@ -1396,4 +1397,146 @@ async fn a_reply_quotes_its_parent_as_it_stands_and_notifies_its_author(b: Backe
     let mut p = post(bob, ClientMessageId::new_random(), "no such message");
     p.reply_to = Some(MessageId(987_654));
     assert!(matches!(store.post(p).await, Err(StoreError::NotFound)));
+}
+
+async fn a_preview_card_is_a_change_that_follows_its_link_and_its_author(b: Backend) {
+    let store = b.store;
+    let ann = named(&*store, "Ann").await;
+    let bob = named(&*store, "Bob").await;
+    let m = store
+        .post(post(
+            ann,
+            ClientMessageId::new_random(),
+            "read https://a.example/x please",
+        ))
+        .await
+        .expect("stored")
+        .message;
+    assert!(m.preview.is_none());
+    let card = |url: &str| LinkPreview {
+        url: url.into(),
+        title: "A page".into(),
+        description: "About <things>".into(),
+        site: "a.example".into(),
+        image: Some(app::protocol::PreviewImage {
+            id: "f".repeat(64),
+            width: 480,
+            height: 240,
+        }),
+    };
+    // Only for the author, and only for the text's first link.
+    assert!(matches!(
+        store
+            .change(
+                bob,
+                m.id,
+                Change::Preview(card("https://a.example/x")),
+                now_ms()
+            )
+            .await,
+        Err(StoreError::NotAuthor)
+    ));
+    let wrong = store
+        .change(
+            ann,
+            m.id,
+            Change::Preview(card("https://b.example/")),
+            now_ms(),
+        )
+        .await
+        .expect("no change");
+    assert!(wrong.preview.is_none());
+    assert_eq!(wrong.seq, m.seq, "nothing changed, no seq taken");
+    let carded = store
+        .change(
+            ann,
+            m.id,
+            Change::Preview(card("https://a.example/x")),
+            now_ms(),
+        )
+        .await
+        .expect("carded");
+    assert_eq!(carded.preview, Some(card("https://a.example/x")));
+    assert!(carded.seq > m.seq, "a change readers catch up on");
+    let replayed = store
+        .changed_after(RoomId::DEFAULT, m.seq, 10)
+        .await
+        .expect("reads");
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(replayed[0].preview, carded.preview);
+    // Its picture is readable where the message is.
+    assert_eq!(
+        store.blob_rooms("f".repeat(64)).await.expect("reads"),
+        vec![RoomId::DEFAULT]
+    );
+    // An edit that keeps the link keeps the card; one that changes it
+    // drops the card (a new one is made for the new link).
+    let edit = |t: &str| Change::Edit {
+        text: text(t),
+        window_ms: i64::MAX / 4,
+    };
+    let kept = store
+        .change(ann, m.id, edit("read https://a.example/x now"), now_ms())
+        .await
+        .expect("edited");
+    assert!(kept.preview.is_some());
+    let moved = store
+        .change(ann, m.id, edit("no, https://c.example/ instead"), now_ms())
+        .await
+        .expect("edited");
+    assert!(moved.preview.is_none());
+    store
+        .change(
+            ann,
+            m.id,
+            Change::Preview(card("https://c.example/")),
+            now_ms(),
+        )
+        .await
+        .expect("carded");
+    // Only the author takes it away, and then it stays away.
+    assert!(matches!(
+        store.change(bob, m.id, Change::HidePreview, now_ms()).await,
+        Err(StoreError::NotAuthor)
+    ));
+    let hidden = store
+        .change(ann, m.id, Change::HidePreview, now_ms())
+        .await
+        .expect("hidden");
+    assert!(hidden.preview.is_none());
+    let again = store
+        .change(
+            ann,
+            m.id,
+            Change::Preview(card("https://c.example/")),
+            now_ms(),
+        )
+        .await
+        .expect("no change");
+    assert!(again.preview.is_none());
+    assert_eq!(again.seq, hidden.seq);
+    // A deleted message keeps no card.
+    let n = store
+        .post(post(
+            bob,
+            ClientMessageId::new_random(),
+            "https://d.example/",
+        ))
+        .await
+        .expect("stored")
+        .message;
+    store
+        .change(
+            bob,
+            n.id,
+            Change::Preview(card("https://d.example/")),
+            now_ms(),
+        )
+        .await
+        .expect("carded");
+    let gone = store
+        .change(bob, n.id, Change::Delete, now_ms())
+        .await
+        .expect("deleted");
+    assert!(gone.preview.is_none());
 }

@@ -27,8 +27,8 @@ pub mod sqlite;
 
 use app::api::PushMode;
 use app::protocol::{
-    Attachment, ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, RoomId, RoomInfo,
-    RoomStatus, Seq, UserId,
+    Attachment, ChatMessage, ClientMessageId, DeviceId, Identity, LinkPreview, MessageId, RoomId,
+    RoomInfo, RoomStatus, Seq, UserId,
 };
 use app::validate::{MessageText, RoomName, UserName};
 
@@ -114,6 +114,24 @@ pub enum Change {
         emoji: String,
         on: bool,
     },
+    /// The server's card for the message's first link, on behalf of its
+    /// author; nothing changes if the text no longer has that link first,
+    /// or the author took the card away.
+    Preview(LinkPreview),
+    /// The author takes the card away for good.
+    HidePreview,
+}
+
+/// Whether `card` is for the link `body` now begins with.
+pub(crate) fn previews(body: &str, card: &LinkPreview) -> bool {
+    app::rich::first_link(body).as_deref() == Some(card.url.as_str())
+}
+
+/// A card kept through an edit only while its link still comes first.
+pub(crate) fn kept_preview(stored: Option<String>, body: &str) -> Option<String> {
+    stored.filter(|json| {
+        serde_json::from_str::<LinkPreview>(json).is_ok_and(|card| previews(body, &card))
+    })
 }
 
 /// The outcome of storing a message.

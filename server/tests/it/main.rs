@@ -15,6 +15,7 @@ mod hardening;
 mod http;
 mod limits;
 mod multinode;
+mod previews;
 mod push;
 mod rooms;
 mod sockets;

@@ -4,7 +4,7 @@
 use crate::common;
 
 use app::protocol::{ClientEvent, ClientMessageId, MessageId, ServerEvent};
-use common::{named, new_device, Client, Server};
+use common::{free_port, metric, named, new_device, Client, Server};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -101,27 +101,6 @@ async fn fifty_concurrent_senders_each_acked_once_every_client_sees_every_id_in_
         common::get_json::<Vec<app::protocol::ChatMessage>>(&server.url("/get_messages?limit=200"))
             .await;
     assert_eq!(stored.len(), 200);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-async fn metric(port: u16, name: &str) -> f64 {
-    let text = common::http()
-        .get(format!("http://127.0.0.1:{port}/metrics"))
-        .send()
-        .await
-        .expect("metrics answer")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// A client that stops reading (its receive buffer full) is closed once

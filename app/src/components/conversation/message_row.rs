@@ -1,6 +1,6 @@
 use crate::components::chunks::load_when;
 use crate::protocol::{
-    ChatMessage, ClientEvent, ClientMessageId, MessageId, Quote, UserId, REACTIONS,
+    ChatMessage, ClientEvent, ClientMessageId, LinkPreview, MessageId, Quote, UserId, REACTIONS,
 };
 use crate::state::{now, ChatState, Delivery};
 use crate::time;
@@ -66,6 +66,10 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
         .attachment
         .clone()
         .map(|a| view! { <AttachmentView attachment=a/> });
+    let card = m
+        .preview
+        .clone()
+        .map(|card| view! { <LinkCard card id mine=Signal::derive(mine)/> });
     let reactions = m.reactions.clone();
     let body = m.msg.clone();
     let quoted = Quote::of(&m);
@@ -92,6 +96,7 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
             <span class="sr-only">": "</span>
             {text}
             {attachment}
+            {card}
             {m.edited.then(|| view! { <span class="edited">"(edited)"</span> })}
             <span class="sr-only">", at "</span>
             <time class="ts">{time}</time>
@@ -344,6 +349,49 @@ pub fn OutboxRow(client_id: ClientMessageId, text: String) -> impl IntoView {
 }
 
 /// A photo (its thumbnail, opening the full picture) or a file to download.
+/// A link's preview: the page's picture (from this server), site, title
+/// and description, all one link to the page; its author may take it away.
+#[component]
+fn LinkCard(card: LinkPreview, id: MessageId, mine: Signal<bool>) -> impl IntoView {
+    let state = expect_context::<ChatState>();
+    let image = card.image.map(|i| {
+        let src = format!("/files/{}", i.id);
+        view! { <img src=src alt="" width=i.width height=i.height loading="lazy"/> }
+    });
+    let site =
+        (!card.site.is_empty()).then(|| view! { <span class="card-site">{card.site}</span> });
+    let description = (!card.description.is_empty())
+        .then(|| view! { <span class="card-description">{card.description}</span> });
+    view! {
+        <div class="link-card">
+            <a href=card.url target="_blank" rel="noopener noreferrer nofollow">
+                {image}
+                <span class="card-words">
+                    {site}
+                    <span class="card-title">{card.title}</span>
+                    {description}
+                </span>
+            </a>
+            <Show when=move || mine.get() && state.hydrated.get()>
+                <button
+                    type="button"
+                    class="card-remove"
+                    aria-label="Remove the preview"
+                    title="Remove the preview"
+                    on:click=move |_| {
+                        state.send(ClientEvent::HidePreview {
+                            client_id: ClientMessageId::new_random(),
+                            message_id: id,
+                        });
+                    }
+                >
+                    "×"
+                </button>
+            </Show>
+        </div>
+    }
+}
+
 #[component]
 fn AttachmentView(attachment: crate::protocol::Attachment) -> impl IntoView {
     let full = format!("/files/{}", attachment.id);
@@ -428,6 +476,7 @@ mod rendered {
             attachment: None,
             rich: None,
             reply: None,
+            preview: None,
         }
     }
 

@@ -140,6 +140,15 @@ fn AccessSection() -> impl IntoView {
                 />
                 <button type="submit" class="cancel">"Save"</button>
             </form>
+            <label class="previews-setting">
+                <input
+                    type="checkbox"
+                    name="previews"
+                    prop:checked=move || m.with(|a| a.previews)
+                    on:change=move |ev| m.act(ModAction::SetPreviews { on: event_target_checked(&ev) })
+                />
+                "Show previews of links (the server fetches each linked page)"
+            </label>
         </section>
     </Show>
     }

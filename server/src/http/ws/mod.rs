@@ -496,6 +496,13 @@ async fn handle_text(chat: &Chat, tab: &mut Tab, text: &str) -> Handled {
             Ok(_) => Handled::Nothing,
             Err(e) => refused(e, client_id),
         },
+        ClientEvent::HidePreview {
+            client_id,
+            message_id,
+        } => match chat.hide_preview(device, message_id).await {
+            Ok(_) => Handled::Nothing,
+            Err(e) => refused(e, client_id),
+        },
         ClientEvent::Open { room, last_seen } => {
             match chat.readable_room(Some(device), RoomKey::Id(room)).await {
                 Ok(Some(info)) => {

@@ -51,7 +51,9 @@ pub async fn sweep_blobs<C: GenericClient + Sync>(
                      WHERE attachment IS NOT NULL AND attachment::jsonb#>>'{image,thumb}' IS NOT NULL
                  UNION SELECT attachment::jsonb->>'id' FROM uploads
                  UNION SELECT attachment::jsonb#>>'{image,thumb}' FROM uploads
-                     WHERE attachment::jsonb#>>'{image,thumb}' IS NOT NULL)
+                     WHERE attachment::jsonb#>>'{image,thumb}' IS NOT NULL
+                 UNION SELECT preview::jsonb#>>'{image,id}' FROM messages
+                     WHERE preview::jsonb#>>'{image,id}' IS NOT NULL)
              RETURNING id",
             &[&blob_before],
         )

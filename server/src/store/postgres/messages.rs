@@ -80,13 +80,16 @@ pub async fn change(
         .ok_or(StoreError::NoIdentity)?;
     let row = tx
         .query_opt(
-            "SELECT user_id, room_id, ts, deleted FROM messages WHERE id = $1",
+            "SELECT user_id, room_id, ts, deleted, body, preview_off, preview
+             FROM messages WHERE id = $1",
             &[&id.0],
         )
         .await?
         .ok_or(StoreError::NotFound)?;
     let (author, room, ts, deleted): (i64, i64, i64, i16) =
         (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (body, preview_off, preview): (String, bool, Option<String>) =
+        (row.get(4), row.get(5), row.get(6));
     let room = RoomId(room);
     let mut seq = rooms::lock(&tx, room).await?;
     if deleted != 0 {
@@ -102,9 +105,12 @@ pub async fn change(
             if now - ts > *window_ms {
                 return Err(StoreError::EditWindowClosed);
             }
+            // A card stays only while its link still comes first; a new
+            // first link gets its card after the edit (`unfurl`).
+            let preview = super::super::kept_preview(preview, text.as_str());
             tx.execute(
-                "UPDATE messages SET body = $2, edited_at = $3, seq = $4 WHERE id = $1",
-                &[&id.0, &text.as_str(), &now, &seq.0],
+                "UPDATE messages SET body = $2, edited_at = $3, seq = $4, preview = $5 WHERE id = $1",
+                &[&id.0, &text.as_str(), &now, &seq.0, &preview],
             )
             .await?;
             let before = rows::message(&tx, id).await?;
@@ -149,6 +155,46 @@ pub async fn change(
             )
             .await?;
         }
+        Change::Preview(card) => {
+            if !mine {
+                return Err(StoreError::NotAuthor);
+            }
+            if preview_off || !super::super::previews(&body, card) {
+                // Edited meanwhile, or taken away: nothing to tell.
+                let message = rows::message(&tx, id).await?;
+                return Ok((message, false));
+            }
+            let json =
+                serde_json::to_string(card).map_err(|e| StoreError::Commit(e.to_string()))?;
+            tx.execute(
+                "UPDATE messages SET preview = $2, seq = $3 WHERE id = $1",
+                &[&id.0, &json, &seq.0],
+            )
+            .await?;
+            if let Some(image) = &card.image {
+                // Its picture is served to those who may read the room.
+                tx.execute(
+                    "INSERT INTO message_files (blob, message_id, room_id) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                    &[&image.id, &id.0, &room.0],
+                )
+                .await?;
+            }
+        }
+        Change::HidePreview => {
+            if !mine {
+                return Err(StoreError::NotAuthor);
+            }
+            if preview_off {
+                let message = rows::message(&tx, id).await?;
+                return Ok((message, false));
+            }
+            tx.execute(
+                "UPDATE messages SET preview = NULL, preview_off = TRUE, seq = $2 WHERE id = $1",
+                &[&id.0, &seq.0],
+            )
+            .await?;
+        }
     }
     rooms::advance(&tx, room, seq).await?;
     let message = rows::message(&tx, id).await?;
@@ -171,7 +217,8 @@ pub async fn erase<C: GenericClient + Sync>(
     )
     .await?;
     db.execute(
-        "UPDATE messages SET body = '', deleted = $2, seq = $3, attachment = NULL WHERE id = $1",
+        "UPDATE messages SET body = '', deleted = $2, seq = $3, attachment = NULL, preview = NULL
+         WHERE id = $1",
         &[&id.0, &how, &seq.0],
     )
     .await?;

@@ -42,7 +42,9 @@ pub fn sweep_blobs(db: &Connection, upload_before: i64, blob_before: i64) -> Res
                  UNION SELECT json_extract(attachment, '$.image.thumb') FROM messages
                      WHERE attachment IS NOT NULL
                  UNION SELECT json_extract(attachment, '$.id') FROM uploads
-                 UNION SELECT json_extract(attachment, '$.image.thumb') FROM uploads)",
+                 UNION SELECT json_extract(attachment, '$.image.thumb') FROM uploads
+                 UNION SELECT json_extract(preview, '$.image.id') FROM messages
+                     WHERE preview IS NOT NULL)",
         )?
         .query_map([blob_before], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;

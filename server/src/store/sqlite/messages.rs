@@ -138,9 +138,23 @@ pub fn change(
     out: &mut Vec<Publish>,
 ) -> Result<ChatMessage> {
     let me = users::identity(db, device)?.ok_or(StoreError::NoIdentity)?;
-    let (author, room, ts, deleted): (i64, i64, i64, bool) = db
-        .prepare_cached("SELECT user_id, room_id, ts, deleted FROM messages WHERE id = ?1")?
-        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+    type Found = (i64, i64, i64, bool, String, bool, Option<String>);
+    let (author, room, ts, deleted, body, preview_off, preview): Found = db
+        .prepare_cached(
+            "SELECT user_id, room_id, ts, deleted, body, preview_off, preview
+             FROM messages WHERE id = ?1",
+        )?
+        .query_row([id.0], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
         .optional()?
         .ok_or(StoreError::NotFound)?;
     let room = RoomId(room);
@@ -158,10 +172,13 @@ pub fn change(
                 return Err(StoreError::EditWindowClosed);
             }
             let seq = rooms::next_seq(db, room)?;
+            // A card stays only while its link still comes first; a new
+            // first link gets its card after the edit (`unfurl`).
+            let preview = super::super::kept_preview(preview, text.as_str());
             db.prepare_cached(
-                "UPDATE messages SET body = ?2, edited_at = ?3, seq = ?4 WHERE id = ?1",
+                "UPDATE messages SET body = ?2, edited_at = ?3, seq = ?4, preview = ?5 WHERE id = ?1",
             )?
-            .execute(params![id.0, text.as_str(), now, seq.0])?;
+            .execute(params![id.0, text.as_str(), now, seq.0, preview])?;
             // Mentions the new text no longer names are dropped.
             let before = schema::message(db, id)?;
             db.prepare_cached("DELETE FROM mentions WHERE message_id = ?1")?
@@ -209,6 +226,40 @@ pub fn change(
             db.prepare_cached("UPDATE messages SET seq = ?2 WHERE id = ?1")?
                 .execute(params![id.0, seq.0])?;
         }
+        Change::Preview(card) => {
+            if !mine {
+                return Err(StoreError::NotAuthor);
+            }
+            if preview_off || !super::super::previews(&body, card) {
+                // Edited meanwhile, or taken away: nothing to tell.
+                return schema::message(db, id);
+            }
+            let json =
+                serde_json::to_string(card).map_err(|e| StoreError::Commit(e.to_string()))?;
+            let seq = rooms::next_seq(db, room)?;
+            db.prepare_cached("UPDATE messages SET preview = ?2, seq = ?3 WHERE id = ?1")?
+                .execute(params![id.0, json, seq.0])?;
+            if let Some(image) = &card.image {
+                // Its picture is served to those who may read the room.
+                db.prepare_cached(
+                    "INSERT OR IGNORE INTO message_files (blob, message_id, room_id) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![image.id, id.0, room.0])?;
+            }
+        }
+        Change::HidePreview => {
+            if !mine {
+                return Err(StoreError::NotAuthor);
+            }
+            if preview_off {
+                return schema::message(db, id);
+            }
+            let seq = rooms::next_seq(db, room)?;
+            db.prepare_cached(
+                "UPDATE messages SET preview = NULL, preview_off = 1, seq = ?2 WHERE id = ?1",
+            )?
+            .execute(params![id.0, seq.0])?;
+        }
     }
     let message = schema::message(db, id)?;
     out.push(Publish::room(
@@ -232,7 +283,8 @@ pub fn erase(db: &Connection, id: MessageId, how: i64, seq: Seq) -> Result<()> {
     )?
     .execute([id.0])?;
     db.prepare_cached(
-        "UPDATE messages SET body = '', deleted = ?2, seq = ?3, attachment = NULL WHERE id = ?1",
+        "UPDATE messages SET body = '', deleted = ?2, seq = ?3, attachment = NULL, preview = NULL
+         WHERE id = ?1",
     )?
     .execute(params![id.0, how, seq.0])?;
     db.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?

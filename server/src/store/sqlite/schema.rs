@@ -23,10 +23,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0011_membership.sql"),
     include_str!("../../../migrations/0012_push_default.sql"),
     include_str!("../../../migrations/0013_reply.sql"),
+    include_str!("../../../migrations/0014_preview.sql"),
 ];
 
 pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts, room_id, seq, \
-     edited_at IS NOT NULL, deleted, attachment, reply_to FROM messages";
+     edited_at IS NOT NULL, deleted, attachment, reply_to, preview FROM messages";
 
 pub fn configure(db: &Connection) -> Result<()> {
     // FULL: a message is acknowledged only once it would survive power
@@ -82,6 +83,9 @@ pub fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
         reply: row
             .get::<_, Option<i64>>(11)?
             .map(|id| Quote::gone(MessageId(id))),
+        preview: row
+            .get::<_, Option<String>>(12)?
+            .and_then(|json| serde_json::from_str(&json).ok()),
     })
 }
 

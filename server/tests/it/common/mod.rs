@@ -397,3 +397,25 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
         .expect("encodes");
     out
 }
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One value from the server's metrics listener (0 when absent).
+pub async fn metric(port: u16, name: &str) -> f64 {
+    let text = http()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}

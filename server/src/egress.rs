@@ -1,22 +1,26 @@
-//! Push endpoints are URLs that browsers hand the server, and the server
-//! POSTs to them: without a guard anyone could make it send requests into
-//! its own network (SSRF). Only HTTPS URLs of hosts on the public
-//! internet are accepted, checked when a subscription is stored and again
-//! on every connection, where the DNS answer is filtered too (a public
-//! name that resolves to a private address is refused).
+//! What the server may connect to. Push endpoints are URLs browsers hand
+//! the server, and links in messages are URLs anyone can write; the server
+//! requests both (a push, a link preview). Without a guard anyone could
+//! make it send requests into its own network (SSRF). Only hosts on the
+//! public internet are accepted, checked when a URL is taken and again on
+//! every connection, where the DNS answer is filtered too (a public name
+//! that resolves to a private address is refused), and the address
+//! checked is the one connected to.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Longest endpoint accepted; real ones are a few hundred characters.
 const MAX_ENDPOINT: usize = 1024;
+/// Longest page address fetched.
+const MAX_WEB_URL: usize = 2048;
 
 /// Why an endpoint was refused, in words for the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Refused(pub &'static str);
 
-/// Which endpoints may be pushed to.
+/// Which hosts may be connected to.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
     /// Tests only: plain-HTTP endpoints on loopback.
@@ -33,23 +37,10 @@ impl Policy {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(Refused("A push address cannot carry a user name."));
         }
-        let loopback = match url.host() {
-            None => return Err(Refused("That is not a push address.")),
-            Some(url::Host::Ipv4(ip)) => self.ip_allowed(IpAddr::V4(ip))?,
-            Some(url::Host::Ipv6(ip)) => self.ip_allowed(IpAddr::V6(ip))?,
-            Some(url::Host::Domain(name)) => {
-                let name = name.trim_end_matches('.').to_ascii_lowercase();
-                if name == "localhost" || name.ends_with(".localhost") {
-                    if !self.allow_loopback {
-                        return Err(Refused("Push addresses must be on the public internet."));
-                    }
-                    true
-                } else if !name.contains('.') {
-                    return Err(Refused("Push addresses must be on the public internet."));
-                } else {
-                    false
-                }
-            }
+        let loopback = match self.host_allowed(&url) {
+            Some(loopback) => loopback,
+            None if url.host().is_none() => return Err(Refused("That is not a push address.")),
+            None => return Err(Refused("Push addresses must be on the public internet.")),
         };
         match url.scheme() {
             "https" => {}
@@ -61,14 +52,50 @@ impl Policy {
             .map_err(|_| Refused("That is not a push address."))
     }
 
-    /// Whether `ip` may be connected to; `Ok(true)` for an allowed loopback.
-    fn ip_allowed(&self, ip: IpAddr) -> Result<bool, Refused> {
+    /// A web page's URL (a link in a message, or where it redirects), if
+    /// it may be fetched: http or https, on the public internet.
+    pub fn check_web(&self, url: &reqwest::Url) -> Result<(), Refused> {
+        if url.as_str().len() > MAX_WEB_URL {
+            return Err(Refused("the address is too long"));
+        }
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Refused("only http and https are fetched"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Refused("the address carries a user name"));
+        }
+        self.host_allowed(url)
+            .map(|_| ())
+            .ok_or(Refused("the address is not on the public internet"))
+    }
+
+    /// Whether the URL's host may be connected to (`Some(true)` for an
+    /// allowed loopback); `None` when not (or there is no host). A name is
+    /// checked again when it is resolved.
+    fn host_allowed(&self, url: &reqwest::Url) -> Option<bool> {
+        match url.host()? {
+            url::Host::Ipv4(ip) => self.ip_allowed(IpAddr::V4(ip)),
+            url::Host::Ipv6(ip) => self.ip_allowed(IpAddr::V6(ip)),
+            url::Host::Domain(name) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                if name == "localhost" || name.ends_with(".localhost") {
+                    self.allow_loopback.then_some(true)
+                } else {
+                    // A single label is a name on the local network.
+                    name.contains('.').then_some(false)
+                }
+            }
+        }
+    }
+
+    /// Whether `ip` may be connected to; `Some(true)` for an allowed loopback.
+    fn ip_allowed(&self, ip: IpAddr) -> Option<bool> {
         if is_public(ip) {
-            Ok(false)
+            Some(false)
         } else if self.allow_loopback && ip.is_loopback() {
-            Ok(true)
+            Some(true)
         } else {
-            Err(Refused("Push addresses must be on the public internet."))
+            None
         }
     }
 
@@ -77,7 +104,7 @@ impl Policy {
     }
 }
 
-/// Resolves names for the push client, keeping public addresses only.
+/// Resolves names for the outbound clients, keeping public addresses only.
 impl Resolve for Policy {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = *self;
@@ -213,6 +240,32 @@ mod tests {
         assert!(TESTING.check("https://10.0.0.7/push").is_err());
         assert!(TESTING.check("http://fcm.googleapis.com/x").is_err());
         assert!(TESTING.check("http://192.168.1.1/x").is_err());
+    }
+
+    #[test]
+    fn pages_may_be_fetched_over_http_or_https_on_the_public_internet_only() {
+        let web = |p: &Policy, s: &str| p.check_web(&reqwest::Url::parse(s).expect("a url"));
+        for ok in [
+            "https://example.com/a",
+            "http://example.com/b",
+            "http://8.8.8.8/",
+        ] {
+            assert!(web(&STRICT, ok).is_ok(), "{ok} refused");
+        }
+        for bad in [
+            "http://127.0.0.1/",
+            "http://localhost:8080/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::ffff:10.0.0.1]/",
+            "http://metadata/",
+            "http://user:pw@example.com/",
+            "ftp://example.com/",
+            "file:///etc/passwd",
+        ] {
+            assert!(web(&STRICT, bad).is_err(), "{bad} accepted");
+        }
+        assert!(web(&TESTING, "http://127.0.0.1:4000/page").is_ok());
+        assert!(web(&TESTING, "http://10.0.0.7/page").is_err());
     }
 
     #[tokio::test]

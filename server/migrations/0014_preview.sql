@@ -1,0 +1,5 @@
+-- A card for a message's first link (JSON of `LinkPreview`), added by the
+-- server after the message was sent; `preview_off` once its author took
+-- the card away, so none comes back.
+ALTER TABLE messages ADD COLUMN preview TEXT;
+ALTER TABLE messages ADD COLUMN preview_off INTEGER NOT NULL DEFAULT 0;

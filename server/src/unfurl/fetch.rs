@@ -1,0 +1,160 @@
+//! Fetching what a link points at, as the guard allows: every address
+//! checked (the link's, each redirect's, and the one connected to), a few
+//! redirects, a deadline, and a cap on what is read.
+
+use crate::egress::Policy;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION, USER_AGENT};
+use std::time::Duration;
+
+/// Redirects followed before giving up.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Why nothing usable came back; only logged and counted.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("refused: {0}")]
+    Refused(crate::egress::Refused),
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("the server answered {0}")]
+    Status(u16),
+    #[error("not {0}")]
+    Kind(&'static str),
+    #[error("larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("no answer in time")]
+    Timeout,
+    #[error("{0}")]
+    Net(#[from] reqwest::Error),
+}
+
+impl FetchError {
+    /// Refused by the guard (a private address), not a failure of the site.
+    pub fn refused(&self) -> bool {
+        match self {
+            FetchError::Refused(_) => true,
+            // The resolver refused every address the name has.
+            FetchError::Net(e) => {
+                let mut source: Option<&dyn std::error::Error> = Some(e);
+                while let Some(s) = source {
+                    if s.to_string().contains("has no public address") {
+                        return true;
+                    }
+                    source = s.source();
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What came back: where redirects led, and the body (up to the cap).
+pub struct Fetched {
+    pub url: url::Url,
+    pub body: Vec<u8>,
+}
+
+/// Which kind of resource is wanted.
+#[derive(Debug, Clone, Copy)]
+pub enum Want {
+    /// A page: read up to the cap and cut there (its head comes first).
+    Page { max: usize },
+    /// A picture: refused whole when larger than the cap.
+    Image { max: usize },
+}
+
+pub struct Fetcher {
+    client: reqwest::Client,
+    policy: Policy,
+    /// For the whole chain of redirects and the body.
+    deadline: Duration,
+}
+
+impl Fetcher {
+    pub fn new(policy: Policy, deadline: Duration) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(policy))
+            // Each redirect is checked here before it is followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(deadline)
+            .connect_timeout(deadline)
+            .build()?;
+        Ok(Self {
+            client,
+            policy,
+            deadline,
+        })
+    }
+
+    pub async fn get(&self, url: url::Url, want: Want) -> Result<Fetched, FetchError> {
+        tokio::time::timeout(self.deadline, self.follow(url, want))
+            .await
+            .map_err(|_| FetchError::Timeout)?
+    }
+
+    async fn follow(&self, mut url: url::Url, want: Want) -> Result<Fetched, FetchError> {
+        let accept = match want {
+            Want::Page { .. } => "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+            Want::Image { .. } => "image/jpeg,image/png,image/gif,image/webp,*/*;q=0.1",
+        };
+        for _ in 0..=MAX_REDIRECTS {
+            self.policy.check_web(&url).map_err(FetchError::Refused)?;
+            let mut response = self
+                .client
+                .get(url.clone())
+                .header(ACCEPT, accept)
+                .header(USER_AGENT, "Mozilla/5.0 (compatible; chat-link-preview)")
+                .send()
+                .await?;
+            let status = response.status();
+            if status.is_redirection() {
+                let next = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .and_then(|l| url.join(l).ok())
+                    .ok_or(FetchError::Status(status.as_u16()))?;
+                url = next;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(FetchError::Status(status.as_u16()));
+            }
+            let kind = response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|t| t.to_str().ok())
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let max = match want {
+                Want::Page { max } => {
+                    if !(kind.starts_with("text/html") || kind.starts_with("application/xhtml")) {
+                        return Err(FetchError::Kind("a web page"));
+                    }
+                    max
+                }
+                // What a picture is, is judged by its bytes later.
+                Want::Image { max } => max,
+            };
+            if let (Want::Image { .. }, Some(length)) = (want, response.content_length()) {
+                if length > max as u64 {
+                    return Err(FetchError::TooLarge(max));
+                }
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                if body.len() + chunk.len() > max {
+                    if let Want::Image { .. } = want {
+                        return Err(FetchError::TooLarge(max));
+                    }
+                    body.extend_from_slice(&chunk[..max - body.len()]);
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            return Ok(Fetched { url, body });
+        }
+        Err(FetchError::TooManyRedirects)
+    }
+}
