@@ -52,6 +52,8 @@ impl FetchError {
 /// What came back: where redirects led, and the body (up to the cap).
 pub struct Fetched {
     pub url: url::Url,
+    /// The `Content-Type` it came with, in lower case.
+    pub kind: String,
     pub body: Vec<u8>,
 }
 
@@ -153,7 +155,7 @@ impl Fetcher {
                 }
                 body.extend_from_slice(&chunk);
             }
-            return Ok(Fetched { url, body });
+            return Ok(Fetched { url, kind, body });
         }
         Err(FetchError::TooManyRedirects)
     }

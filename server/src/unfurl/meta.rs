@@ -87,6 +87,26 @@ impl Meta {
     }
 }
 
+/// A page's text in the character set its header names, or else its
+/// `<meta charset>` (looked for near the top, as browsers do), or UTF-8.
+pub fn decode(body: &[u8], content_type: &str) -> String {
+    fn label(text: &str) -> Option<&str> {
+        let after = &text[text.find("charset=")? + "charset=".len()..];
+        let after = after.trim_start_matches(['"', '\'']);
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "-_:.".contains(c)))
+            .unwrap_or(after.len());
+        Some(&after[..end])
+    }
+    let head = String::from_utf8_lossy(&body[..body.len().min(1024)]).to_ascii_lowercase();
+    let encoding = label(content_type)
+        .or_else(|| label(&head))
+        .and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes()))
+        .unwrap_or(encoding_rs::UTF_8);
+    let (text, _, _) = encoding.decode(body);
+    text.into_owned()
+}
+
 /// Whitespace runs as one space, control characters dropped, cut at
 /// `max` characters with an ellipsis.
 fn tidy(text: &str, max: usize) -> String {
@@ -208,6 +228,23 @@ mod tests {
         assert!(Meta::read(html).card("https://e.com/", &page()).is_none());
         let js = r#"<meta property="og:image" content="javascript:alert(1)"><title>t</title>"#;
         assert!(Meta::read(js).image(&page()).is_none());
+    }
+
+    #[test]
+    fn the_character_set_comes_from_the_header_or_the_page() {
+        // "Café" in Latin-1 and in Windows-1252 (the label browsers use
+        // for both).
+        let latin1 = b"<title>Caf\xe9</title>";
+        assert_eq!(
+            decode(latin1, "text/html; charset=ISO-8859-1"),
+            "<title>Café</title>"
+        );
+        let tagged = b"<meta charset=\"windows-1252\"><title>Caf\xe9</title>";
+        assert!(decode(tagged, "text/html").ends_with("<title>Café</title>"));
+        assert_eq!(
+            decode("<title>Café</title>".as_bytes(), "text/html"),
+            "<title>Café</title>"
+        );
     }
 
     #[test]

@@ -157,7 +157,7 @@ impl Unfurler {
                 return None;
             }
         };
-        let html = String::from_utf8_lossy(&page.body);
+        let html = meta::decode(&page.body, &page.kind);
         let meta = meta::Meta::read(&html);
         let mut card = meta.card(link, &page.url)?;
         if let Some(src) = meta.image(&page.url) {
