@@ -20,7 +20,7 @@ mod notify;
 pub mod protocol;
 pub mod rich;
 pub mod state;
-mod time;
+pub mod time;
 #[cfg(feature = "hydrate")]
 mod upload;
 pub mod validate;

@@ -138,6 +138,9 @@ pub struct ChatMessage {
     /// message was sent (a later change of the message).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<LinkPreview>,
+    /// Sent by a bot (through the bot API, or its webhook's answer).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bot: bool,
 }
 
 /// What a linked page says about itself (its OpenGraph, Twitter or
@@ -791,6 +794,7 @@ mod tests {
                 rich: None,
                 reply: None,
                 preview: None,
+                bot: false,
             },
         };
         let value = serde_json::to_value(&event).expect("serialises");

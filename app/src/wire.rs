@@ -286,6 +286,7 @@ mod tests {
                     height: 252,
                 }),
             }),
+            bot: true,
         }
     }
 

@@ -200,6 +200,16 @@ pub struct Settings {
     #[arg(long, env = "CHAT_PREVIEW_ALLOW_LOOPBACK", hide = true)]
     pub preview_allow_loopback: bool,
 
+    /// For tests only: accept bot webhooks on loopback (normally only
+    /// hosts on the public internet are called).
+    #[arg(long, env = "CHAT_WEBHOOK_ALLOW_LOOPBACK", hide = true)]
+    pub webhook_allow_loopback: bool,
+
+    /// The chat's address as people reach it (`https://chat.example.com`),
+    /// for links the server sends elsewhere (a bot's webhook calls).
+    #[arg(long, env = "CHAT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Open WebSockets per client IP.
     #[arg(long, env = "CHAT_MAX_CONNS_PER_IP", default_value_t = 64)]
     pub max_conns_per_ip: usize,

@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod base;
+pub mod bots;
 pub mod bus;
 pub mod chat;
 pub mod config;
@@ -106,6 +107,9 @@ pub async fn run(
     let access = Arc::new(
         access::Access::load(store.clone(), Duration::from_secs(settings.newcomer_secs)).await?,
     );
+    // Messages that may concern a bot, for its webhook (`bots::webhook`).
+    let (hooks_tx, hooks_rx) = tokio::sync::mpsc::channel(1024);
+    let hooks_generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let chat = Chat::new(
         store.clone(),
         hub.clone(),
@@ -116,6 +120,13 @@ pub async fn run(
         Duration::from_secs(settings.presence_grace_secs),
     )
     .with_epoch(epoch)
+    .with_hooks(chat::HookSink {
+        tx: hooks_tx,
+        policy: egress::Policy {
+            allow_loopback: settings.webhook_allow_loopback,
+        },
+        generation: hooks_generation.clone(),
+    })
     .with_unfurler(unfurl::Unfurler::new(
         store.clone(),
         files.clone(),
@@ -126,6 +137,15 @@ pub async fn run(
     )?);
     // Before the first socket: closed rooms' events go to their members.
     chat.load_members().await?;
+    bots::webhook::Webhooks::start(
+        chat.clone(),
+        hooks_rx,
+        egress::Policy {
+            allow_loopback: settings.webhook_allow_loopback,
+        },
+        hooks_generation,
+        settings.public_url.clone(),
+    )?;
     {
         // What other nodes' tabs are showing.
         let presence = chat.presence().clone();

@@ -2,8 +2,8 @@
 //! implements, and what it puts in every request for them.
 
 use super::records::{
-    Admin, Context, ModAction, NewInvite, PeoplePage, PushMode, PushSettings, RoomAction,
-    RoomPeople, SearchHit, TransferLink,
+    Admin, BotAction, Bots, Context, ModAction, NewInvite, PeoplePage, PushMode, PushSettings,
+    RoomAction, RoomPeople, SearchHit, TransferLink,
 };
 use super::ApiError;
 use crate::protocol::{ChatMessage, DeviceId, Identity, MessageId, RoomId, RoomInfo};
@@ -67,6 +67,7 @@ pub trait ChatBackend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<RoomInfo, ApiError>>;
     fn push_settings(&self, device: DeviceId) -> BoxFuture<'_, Result<PushSettings, ApiError>>;
     fn admin(&self, device: DeviceId) -> BoxFuture<'_, Result<Admin, ApiError>>;
+    fn bots(&self, device: DeviceId, action: BotAction) -> BoxFuture<'_, Result<Bots, ApiError>>;
     /// A page of who has `room` open, by name.
     fn people_here(
         &self,

@@ -302,6 +302,13 @@ pub async fn admin_overview() -> Result<Admin, ApiError> {
     backend.admin(device).await
 }
 
+/// The chat's bots, after an action (a new key is shown once).
+#[server(endpoint = "bots", input = server_fn::codec::Json)]
+pub async fn manage_bots(action: BotAction) -> Result<Bots, ApiError> {
+    let (backend, device) = backend::current().await?;
+    backend.bots(device, action).await
+}
+
 #[server(endpoint = "moderate", input = server_fn::codec::Json)]
 pub async fn moderate(action: ModAction) -> Result<Admin, ApiError> {
     let (backend, device) = backend::current().await?;

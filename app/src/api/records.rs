@@ -51,6 +51,60 @@ pub struct Person {
     pub blocked: bool,
 }
 
+/// A bot as the owner and moderators see it (its key is shown once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotInfo {
+    pub who: Identity,
+    /// Where mentions of it and direct messages to it are sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+    pub created_at: i64,
+    /// Its key no longer works; its messages stay.
+    pub revoked: bool,
+}
+
+/// A bot's key, shown once (when it is made or its key renewed), with the
+/// secret its webhook's requests are signed with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotKey {
+    pub user: UserId,
+    pub key: String,
+    pub secret: String,
+}
+
+/// The chat's bots, and a key just made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bots {
+    pub bots: Vec<BotInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_key: Option<BotKey>,
+}
+
+/// The owner's and moderators' bot actions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case")]
+pub enum BotAction {
+    List,
+    /// A new bot; `webhook` may be empty.
+    Create {
+        name: String,
+        webhook: String,
+    },
+    /// A new key; the old one stops working.
+    RenewKey {
+        user: UserId,
+    },
+    /// No key works any more.
+    Revoke {
+        user: UserId,
+    },
+    /// Empty: no webhook.
+    SetWebhook {
+        user: UserId,
+        webhook: String,
+    },
+}
+
 /// An invite link that still works (not revoked, expired or used up).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteInfo {

@@ -62,6 +62,7 @@ fn msg(room: i64, id: i64, seq: i64, text: &str) -> ChatMessage {
         rich: None,
         reply: None,
         preview: None,
+        bot: false,
     }
 }
 

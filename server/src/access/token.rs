@@ -29,7 +29,7 @@ pub fn shown(token: &str) -> String {
     format!("{}…", token.get(..6).unwrap_or(""))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

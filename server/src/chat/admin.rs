@@ -87,7 +87,7 @@ impl Chat {
     }
 
     /// Whoever acts must have a name: the log says who did it.
-    async fn actor(&self, device: DeviceId) -> Result<(Identity, Option<Role>)> {
+    pub(super) async fn actor(&self, device: DeviceId) -> Result<(Identity, Option<Role>)> {
         let role = self.role_of(device).await?;
         let me = self.identity(device).await?.ok_or(StoreError::NoIdentity)?;
         Ok((me, role))

@@ -2,9 +2,11 @@
 //! the WebSocket sessions, the HTTP routes and the server functions.
 
 mod admin;
+mod bots;
 mod error;
 mod members;
 
+pub use bots::HookSink;
 pub use error::{ChatError, Result};
 pub use members::MAX_DIRECT;
 
@@ -50,6 +52,8 @@ pub struct Chat {
     epoch: Arc<str>,
     /// Makes link preview cards, off the send path.
     unfurler: Option<Arc<crate::unfurl::Unfurler>>,
+    /// Tells the bots' webhooks of messages that may concern them.
+    hooks: Option<HookSink>,
 }
 
 impl Chat {
@@ -73,7 +77,14 @@ impl Chat {
             edit_window_ms: edit_window.as_millis() as i64,
             epoch: "".into(),
             unfurler: None,
+            hooks: None,
         }
+    }
+
+    /// Sends messages that may concern a bot to its webhook from now on.
+    pub fn with_hooks(mut self, hooks: HookSink) -> Self {
+        self.hooks = Some(hooks);
+        self
     }
 
     /// Adds preview cards to messages with links from now on.
@@ -186,15 +197,29 @@ impl Chat {
             ts: now_ms(),
         };
         let ticket = self.store.submit(post).await?;
-        let Some(unfurler) = self.unfurler.clone() else {
+        if self.unfurler.is_none() && self.hooks.is_none() {
             return Ok(ticket);
-        };
-        // The card is made after the commit, in the background: the
-        // message is acknowledged and shown without waiting for it.
+        }
+        let unfurler = self.unfurler.clone();
+        let hooks = self.hooks.clone();
+        let closed = self.hub.is_closed(room);
+        // Cards and webhooks come after the commit, in the background: the
+        // message is acknowledged and shown without waiting for either.
         Ok(Box::pin(async move {
             let posted = ticket.await?;
             if posted.fresh {
-                unfurler.schedule(device, &posted.message);
+                let m = &posted.message;
+                if let Some(unfurler) = unfurler {
+                    unfurler.schedule(device, m);
+                }
+                if let Some(hooks) = hooks {
+                    // A bot's own words never call a bot (no loops).
+                    if !m.bot && (closed || !m.mentions.is_empty()) {
+                        // A full queue: the webhooks are far behind; this
+                        // one is dropped rather than the chat slowed.
+                        let _ = hooks.tx.try_send(m.clone());
+                    }
+                }
             }
             Ok(posted)
         }))

@@ -4,6 +4,8 @@
 
 pub mod accept;
 pub mod assets;
+mod bots;
+mod export;
 mod files;
 mod headers;
 pub mod identity;

@@ -93,7 +93,21 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::disable())
                 .layer(body_limit(state.files.max_bytes + 64 * 1024)),
         )
-        .route("/files/{id}", get(files::serve));
+        .route("/files/{id}", get(files::serve))
+        .route(
+            "/api/bot/{key}/rooms/{slug}/messages",
+            get(crate::http::bots::read_messages)
+                .post(crate::http::bots::post_message)
+                // A bot may post a file as large as a person's.
+                .layer(axum::extract::DefaultBodyLimit::disable())
+                .layer(body_limit(state.files.max_bytes + 64 * 1024)),
+        )
+        .route(
+            "/api/bot/{key}/rooms/{slug}/slack",
+            axum::routing::post(crate::http::bots::slack_hook).layer(body_limit(SMALL_BODY)),
+        )
+        .route("/export.json", get(crate::http::export::json))
+        .route("/export.html", get(crate::http::export::html));
     for (path, method) in leptos::server_fn::axum::server_fn_paths() {
         let Ok(filter) = MethodFilter::try_from(method) else {
             continue;
@@ -191,7 +205,7 @@ async fn secrets_uncompressed(mut req: Request<Body>, next: middleware::Next) ->
 }
 
 /// Server functions whose answer holds a token.
-const SECRET_ANSWERS: &[&str] = &["/api/create_invite", "/api/start_transfer"];
+const SECRET_ANSWERS: &[&str] = &["/api/create_invite", "/api/start_transfer", "/api/bots"];
 
 /// Puts the client's address (behind a trusted proxy, the one it
 /// forwards) in the request, for the limits per address, and the host it

@@ -314,6 +314,14 @@ impl ChatBackend for ServerBackend {
         Box::pin(async move { self.chat.admin(device).await.map_err(internal) })
     }
 
+    fn bots(
+        &self,
+        device: DeviceId,
+        action: app::api::BotAction,
+    ) -> BoxFuture<'_, Result<app::api::Bots, ApiError>> {
+        Box::pin(async move { self.chat.bots(device, action).await.map_err(internal) })
+    }
+
     fn moderate(
         &self,
         device: DeviceId,

@@ -159,6 +159,7 @@ mod tests {
             rich: None,
             reply: None,
             preview: None,
+            bot: false,
         }
     }
 

@@ -180,6 +180,7 @@ mod tests {
                 rich: None,
                 reply: None,
                 preview: None,
+                bot: false,
             },
         }
     }

@@ -216,6 +216,7 @@ mod tests {
             rich: None,
             reply: None,
             preview: None,
+            bot: false,
         }
     }
 

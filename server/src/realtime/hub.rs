@@ -523,6 +523,7 @@ mod tests {
             rich: None,
             reply: None,
             preview: None,
+            bot: false,
         };
         let activity = ServerEvent::Activity {
             room: RoomId(room),

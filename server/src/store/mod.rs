@@ -180,6 +180,41 @@ pub struct PushState {
     pub modes: Vec<(DeviceId, Option<RoomId>, PushMode)>,
 }
 
+/// A bot to make: an identity of its own on a device no browser holds.
+#[derive(Debug, Clone)]
+pub struct NewBot {
+    pub device: DeviceId,
+    pub name: UserName,
+    pub color: String,
+    /// SHA-256 of its key, hex; the key itself is shown once and not kept.
+    pub key_hash: String,
+    /// Signs what is sent to its webhook.
+    pub secret: String,
+    pub webhook: Option<String>,
+    pub now: i64,
+}
+
+/// A bot as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBot {
+    pub me: Identity,
+    pub device: DeviceId,
+    pub secret: String,
+    pub webhook: Option<String>,
+    pub created_at: i64,
+    pub revoked: bool,
+}
+
+/// A change to a bot.
+#[derive(Debug, Clone)]
+pub enum BotChange {
+    /// A new key (its hash); the old one stops working.
+    Key(String),
+    /// No key works any more; its messages stay.
+    Revoke,
+    Webhook(Option<String>),
+}
+
 /// How a room is looked up.
 #[derive(Debug, Clone)]
 pub enum RoomKey {
@@ -244,6 +279,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(ChatMessage, String)>>;
     /// A message with up to `half` of its room's messages on each side.
     async fn page_around(&self, id: MessageId, half: u32) -> Result<(RoomId, Vec<ChatMessage>)>;
+    /// A room's messages after `after`, oldest first.
+    async fn page_after(
+        &self,
+        room: RoomId,
+        after: MessageId,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>>;
     /// A room by id or slug (archived ones too).
     async fn room(&self, key: RoomKey) -> Result<Option<RoomInfo>>;
     /// The room's newest seq.
@@ -400,6 +442,14 @@ pub trait Store: Send + Sync + 'static {
     async fn room_creator(&self, room: RoomId) -> Result<Option<UserId>>;
     /// Everyone with a name who is not blocked, by name.
     async fn known_people(&self) -> Result<Vec<Identity>>;
+    /// Makes a bot (a member, even of an invite-only chat).
+    async fn create_bot(&self, bot: NewBot) -> Result<Identity>;
+    /// Every bot, revoked ones too, oldest first.
+    async fn bots(&self) -> Result<Vec<StoredBot>>;
+    /// The bot a key (by its hash) belongs to, unless revoked.
+    async fn bot_by_key(&self, key_hash: String) -> Result<Option<StoredBot>>;
+    /// False when there is no such bot (or it is revoked).
+    async fn change_bot(&self, user: UserId, change: BotChange, now: i64) -> Result<bool>;
     /// Makes the on-disk state self-contained; called at shutdown.
     async fn checkpoint(&self) -> Result<()>;
 }

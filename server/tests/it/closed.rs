@@ -15,14 +15,14 @@ use app::protocol::{
 use common::{named, new_device, Client, Server};
 use std::time::Duration;
 
-async fn create_room(server: &Server, device: &str, name: &str) -> RoomInfo {
+pub async fn create_room(server: &Server, device: &str, name: &str) -> RoomInfo {
     let res = common::server_fn(server, device, "create_room", &[("name", name)]).await;
     assert!(res.status().is_success(), "create_room: {}", res.status());
     res.json().await.expect("room json")
 }
 
 /// A room action's answer: the room, or the status and the sentence.
-async fn act(
+pub async fn act(
     server: &Server,
     device: &str,
     action: RoomAction,

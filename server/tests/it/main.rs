@@ -6,6 +6,7 @@
 mod common;
 
 mod access;
+mod bots;
 mod chat;
 mod closed;
 mod datatools;

@@ -477,6 +477,7 @@ mod rendered {
             rich: None,
             reply: None,
             preview: None,
+            bot: false,
         }
     }
 

@@ -304,6 +304,21 @@ pub async fn changed_after<C: GenericClient + Sync>(
     .await
 }
 
+/// A room's messages after `after`, oldest first (an export's next page).
+pub async fn page_after<C: GenericClient + Sync>(
+    db: &C,
+    room: RoomId,
+    after: MessageId,
+    limit: u32,
+) -> Result<Vec<ChatMessage>> {
+    rows::messages(
+        db,
+        &format!("{SELECT_MESSAGE} WHERE room_id = $1 AND id > $2 ORDER BY id LIMIT $3"),
+        &[&room.0, &after.0, &i64::from(limit)],
+    )
+    .await
+}
+
 pub async fn page_around<C: GenericClient + Sync>(
     db: &C,
     id: MessageId,
@@ -316,14 +331,7 @@ pub async fn page_around<C: GenericClient + Sync>(
         .get(0);
     let room = RoomId(room);
     let mut page = page_before(db, room, Some(MessageId(id.0 + 1)), half + 1).await?;
-    page.extend(
-        rows::messages(
-            db,
-            &format!("{SELECT_MESSAGE} WHERE room_id = $1 AND id > $2 ORDER BY id LIMIT $3"),
-            &[&room.0, &id.0, &i64::from(half)],
-        )
-        .await?,
-    );
+    page.extend(page_after(db, room, id, half).await?);
     Ok((room, page))
 }
 

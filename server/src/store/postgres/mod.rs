@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod blobs;
+mod bots;
 mod connect;
 mod feed;
 
@@ -171,6 +172,15 @@ impl Store for PgStore {
 
     async fn page_around(&self, id: MessageId, half: u32) -> Result<(RoomId, Vec<ChatMessage>)> {
         messages::page_around(&**self.db().await?, id, half).await
+    }
+
+    async fn page_after(
+        &self,
+        room: RoomId,
+        after: MessageId,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
+        messages::page_after(&**self.db().await?, room, after, limit).await
     }
 
     async fn room(&self, key: RoomKey) -> Result<Option<RoomInfo>> {
@@ -486,6 +496,23 @@ impl Store for PgStore {
 
     async fn known_people(&self) -> Result<Vec<Identity>> {
         members::known_people(&**self.db().await?).await
+    }
+
+    async fn create_bot(&self, bot: super::NewBot) -> Result<Identity> {
+        let mut db = self.db().await?;
+        bots::create(&mut db, &bot).await
+    }
+
+    async fn bots(&self) -> Result<Vec<super::StoredBot>> {
+        bots::all(&**self.db().await?).await
+    }
+
+    async fn bot_by_key(&self, key_hash: String) -> Result<Option<super::StoredBot>> {
+        bots::by_key(&**self.db().await?, &key_hash).await
+    }
+
+    async fn change_bot(&self, user: UserId, change: super::BotChange, now: i64) -> Result<bool> {
+        bots::change(&**self.db().await?, user, &change, now).await
     }
 
     async fn checkpoint(&self) -> Result<()> {

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0005_push_default.sql"),
     include_str!("../../../migrations/postgres/0006_reply.sql"),
     include_str!("../../../migrations/postgres/0007_preview.sql"),
+    include_str!("../../../migrations/postgres/0008_bots.sql"),
 ];
 
 /// Any number that is the same on every node: the advisory lock that
@@ -24,7 +25,7 @@ const MIGRATIONS: &[&str] = &[
 const MIGRATION_LOCK: i64 = 0x0063_6861_7400;
 
 pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts, room_id, seq, \
-     edited_at IS NOT NULL, deleted, attachment, created_seq, reply_to, preview FROM messages";
+     edited_at IS NOT NULL, deleted, attachment, created_seq, reply_to, preview, bot FROM messages";
 
 /// Creates or updates the schema. Nodes starting together take turns.
 pub async fn migrate(db: &mut tokio_postgres::Client) -> Result<()> {
@@ -143,6 +144,7 @@ pub fn message_from_row(row: &Row) -> (ChatMessage, Seq) {
         preview: row
             .get::<_, Option<String>>(13)
             .and_then(|json| serde_json::from_str(&json).ok()),
+        bot: row.get(14),
     };
     (message, Seq(row.get(11)))
 }

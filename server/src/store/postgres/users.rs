@@ -61,7 +61,7 @@ pub async fn set_name<C: GenericClient + Sync>(
 /// What a room held before someone first chose a name is not unread for
 /// them: a read mark at its end in every room with history. (Without a
 /// mark, nothing in a room is read: rooms made later.)
-async fn mark_history_read<C: GenericClient + Sync>(db: &C, user: UserId) -> Result<()> {
+pub(super) async fn mark_history_read<C: GenericClient + Sync>(db: &C, user: UserId) -> Result<()> {
     db.execute(
         "INSERT INTO read_marks (user_id, room_id, seq)
          SELECT $1, id, last_seq FROM rooms WHERE last_seq > 0 ON CONFLICT DO NOTHING",

@@ -188,8 +188,8 @@ async fn commit(pool: &Pool, posts: &[&NewPost]) -> Result<Vec<Result<Posted>>> 
         .await?;
     let insert = tx
         .prepare_cached(&format!(
-            "INSERT INTO messages (user_id, client_id, user_name, color, body, ts, room_id, created_seq, seq, attachment, reply_to)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
+            "INSERT INTO messages (user_id, client_id, user_name, color, body, ts, room_id, created_seq, seq, attachment, reply_to, bot)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, (SELECT bot FROM users WHERE id = $1))
              ON CONFLICT (user_id, client_id) DO NOTHING
              RETURNING {}",
             SELECT_MESSAGE

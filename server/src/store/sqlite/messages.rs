@@ -35,8 +35,8 @@ pub fn post(db: &Connection, post: &NewPost, out: &mut Vec<Publish>) -> Result<P
     let seq = rooms::next_seq(db, post.room)?;
     let mut message = db
         .prepare_cached(&format!(
-            "INSERT INTO messages (user_id, client_id, user_name, color, body, ts, room_id, created_seq, seq, attachment, reply_to)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)
+            "INSERT INTO messages (user_id, client_id, user_name, color, body, ts, room_id, created_seq, seq, attachment, reply_to, bot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, (SELECT bot FROM users WHERE id = ?1))
              RETURNING {}",
             SELECT_MESSAGE
                 .trim_start_matches("SELECT ")
@@ -330,6 +330,20 @@ pub fn changed_after(
     )
 }
 
+/// A room's messages after `after`, oldest first (an export's next page).
+pub fn page_after(
+    db: &Connection,
+    room: RoomId,
+    after: MessageId,
+    limit: u32,
+) -> Result<Vec<ChatMessage>> {
+    schema::messages(
+        db,
+        &format!("{SELECT_MESSAGE} WHERE room_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"),
+        params![room.0, after.0, limit],
+    )
+}
+
 /// The message `id` with up to `half` messages of its room on each side,
 /// oldest first: a search result in its context.
 pub fn page_around(
@@ -344,10 +358,6 @@ pub fn page_around(
         .ok_or(StoreError::NotFound)?;
     let room = RoomId(room);
     let mut page = page_before(db, room, Some(MessageId(id.0 + 1)), half + 1)?;
-    page.extend(schema::messages(
-        db,
-        &format!("{SELECT_MESSAGE} WHERE room_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"),
-        params![room.0, id.0, half],
-    )?);
+    page.extend(page_after(db, room, id, half)?);
     Ok((room, page))
 }

@@ -4,6 +4,7 @@
 //! commit order by construction.
 
 mod access;
+mod bots;
 mod files;
 mod members;
 mod messages;
@@ -182,6 +183,17 @@ impl Store for SqliteStore {
     async fn page_around(&self, id: MessageId, half: u32) -> Result<(RoomId, Vec<ChatMessage>)> {
         self.readers
             .run(move |db| messages::page_around(db, id, half))
+            .await
+    }
+
+    async fn page_after(
+        &self,
+        room: RoomId,
+        after: MessageId,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
+        self.readers
+            .run(move |db| messages::page_after(db, room, after, limit))
             .await
     }
 
@@ -539,6 +551,25 @@ impl Store for SqliteStore {
 
     async fn known_people(&self) -> Result<Vec<Identity>> {
         self.readers.run(members::known_people).await
+    }
+
+    async fn create_bot(&self, bot: super::NewBot) -> Result<Identity> {
+        self.write(move |db, _| bots::create(db, &bot)).await
+    }
+
+    async fn bots(&self) -> Result<Vec<super::StoredBot>> {
+        self.readers.run(bots::all).await
+    }
+
+    async fn bot_by_key(&self, key_hash: String) -> Result<Option<super::StoredBot>> {
+        self.readers
+            .run(move |db| bots::by_key(db, &key_hash))
+            .await
+    }
+
+    async fn change_bot(&self, user: UserId, change: super::BotChange, now: i64) -> Result<bool> {
+        self.write(move |db, _| bots::change(db, user, &change, now))
+            .await
     }
 
     async fn checkpoint(&self) -> Result<()> {

@@ -24,10 +24,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0012_push_default.sql"),
     include_str!("../../../migrations/0013_reply.sql"),
     include_str!("../../../migrations/0014_preview.sql"),
+    include_str!("../../../migrations/0015_bots.sql"),
 ];
 
 pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts, room_id, seq, \
-     edited_at IS NOT NULL, deleted, attachment, reply_to, preview FROM messages";
+     edited_at IS NOT NULL, deleted, attachment, reply_to, preview, bot FROM messages";
 
 pub fn configure(db: &Connection) -> Result<()> {
     // FULL: a message is acknowledged only once it would survive power
@@ -86,6 +87,7 @@ pub fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
         preview: row
             .get::<_, Option<String>>(12)?
             .and_then(|json| serde_json::from_str(&json).ok()),
+        bot: row.get::<_, i64>(13)? != 0,
     })
 }
 

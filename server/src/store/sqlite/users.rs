@@ -49,7 +49,7 @@ pub fn set_name(
 /// What a room held before someone first chose a name is not unread for
 /// them: a read mark at its end in every room with history. (Without a
 /// mark, nothing in a room is read: rooms made later.)
-fn mark_history_read(db: &Connection, user: UserId) -> Result<()> {
+pub(super) fn mark_history_read(db: &Connection, user: UserId) -> Result<()> {
     db.prepare_cached(
         "INSERT OR IGNORE INTO read_marks (user_id, room_id, seq)
          SELECT ?1, id, last_seq FROM rooms WHERE last_seq > 0",
