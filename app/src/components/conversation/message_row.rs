@@ -92,6 +92,7 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
         >
             {reply}
             <span class="author" style:background-color=m.color.clone()>{m.user_name.clone()}</span>
+            {m.bot.then(|| view! { <span class="bot-badge">"bot"</span> })}
             // Screen readers would otherwise run the name into the text.
             <span class="sr-only">": "</span>
             {text}

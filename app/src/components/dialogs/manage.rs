@@ -1,5 +1,6 @@
 use crate::api::{
-    admin_overview, Admin, ApiError, CreateInvite, ModAction, Moderate, NewInvite, Person, Role,
+    admin_overview, Admin, ApiError, BotAction, BotInfo, CreateInvite, ManageBots, ModAction,
+    Moderate, NewInvite, Person, Role,
 };
 use crate::state::{ChatState, Overlay, Ui};
 use leptos::prelude::*;
@@ -84,6 +85,7 @@ pub fn ManageDialog() -> impl IntoView {
                     <p class="name-error" role="alert" hidden=move || error().is_none()>{error}</p>
                     <AccessSection/>
                     <InviteSection invite=invite/>
+                    <BotsSection/>
                     <PeopleSection/>
                     <LogSection/>
                     <div class="name-actions">
@@ -149,8 +151,100 @@ fn AccessSection() -> impl IntoView {
                 />
                 "Show previews of links (the server fetches each linked page)"
             </label>
+            <p class="hint export-all">
+                "Export the whole chat, every room: "
+                <a href="/export.html?all=1" download>"as a page"</a>
+                " · "
+                <a href="/export.json?all=1" download>"as JSON"</a>
+            </p>
         </section>
     </Show>
+    }
+}
+
+/// Bots: made with a name (and a webhook for mentions and direct
+/// messages), their key shown once with how to use it; renewed, revoked.
+#[component]
+fn BotsSection() -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let action = ServerAction::<ManageBots>::new();
+    let name = NodeRef::<leptos::html::Input>::new();
+    let hook = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if ui.is(Overlay::Manage) {
+            action.dispatch(ManageBots {
+                action: BotAction::List,
+            });
+        }
+    });
+    let latest = move || action.value().get().and_then(Result::ok);
+    let bots = move || latest().map(|b| b.bots).unwrap_or_default();
+    let error = move || crate::components::refusal(action);
+    let origin = move || {
+        web_sys::window()
+            .and_then(|w| w.location().origin().ok())
+            .unwrap_or_default()
+    };
+    view! {
+        <section class="manage-bots" aria-label="Bots">
+            <h3>"Bots"</h3>
+            <form class="bot-form" on:submit=move |ev| {
+                ev.prevent_default();
+                let value = |n: NodeRef<leptos::html::Input>| n.get_untracked().map(|el| el.value()).unwrap_or_default();
+                action.dispatch(ManageBots {
+                    action: BotAction::Create { name: value(name), webhook: value(hook) },
+                });
+            }>
+                <label for="bot-name">"Name"</label>
+                <input id="bot-name" type="text" maxlength="32" node_ref=name required/>
+                <label for="bot-hook">"Webhook (optional): called when it is mentioned or messaged"</label>
+                <input id="bot-hook" type="url" placeholder="https://" node_ref=hook/>
+                <button type="submit" class="join create-bot" disabled=move || action.pending().get()>"Create bot"</button>
+            </form>
+            <p class="name-error" role="alert" hidden=move || error().is_none()>{error}</p>
+            {move || latest().and_then(|b| b.new_key).map(|key| {
+                let post = format!("{}/api/bot/{}/rooms/general/messages", origin(), key.key);
+                view! {
+                    <div class="new-bot-key">
+                        <p class="hint">"Its key, shown only now:"</p>
+                        <code class="bot-key">{key.key.clone()}</code>
+                        <p class="hint">"Post as the bot:"</p>
+                        <code class="bot-curl">{format!("curl -d 'Build passed' {post}")}</code>
+                        <p class="hint">"Webhook calls are signed with this secret (X-Chat-Signature: sha256=HMAC of the body):"</p>
+                        <code class="bot-secret">{key.secret}</code>
+                    </div>
+                }
+            })}
+            <ul class="bot-list">
+                <For
+                    each=bots
+                    key=|b: &BotInfo| (b.who.user_id, b.revoked, b.webhook.clone())
+                    children=move |b: BotInfo| {
+                        let user = b.who.user_id;
+                        let revoked = b.revoked;
+                        let status = if revoked {
+                            "revoked".to_owned()
+                        } else {
+                            b.webhook.clone().map_or("no webhook".to_owned(), |w| format!("webhook {w}"))
+                        };
+                        view! {
+                            <li>
+                                <span class="author" style:background-color=b.who.color.clone()>{b.who.name.clone()}</span>
+                                <span class="bot-status">{status}</span>
+                                <Show when=move || !revoked>
+                                    <button type="button" class="cancel renew-bot" on:click=move |_| {
+                                        action.dispatch(ManageBots { action: BotAction::RenewKey { user } });
+                                    }>"New key"</button>
+                                    <button type="button" class="cancel revoke-bot" on:click=move |_| {
+                                        action.dispatch(ManageBots { action: BotAction::Revoke { user } });
+                                    }>"Revoke"</button>
+                                </Show>
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+        </section>
     }
 }
 

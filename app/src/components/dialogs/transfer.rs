@@ -40,6 +40,12 @@ pub fn TransferDialog() -> impl IntoView {
                         }
                         Some(Err(e)) => view! { <p class="name-error" role="alert">{e.to_string()}</p> }.into_any(),
                     }}
+                    <p class="hint export-links">
+                        "Take your history with you, every room you can read: "
+                        <a href="/export.html" download>"as a page"</a>
+                        " · "
+                        <a href="/export.json" download>"as JSON"</a>
+                    </p>
                     <div class="name-actions">
                         <button type="button" class="join" on:click=move |_| ui.close(Overlay::Link)>
                             "Done"
