@@ -64,11 +64,12 @@ async fn export(
             tracing::warn!(error = %e, "an export stopped");
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
+    // Fused: the compression layer may poll again after the end.
+    let stream = futures::StreamExt::fuse(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await
             .map(|chunk| (Ok::<_, std::io::Error>(chunk), rx))
-    });
+    }));
     let (kind, name) = match format {
         Format::Json => ("application/json", "chat-export.json"),
         Format::Html => ("text/html; charset=utf-8", "chat-export.html"),

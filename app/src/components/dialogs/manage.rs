@@ -180,11 +180,6 @@ fn BotsSection() -> impl IntoView {
     let latest = move || action.value().get().and_then(Result::ok);
     let bots = move || latest().map(|b| b.bots).unwrap_or_default();
     let error = move || crate::components::refusal(action);
-    let origin = move || {
-        web_sys::window()
-            .and_then(|w| w.location().origin().ok())
-            .unwrap_or_default()
-    };
     view! {
         <section class="manage-bots" aria-label="Bots">
             <h3>"Bots"</h3>
@@ -203,7 +198,8 @@ fn BotsSection() -> impl IntoView {
             </form>
             <p class="name-error" role="alert" hidden=move || error().is_none()>{error}</p>
             {move || latest().and_then(|b| b.new_key).map(|key| {
-                let post = format!("{}/api/bot/{}/rooms/general/messages", origin(), key.key);
+                // This page's own address goes before the path.
+                let post = format!("https://<this chat>/api/bot/{}/rooms/general/messages", key.key);
                 view! {
                     <div class="new-bot-key">
                         <p class="hint">"Its key, shown only now:"</p>
