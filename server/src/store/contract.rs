@@ -200,6 +200,7 @@ contract!(
     closed_rooms_know_their_members_and_lists_follow_them,
     a_reply_quotes_its_parent_as_it_stands_and_notifies_its_author,
     a_preview_card_is_a_change_that_follows_its_link_and_its_author,
+    a_bot_is_a_member_found_by_its_key_hash_until_revoked,
 );
 
 /// The bus contract: what a node shares (an ephemeral event, a kick)
@@ -1539,4 +1540,103 @@ async fn a_preview_card_is_a_change_that_follows_its_link_and_its_author(b: Back
         .await
         .expect("deleted");
     assert!(gone.preview.is_none());
+}
+
+async fn a_bot_is_a_member_found_by_its_key_hash_until_revoked(b: Backend) {
+    let store = b.store;
+    let ann = named(&*store, "Ann").await;
+    let device = DeviceId::new_random();
+    let bot = store
+        .create_bot(NewBot {
+            device,
+            name: UserName::parse("CI").expect("a name"),
+            color: "#c0ffee".into(),
+            key_hash: "a".repeat(64),
+            secret: "s".repeat(64),
+            webhook: Some("https://hooks.example/ci".into()),
+            now: 5,
+        })
+        .await
+        .expect("made");
+    assert_eq!(bot.name, "CI");
+    // A member: an invite-only chat lets it in.
+    store.set_invite_only(true, 6).await.expect("set");
+    assert!(store.standing(device).await.expect("reads").role.is_some());
+    let found = store
+        .bot_by_key("a".repeat(64))
+        .await
+        .expect("reads")
+        .expect("found by its key's hash");
+    assert_eq!((found.me.user_id, found.device), (bot.user_id, device));
+    assert_eq!(found.webhook.as_deref(), Some("https://hooks.example/ci"));
+    assert!(store
+        .bot_by_key("b".repeat(64))
+        .await
+        .expect("reads")
+        .is_none());
+    // Its messages say a bot wrote them; people's do not.
+    let said = store
+        .post(post(device, ClientMessageId::new_random(), "build passed"))
+        .await
+        .expect("stored")
+        .message;
+    assert!(said.bot);
+    let person = store
+        .post(post(ann, ClientMessageId::new_random(), "thanks"))
+        .await
+        .expect("stored")
+        .message;
+    assert!(!person.bot);
+    let page = store
+        .page_before(RoomId::DEFAULT, None, 10)
+        .await
+        .expect("reads");
+    assert_eq!(
+        page.iter().map(|m| m.bot).collect::<Vec<_>>(),
+        vec![true, false]
+    );
+    let after = store
+        .page_after(RoomId::DEFAULT, said.id, 10)
+        .await
+        .expect("reads");
+    assert_eq!(
+        after.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![person.id]
+    );
+    // A new key replaces the old; a revoked bot is found by none.
+    assert!(store
+        .change_bot(bot.user_id, BotChange::Key("c".repeat(64)), 7)
+        .await
+        .expect("changed"));
+    assert!(store
+        .bot_by_key("a".repeat(64))
+        .await
+        .expect("reads")
+        .is_none());
+    assert!(store
+        .bot_by_key("c".repeat(64))
+        .await
+        .expect("reads")
+        .is_some());
+    assert!(store
+        .change_bot(bot.user_id, BotChange::Webhook(None), 7)
+        .await
+        .expect("changed"));
+    assert!(store
+        .change_bot(bot.user_id, BotChange::Revoke, 8)
+        .await
+        .expect("revoked"));
+    assert!(store
+        .bot_by_key("c".repeat(64))
+        .await
+        .expect("reads")
+        .is_none());
+    assert!(!store
+        .change_bot(bot.user_id, BotChange::Key("d".repeat(64)), 9)
+        .await
+        .expect("no change"));
+    let listed = store.bots().await.expect("reads");
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].revoked);
+    assert!(listed[0].webhook.is_none());
 }
