@@ -21,10 +21,13 @@ const MAX_WEB_URL: usize = 2048;
 pub struct Refused(pub &'static str);
 
 /// Which hosts may be connected to.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Policy {
     /// Tests only: plain-HTTP endpoints on loopback.
     pub allow_loopback: bool,
+    /// Tests only: loopback on this port alone (a test's own site), so a
+    /// redirect to another service on the machine is still refused.
+    pub loopback_port: Option<u16>,
 }
 
 impl Policy {
@@ -64,9 +67,13 @@ impl Policy {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(Refused("the address carries a user name"));
         }
-        self.host_allowed(url)
-            .map(|_| ())
-            .ok_or(Refused("the address is not on the public internet"))
+        match self.host_allowed(url) {
+            Some(true) if self.loopback_port.is_some_and(|p| url.port() != Some(p)) => {
+                Err(Refused("the address is not on the public internet"))
+            }
+            Some(_) => Ok(()),
+            None => Err(Refused("the address is not on the public internet")),
+        }
     }
 
     /// Whether the URL's host may be connected to (`Some(true)` for an
@@ -183,9 +190,11 @@ mod tests {
 
     const STRICT: Policy = Policy {
         allow_loopback: false,
+        loopback_port: None,
     };
     const TESTING: Policy = Policy {
         allow_loopback: true,
+        loopback_port: None,
     };
 
     #[test]

@@ -124,6 +124,7 @@ pub async fn run(
         tx: hooks_tx,
         policy: egress::Policy {
             allow_loopback: settings.webhook_allow_loopback,
+            ..Default::default()
         },
         generation: hooks_generation.clone(),
     })
@@ -133,6 +134,7 @@ pub async fn run(
         metrics.clone(),
         egress::Policy {
             allow_loopback: settings.preview_allow_loopback,
+            ..Default::default()
         },
     )?);
     // Before the first socket: closed rooms' events go to their members.
@@ -142,6 +144,7 @@ pub async fn run(
         hooks_rx,
         egress::Policy {
             allow_loopback: settings.webhook_allow_loopback,
+            ..Default::default()
         },
         hooks_generation,
         settings.public_url.clone(),

@@ -96,6 +96,7 @@ impl Push {
         };
         let policy = Policy {
             allow_loopback: options.allow_loopback,
+            ..Default::default()
         };
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(policy))

@@ -90,9 +90,11 @@ impl Fetcher {
     }
 
     pub async fn get(&self, url: url::Url, want: Want) -> Result<Fetched, FetchError> {
-        tokio::time::timeout(self.deadline, self.follow(url, want))
-            .await
-            .map_err(|_| FetchError::Timeout)?
+        match tokio::time::timeout(self.deadline, self.follow(url, want)).await {
+            Err(_) => Err(FetchError::Timeout),
+            Ok(Err(FetchError::Net(e))) if e.is_timeout() => Err(FetchError::Timeout),
+            Ok(done) => done,
+        }
     }
 
     async fn follow(&self, mut url: url::Url, want: Want) -> Result<Fetched, FetchError> {
@@ -158,5 +160,119 @@ impl Fetcher {
             return Ok(Fetched { url, kind, body });
         }
         Err(FetchError::TooManyRedirects)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::{Body, Bytes};
+    use axum::http::header;
+    use axum::response::{IntoResponse, Redirect};
+    use axum::routing::get;
+
+    /// A site on a loopback port of its own; the policy lets that port
+    /// alone through, as if it were the public internet.
+    async fn site() -> (Fetcher, String, u16) {
+        let app = axum::Router::new()
+            .route(
+                "/page",
+                get(|| async {
+                    (
+                        [(header::CONTENT_TYPE, "text/html")],
+                        "<title>Hello</title>",
+                    )
+                }),
+            )
+            .route(
+                "/to-loopback",
+                get(|| async { Redirect::temporary("http://127.0.0.1:9/admin") }),
+            )
+            .route(
+                "/to-metadata",
+                get(|| async { Redirect::temporary("http://169.254.169.254/latest/meta-data") }),
+            )
+            .route(
+                "/huge",
+                get(|| async {
+                    // 50 MB, made as it is sent: only the first 1 MB is read.
+                    let chunk = Bytes::from(vec![b'x'; 1024 * 1024]);
+                    let chunks = (0..50).map(move |_| Ok::<_, std::io::Error>(chunk.clone()));
+                    (
+                        [(header::CONTENT_TYPE, "text/html")],
+                        Body::from_stream(futures::stream::iter(chunks)),
+                    )
+                        .into_response()
+                }),
+            )
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    "late"
+                }),
+            )
+            .route(
+                "/image",
+                get(|| async { ([(header::CONTENT_TYPE, "image/png")], vec![0u8; 4096]) }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let policy = Policy {
+            allow_loopback: true,
+            loopback_port: Some(port),
+        };
+        let fetcher = Fetcher::new(policy, Duration::from_secs(2)).expect("a client");
+        (fetcher, format!("http://127.0.0.1:{port}"), port)
+    }
+
+    fn url(s: String) -> url::Url {
+        url::Url::parse(&s).expect("a url")
+    }
+
+    #[tokio::test]
+    async fn redirects_to_loopback_or_metadata_are_refused() {
+        let (fetcher, base, _) = site().await;
+        let page = Want::Page { max: 1024 * 1024 };
+        let ok = fetcher.get(url(format!("{base}/page")), page).await;
+        assert_eq!(ok.expect("fetched").body, b"<title>Hello</title>");
+        for path in ["to-loopback", "to-metadata"] {
+            let refused = fetcher.get(url(format!("{base}/{path}")), page).await;
+            assert!(
+                matches!(&refused, Err(e) if e.refused()),
+                "{path}: {:?}",
+                refused.err()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_50_mb_page_is_cut_at_the_cap_and_a_large_image_refused() {
+        let (fetcher, base, _) = site().await;
+        let page = fetcher
+            .get(url(format!("{base}/huge")), Want::Page { max: 1024 * 1024 })
+            .await
+            .expect("the head of it");
+        assert_eq!(page.body.len(), 1024 * 1024);
+        let image = fetcher
+            .get(url(format!("{base}/image")), Want::Image { max: 1024 })
+            .await;
+        assert!(matches!(image, Err(FetchError::TooLarge(1024))));
+    }
+
+    #[tokio::test]
+    async fn a_slow_site_and_a_non_page_give_nothing() {
+        let (fetcher, base, _) = site().await;
+        let slow = fetcher
+            .get(url(format!("{base}/slow")), Want::Page { max: 1024 })
+            .await;
+        assert!(matches!(slow, Err(FetchError::Timeout)), "{:?}", slow.err());
+        let not_html = fetcher
+            .get(url(format!("{base}/image")), Want::Page { max: 1024 })
+            .await;
+        assert!(matches!(not_html, Err(FetchError::Kind(_))));
     }
 }
