@@ -200,9 +200,32 @@ pub fn random_color(rng: &mut impl rand::Rng) -> String {
     format!("rgb({r},{g},{b})")
 }
 
+/// A colour picked by hand (`#rrggbb`, as a colour input gives it), kept
+/// within the range random colours come from so a name on it stays
+/// readable; `None` when it is not such a colour.
+pub fn chosen_color(hex: &str) -> Option<String> {
+    let hex = hex.trim().strip_prefix('#')?;
+    if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let channel = |i: usize| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok();
+    let (r, g, b) = (channel(0)?, channel(2)?, channel(4)?);
+    Some(format!("rgb({},{},{})", r.max(200), g.max(100), b.max(100)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chosen_colour_stays_light_enough_to_read_a_name_on() {
+        assert_eq!(chosen_color("#ff8040").as_deref(), Some("rgb(255,128,100)"));
+        assert_eq!(chosen_color("#000000").as_deref(), Some("rgb(200,100,100)"));
+        assert_eq!(chosen_color("ff8040"), None);
+        assert_eq!(chosen_color("#ff80"), None);
+        assert_eq!(chosen_color("#gg0000"), None);
+        assert_eq!(chosen_color("red"), None);
+    }
 
     #[test]
     fn name_is_trimmed() {

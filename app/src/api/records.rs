@@ -85,10 +85,13 @@ pub struct Bots {
 #[serde(tag = "do", rename_all = "snake_case")]
 pub enum BotAction {
     List,
-    /// A new bot; `webhook` may be empty.
+    /// A new bot; `webhook` may be empty, and `color` (`#rrggbb`): then
+    /// one is picked as for a person.
     Create {
         name: String,
         webhook: String,
+        #[serde(default)]
+        color: String,
     },
     /// A new key; the old one stops working.
     RenewKey {

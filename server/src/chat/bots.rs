@@ -8,7 +8,7 @@ use crate::base::now_ms;
 use crate::store::{BotChange, NewBot, StoreError, StoredBot};
 use app::api::{BotAction, BotInfo, BotKey, Bots};
 use app::protocol::{ChatMessage, DeviceId, UserId};
-use app::validate::{random_color, UserName};
+use app::validate::{chosen_color, random_color, UserName};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -52,11 +52,20 @@ impl Chat {
         let mut new_key = None;
         let logged: Option<(&'static str, UserId)> = match action {
             BotAction::List => None,
-            BotAction::Create { name, webhook } => {
+            BotAction::Create {
+                name,
+                webhook,
+                color,
+            } => {
                 let name = UserName::parse(&name).map_err(|e| refused(&e.to_string()))?;
                 let webhook = self.webhook(&webhook)?;
                 let (key, secret) = (token::new_token(), token::new_token());
-                let color = random_color(&mut rand::rng());
+                let color = match color.trim() {
+                    "" => random_color(&mut rand::rng()),
+                    hex => {
+                        chosen_color(hex).ok_or_else(|| refused("A colour is written #rrggbb."))?
+                    }
+                };
                 let bot = store
                     .create_bot(NewBot {
                         device: DeviceId::new_random(),

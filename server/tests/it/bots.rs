@@ -44,6 +44,7 @@ async fn make_bot(
         BotAction::Create {
             name: name.into(),
             webhook: webhook.into(),
+            color: String::new(),
         },
     )
     .await
@@ -114,16 +115,30 @@ async fn a_bot_posts_text_json_files_and_slack_payloads_and_reads_pages() {
         BotAction::Create {
             name: "Sneaky".into(),
             webhook: "http://169.254.169.254/latest".into(),
+            color: String::new(),
         },
     )
     .await
     .expect_err("a private webhook is refused");
     assert_eq!(refused.0, 422, "{}", refused.1);
+    // A colour of the owner's choosing, kept light enough to read on.
+    let coloured = bots(
+        &server,
+        &ann,
+        BotAction::Create {
+            name: "Deploys".into(),
+            webhook: String::new(),
+            color: "#3060ff".into(),
+        },
+    )
+    .await
+    .expect("made");
+    assert_eq!(coloured.bots[0].who.color, "rgb(200,100,255)");
     let (bot, key, _) = make_bot(&server, &ann, "CI", "").await;
     let listed = bots(&server, &ann, BotAction::List).await.expect("listed");
-    assert_eq!(listed.bots.len(), 1);
+    assert_eq!(listed.bots.len(), 2);
     assert!(listed.new_key.is_none(), "a key is shown once");
-    assert!(!listed.bots[0].revoked);
+    assert!(listed.bots.iter().all(|b| !b.revoked));
 
     // Plain text.
     let res = post_text(

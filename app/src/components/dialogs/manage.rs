@@ -170,6 +170,7 @@ fn BotsSection() -> impl IntoView {
     let action = ServerAction::<ManageBots>::new();
     let name = NodeRef::<leptos::html::Input>::new();
     let hook = NodeRef::<leptos::html::Input>::new();
+    let color = NodeRef::<leptos::html::Input>::new();
     Effect::new(move |_| {
         if ui.is(Overlay::Manage) {
             action.dispatch(ManageBots {
@@ -187,11 +188,13 @@ fn BotsSection() -> impl IntoView {
                 ev.prevent_default();
                 let value = |n: NodeRef<leptos::html::Input>| n.get_untracked().map(|el| el.value()).unwrap_or_default();
                 action.dispatch(ManageBots {
-                    action: BotAction::Create { name: value(name), webhook: value(hook) },
+                    action: BotAction::Create { name: value(name), webhook: value(hook), color: value(color) },
                 });
             }>
                 <label for="bot-name">"Name"</label>
                 <input id="bot-name" type="text" maxlength="32" node_ref=name required/>
+                <label for="bot-color">"Colour"</label>
+                <input id="bot-color" type="color" value="#ffd28c" node_ref=color/>
                 <label for="bot-hook">"Webhook (optional): called when it is mentioned or messaged"</label>
                 <input id="bot-hook" type="url" placeholder="https://" node_ref=hook/>
                 <button type="submit" class="join create-bot" disabled=move || action.pending().get()>"Create bot"</button>
