@@ -67,13 +67,28 @@ pub fn clock(ts: i64, local: bool) -> String {
     )
 }
 
-/// The reader's language, as the browser reports it.
+/// The reader's language, as the browser reports it, if it is a well-
+/// formed language tag; else English. Some browsers report what is not
+/// one (WebKitGTK under `LANG=C` says "C"), and `Intl` throws on it.
 #[cfg(feature = "hydrate")]
 fn language() -> String {
     leptos::prelude::window()
         .navigator()
         .language()
+        .filter(|tag| well_formed_tag(tag))
         .unwrap_or_else(|| "en".to_owned())
+}
+
+/// The shape of a BCP 47 tag as `Intl` checks it: a language of 2–3 or
+/// 5–8 letters, then subtags of 1–8 letters or digits.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+fn well_formed_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let language = parts.next().unwrap_or_default();
+    let language_ok = matches!(language.len(), 2 | 3 | 5..=8)
+        && language.bytes().all(|b| b.is_ascii_alphabetic());
+    language_ok
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// Year, month, day of a day number (days since 1970-01-01), proleptic
@@ -103,5 +118,15 @@ mod tests {
         assert_eq!(day(DAY_MS - 1, false), 0);
         assert_eq!(day(DAY_MS, false), 1);
         assert_eq!(clock(1_795_723_537_358, false), "20:05");
+    }
+
+    #[test]
+    fn only_well_formed_language_tags_reach_intl() {
+        for ok in ["en", "en-US", "de-CH-1996", "zh-Hant-TW", "gsw", "es-419"] {
+            assert!(well_formed_tag(ok), "{ok}");
+        }
+        for bad in ["C", "C.UTF-8", "", "en_US", "en-", "e", "toolonglanguage"] {
+            assert!(!well_formed_tag(bad), "{bad}");
+        }
     }
 }

@@ -217,8 +217,10 @@ test('screen readers: landmarks, a named log, names that say what they do, focus
   await expect(page.locator('.me')).toHaveText(`Ada ${t}`);
   await expect.poll(() => page.evaluate(() => document.activeElement?.classList.contains('composer-input'))).toBe(true);
   await expect(page.getByRole('log', { name: 'Messages in General' })).toHaveCount(1);
-  await expect(page.getByRole('button', { name: `Change your name (currently Ada ${t})` })).toBeVisible();
-  await expect(page.getByRole('button', { name: 'Use on another device' })).toBeVisible();
+  await expect(page.getByRole('button', { name: `Ada ${t}: change your name` })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Link device: use on another device' })).toBeVisible();
+  // The log wraps the list, which keeps its list semantics.
+  await expect(page.getByRole('log', { name: 'Messages in General' }).getByRole('list')).toHaveCount(1);
 
   const other = await newDevice(browser, testInfo);
   const bob = await other.newPage();

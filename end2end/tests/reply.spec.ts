@@ -120,3 +120,36 @@ test('a quote whose parent is deep in history jumps to it; a permalink opens at 
   expect(res.status()).toBe(404);
   await other.close();
 });
+
+test('a permalink to another room opens that room at the message, on a device showing General', async ({ page, browser }, testInfo) => {
+  const t = tag(testInfo);
+  await join(page, `Ann ${t}`);
+  // A room of its own, with a message in it.
+  if (await page.locator('.rooms-button').isVisible()) await page.locator('.rooms-button').click();
+  const list = page.locator('.room-list');
+  await list.locator('.new-room').click();
+  await list.locator('.new-room-name').fill(`Side ${t}`);
+  await list.locator('.new-room-form .join').click();
+  await expect(page.locator('h1.room')).toHaveText(`Side ${t}`);
+  await send(page, `over here ${t}`);
+  for (let i = 0; i < 30; i++) await send(page, `later ${i} ${t}`);
+  const row = confirmed(page, `over here ${t}`);
+  const id = await row.getAttribute('data-id');
+  const slug = new URL(page.url()).pathname.split('/')[2];
+  const path = `/r/${slug}/m/${id}`;
+
+  // Bob is in General; the link takes him to the other room, at the message.
+  const other = await newDevice(browser, testInfo);
+  const bob = await other.newPage();
+  await join(bob, `Bob ${t}`);
+  await expect(bob.locator('h1.room')).toHaveText('General');
+  await open(bob, path);
+  await expect(bob.locator('h1.room')).toHaveText(`Side ${t}`);
+  const shown = confirmed(bob, `over here ${t}`);
+  await expect(shown).toHaveClass(/focused/);
+  await expect(shown).toBeInViewport();
+  // The same id under General's address is nothing.
+  const res = await bob.request.get(`/r/general/m/${id}`);
+  expect(res.status()).toBe(404);
+  await other.close();
+});

@@ -132,10 +132,19 @@ pub fn MessageList() -> impl IntoView {
 
     view! {
         <div class="list-wrap">
-            <div class="messages" node_ref=scroller on:scroll=on_scroll>
-                // Screen readers get new messages from the announcer below,
-                // one at a time, not whole pages of history as they load.
-                <ol class="message-log" role="log" aria-label=move || format!("Messages in {}", room_name()) aria-live="off">
+            // The log is the scroller around the list, so the list keeps its
+            // list semantics. Screen readers get new messages from the
+            // announcer below, one at a time, not whole pages of history
+            // as they load.
+            <div
+                class="messages"
+                node_ref=scroller
+                on:scroll=on_scroll
+                role="log"
+                aria-label=move || format!("Messages in {}", room_name())
+                aria-live="off"
+            >
+                <ol class="message-log">
                     <Show when=move || state.more_history.get()>
                         <li class="older">
                             <button

@@ -48,10 +48,12 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
     };
     let day = place
         .day
-        .map(|label| view! { <li class="day-divider" role="separator"><span>{label}</span></li> });
-    let divider = place.divider.then(
-        || view! { <li class="new-divider" role="separator"><span>"New messages"</span></li> },
-    );
+        // Items of the list like the messages (a list holds only items),
+        // read out as the day they begin.
+        .map(|label| view! { <li class="day-divider"><span>{label}</span></li> });
+    let divider = place
+        .divider
+        .then(|| view! { <li class="new-divider"><span>"New messages"</span></li> });
     let text = if m.removed {
         view! { <span class="text deleted-text">"removed by a moderator"</span> }.into_any()
     } else if m.deleted {

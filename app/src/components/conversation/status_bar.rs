@@ -71,7 +71,8 @@ pub fn StatusBar() -> impl IntoView {
                     .me
                     .get()
                     .map(|me| {
-                        let label = format!("Change your name (currently {})", me.name);
+                        // Begins with what it shows, as voice control users say it.
+                        let label = format!("{}: change your name", me.name);
                         view! {
                             <button
                                 type="button"
@@ -194,7 +195,7 @@ fn RoomBar() -> impl IntoView {
                 type="button"
                 class="link-device"
                 title="Use on another device"
-                aria-label="Use on another device"
+                aria-label="Link device: use on another device"
                 disabled=state.nameless()
                 on:click=move |_| ui.open(Overlay::Link)
             >

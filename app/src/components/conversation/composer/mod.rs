@@ -191,8 +191,8 @@ pub fn Composer() -> impl IntoView {
                 aria-label="Message"
                 aria-describedby="composer-count composer-error"
                 aria-autocomplete="list"
-                aria-controls="mention-list"
-                aria-expanded=move || mentions.open().to_string()
+                // Only while the list is there to point at.
+                aria-controls=move || mentions.open().then_some("mention-list")
                 aria-activedescendant=move || {
                     mentions.open().then(|| format!("mention-{}", mentions.active.get()))
                 }
