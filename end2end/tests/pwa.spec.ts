@@ -90,6 +90,33 @@ test.describe('installable app', () => {
     await expect(page.locator('.connection')).toHaveText('Live', { timeout: 20_000 });
   });
 
+  test('a room reloaded offline at its own address opens from the shell', async ({ page }, testInfo) => {
+    const t = tag(testInfo);
+    await join(page, `Roamer ${t}`, server.url);
+    await expect.poll(() => serviceWorkerState(page)).toBe('activated');
+    if (await page.locator('.rooms-button').isVisible()) await page.locator('.rooms-button').click();
+    const list = page.locator('.room-list');
+    await list.locator('.new-room').click();
+    await list.locator('.new-room-name').fill(`Away ${t}`);
+    await list.locator('.new-room-form .join').click();
+    await expect(page.locator('h1.room')).toHaveText(`Away ${t}`);
+    await send(page, `in the other room ${t}`);
+    await expect(confirmed(page, `in the other room ${t}`)).toHaveCount(1);
+    expect(new URL(page.url()).pathname).toMatch(/^\/r\/[a-z0-9-]+$/);
+    // A visit under the active worker keeps this room's page.
+    await page.reload();
+    await expect(page.locator('.connection')).toHaveText('Live');
+    await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+
+    await page.context().setOffline(true);
+    await page.reload();
+    await expect(page.locator('h1.room')).toHaveText(`Away ${t}`);
+    await expect(confirmed(page, `in the other room ${t}`)).toHaveCount(1);
+    await expect(page.locator('.connection')).toHaveText(/Offline|Connecting/);
+    await page.context().setOffline(false);
+    await expect(page.locator('.connection')).toHaveText('Live', { timeout: 20_000 });
+  });
+
   test('on the first visit the offline shell shows the latest name and messages', async ({ page }, testInfo) => {
     const t = tag(testInfo);
     // The worker installs (and caches the page) before a name is chosen.

@@ -54,8 +54,15 @@ self.addEventListener('fetch', (event) => {
   }
   const navigation = req.mode === 'navigate';
   if (!navigation && !SHELL.includes(url.pathname)) return;
-  // Only the default room's page is kept as the offline shell.
-  const key = navigation ? (url.pathname === '/' ? '/' : null) : url.pathname;
+  // Pages kept as the offline shell: the default room's and each room's
+  // own (`/r/<slug>`, what the address bar shows after a room switch and
+  // what a home-screen app reopens). Offline, a page not kept falls back
+  // to its room's page, then to the default room's.
+  const room = (url.pathname.match(/^\/r\/[^/]+/) || [null])[0];
+  const key = navigation
+    ? (url.pathname === '/' || url.pathname === room ? url.pathname : null)
+    : url.pathname;
+  const fallbacks = navigation ? [key, room, '/'].filter((k) => k) : [key];
   event.respondWith(
     fetch(req)
       .then((res) => {
@@ -70,10 +77,24 @@ self.addEventListener('fetch', (event) => {
         }
         return res;
       })
-      .catch(() => (key ? caches.open(CACHE).then((c) => c.match(key)) : Promise.resolve(null))
+      .catch(() => caches.open(CACHE)
+        .then((c) => fallbacks.reduce(
+          (found, k) => found.then((hit) => hit || c.match(k)),
+          Promise.resolve(undefined),
+        ))
         .then((hit) => hit || Response.error())),
   );
 });
+
+// Drops the kept pages (they list rooms, and hold a room's messages),
+// keeping the release's files.
+function forgetPages() {
+  return caches.open(CACHE).then((c) => c.keys().then((reqs) => Promise.all(
+    reqs
+      .filter((r) => { const p = new URL(r.url).pathname; return p === '/' || p.startsWith('/r/'); })
+      .map((r) => c.delete(r)),
+  )));
+}
 
 // Drops every cached page and file of the chat.
 function forget() {
@@ -88,7 +109,7 @@ function forget() {
 self.addEventListener('message', (event) => {
   const type = event.data && event.data.type;
   if (type === 'forget') event.waitUntil(forget());
-  if (type === 'stale') event.waitUntil(caches.open(CACHE).then((c) => c.delete('/')));
+  if (type === 'stale') event.waitUntil(forgetPages());
 });
 
 // A push from the chat's server: one notification per room, replaced as
