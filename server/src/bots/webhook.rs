@@ -127,7 +127,12 @@ impl Webhooks {
     /// direct conversation every bot in it.
     async fn consider(self: Arc<Self>, message: ChatMessage) -> Result<(), crate::chat::ChatError> {
         let bots = self.bots().await?;
-        if bots.is_empty() {
+        let mentioned = bots
+            .iter()
+            .any(|b| message.mentions.contains(&b.me.user_id));
+        // Most messages concern no bot: in an open room only a mention
+        // calls one, and that is known without reading the room.
+        if bots.is_empty() || (!mentioned && !self.chat.hub().is_closed(message.room)) {
             return Ok(());
         }
         let Some(room) = self.chat.store().room(RoomKey::Id(message.room)).await? else {
