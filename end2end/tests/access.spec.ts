@@ -1,10 +1,9 @@
 // The person who runs the chat claims it, makes it invite-only, lets a
 // guest in with an invite, removes a message and blocks the guest, who
 // sees why — on a laptop and on a phone.
-import { test, expect, Page } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import { confirmed, join, newDevice, send, tag } from './helpers';
-import { OwnServer } from './server';
+import { test, expect } from '@playwright/test';
+import { confirmed, join, newDevice, send, tag, openManage } from './helpers';
+import { OwnServer, ownerLink } from './server';
 
 let server: OwnServer;
 test.beforeEach(async () => {
@@ -13,25 +12,12 @@ test.beforeEach(async () => {
 });
 test.afterEach(async () => server.kill());
 
-/** A fresh owner link from `server owner-link`, as the README says. */
-function ownerLink(): string {
-  const out = execFileSync('../target/release/server', [
-    '--no-tls', '--addr', `127.0.0.1:${server.port}`, '--data-dir', server.data, 'owner-link',
-  ]).toString().trim();
-  expect(out).toMatch(/\/owner\/[0-9a-f]{64}$/);
-  return out.replace(/^https?:\/\/[^/]+/, server.url);
-}
 
-async function openManage(page: Page) {
-  await page.locator('.manage-button').click();
-  await expect(page.locator('[aria-labelledby="manage-title"]')).toBeVisible();
-  return page.locator('[aria-labelledby="manage-title"]');
-}
 
 test('owner: claim, invite-only, invite a guest, remove a message, block the guest', async ({ page, browser }, testInfo) => {
   const t = tag(testInfo);
   const owner = page;
-  await join(owner, `Owner-${t}`, ownerLink());
+  await join(owner, `Owner-${t}`, ownerLink(server));
   const manage = await openManage(owner);
   await manage.locator('input[value="invite"]').check();
   await expect(manage.locator('input[value="invite"]')).toBeChecked();
@@ -88,7 +74,7 @@ test('owner: claim, invite-only, invite a guest, remove a message, block the gue
 
 test('an onlooker of a chat that turns private keeps nothing of it, not even offline', async ({ page, browser }, testInfo) => {
   const t = tag(testInfo);
-  await join(page, `Owner-${t}`, ownerLink());
+  await join(page, `Owner-${t}`, ownerLink(server));
   await send(page, `before the switch ${t}`);
 
   // A browser without a name looks on while the chat is open; its
@@ -126,7 +112,7 @@ test('an onlooker of a chat that turns private keeps nothing of it, not even off
 test('a new chat name and a new moderator reach open pages without a reload', async ({ page, browser }, testInfo) => {
   const t = tag(testInfo);
   const owner = page;
-  await join(owner, `Owner-${t}`, ownerLink());
+  await join(owner, `Owner-${t}`, ownerLink(server));
   const memberContext = await newDevice(browser, testInfo);
   const member = await memberContext.newPage();
   await join(member, `Member-${t}`, server.url);

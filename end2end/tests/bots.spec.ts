@@ -1,11 +1,10 @@
 // The owner makes a bot in Manage and a script posts as it; people see
 // its messages marked "bot"; anyone downloads the rooms they can read —
 // on a laptop and on a phone.
-import { test, expect, Page } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
+import { test, expect } from '@playwright/test';
 import { readFileSync } from 'node:fs';
-import { confirmed, join, newDevice, send, tag } from './helpers';
-import { OwnServer } from './server';
+import { confirmed, join, newDevice, send, tag, openManage } from './helpers';
+import { OwnServer, ownerLink } from './server';
 
 let server: OwnServer;
 test.beforeEach(async () => {
@@ -14,23 +13,11 @@ test.beforeEach(async () => {
 });
 test.afterEach(async () => server.kill());
 
-function ownerLink(): string {
-  const out = execFileSync('../target/release/server', [
-    '--no-tls', '--addr', `127.0.0.1:${server.port}`, '--data-dir', server.data, 'owner-link',
-  ]).toString().trim();
-  return out.replace(/^https?:\/\/[^/]+/, server.url);
-}
 
-async function openManage(page: Page) {
-  await page.locator('.manage-button').click();
-  const dialog = page.locator('[aria-labelledby="manage-title"]');
-  await expect(dialog).toBeVisible();
-  return dialog;
-}
 
 test('a bot made in Manage posts through the API, marked as a bot; history downloads', async ({ page, browser }, testInfo) => {
   const t = tag(testInfo);
-  await join(page, `Owner ${t}`, ownerLink());
+  await join(page, `Owner ${t}`, ownerLink(server));
   const manage = await openManage(page);
   await manage.locator('#bot-name').fill(`Builder ${t}`.slice(0, 32));
   await manage.locator('.create-bot').click();

@@ -81,3 +81,11 @@ export async function assertUsable(page: Page, text: string): Promise<void> {
   await send(page, text);
   await expect(confirmed(page, text)).toHaveCount(1);
 }
+
+/** Opens the owner's and moderators' Manage dialog. */
+export async function openManage(page: Page) {
+  await page.locator('.manage-button').click();
+  const dialog = page.locator('[aria-labelledby="manage-title"]');
+  await expect(dialog).toBeVisible();
+  return dialog;
+}

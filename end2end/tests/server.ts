@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,4 +73,13 @@ export class OwnServer {
     child.kill('SIGKILL');
     await exited;
   }
+}
+
+/** A fresh owner link from `server owner-link` for `server`, as the README says. */
+export function ownerLink(server: OwnServer): string {
+  const out = execFileSync('../target/release/server', [
+    '--no-tls', '--addr', `127.0.0.1:${server.port}`, '--data-dir', server.data, 'owner-link',
+  ]).toString().trim();
+  if (!/\/owner\/[0-9a-f]{64}$/.test(out)) throw new Error(`not an owner link: ${out}`);
+  return out.replace(/^https?:\/\/[^/]+/, server.url);
 }
