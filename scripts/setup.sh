@@ -1,15 +1,32 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, skipping what is already there.
-# Safe to re-run. Usage: scripts/setup.sh [--browser]
+# Safe to re-run. Usage: scripts/setup.sh [--browser] [--test]
+#   --browser  Chromium and the Playwright packages (browser tests)
+#   --test     what the other tests need: pebble (the ACME test server)
+#              and cargo-deb (the Debian package)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CARGO_LEPTOS_VERSION=0.3.10   # 0.3.11's lockfile needs rustc 1.96
+CARGO_LEPTOS_VERSION=0.3.10
+CARGO_DEB_VERSION=3.8.0   # 0.3.11's lockfile needs rustc 1.96
 BINARYEN_VERSION=132.0.0
 WASM_BINDGEN_VERSION=0.2.130 # must match wasm-bindgen in Cargo.toml
 TOOLS="$PWD/.tools"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+browser= tests=
+for arg in "$@"; do
+  case "$arg" in
+    --browser) browser=1 ;;
+    --test) tests=1 ;;
+    *) echo "unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 rustup target add wasm32-unknown-unknown >/dev/null
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
@@ -35,11 +52,21 @@ if [ ! -x "$TOOLS/node_modules/.bin/wasm-opt" ]; then
   npm install --silent --no-audit --no-fund --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION"
 fi
 
-if [ "${1:-}" = "--browser" ]; then
+if [ -n "$tests" ]; then
+  if [ ! -x /usr/bin/pebble ]; then
+    echo "== installing pebble (Debian package: the ACME test server)"
+    apt_install pebble
+  fi
+  if ! cargo deb --version 2>/dev/null | grep -q "$CARGO_DEB_VERSION"; then
+    echo "== installing cargo-deb $CARGO_DEB_VERSION"
+    cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+  fi
+fi
+
+if [ -n "$browser" ]; then
   if [ ! -x /usr/bin/chromium ]; then
     echo "== installing chromium (Debian package)"
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+    apt_install chromium
   fi
   (cd end2end && npm ci --silent --no-audit --no-fund)
 fi

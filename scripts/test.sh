@@ -10,7 +10,7 @@ step() { echo; echo "== $* ($(( $(date +%s) - started ))s, $(df -h --output=avai
 if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
 
 step "setup"
-scripts/setup.sh --browser
+scripts/setup.sh --browser --test
 source scripts/env.sh
 
 step "format"
@@ -46,5 +46,8 @@ scripts/loadgen-smoke.sh
 
 step "browser tests (Playwright, Chromium)"
 (cd end2end && npx playwright test)
+
+step "Debian package: built, installed, started, restarted with its data"
+scripts/deb-test.sh
 
 step "all passed"

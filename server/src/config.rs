@@ -79,6 +79,42 @@ pub struct Settings {
     #[arg(long, env = "CHAT_KEY", default_value = "certs/key.pem")]
     pub key: PathBuf,
 
+    /// A name this chat is reached by on the internet (repeat, or
+    /// comma-separate, for several): the certificate for them is obtained
+    /// from an ACME directory (Let's Encrypt) and renewed by itself,
+    /// instead of `--cert`/`--key`. Port 443 (or `--http-addr` on port 80
+    /// with `--acme-challenge http-01`) must reach this server.
+    #[arg(long = "domain", env = "CHAT_DOMAINS", value_delimiter = ',')]
+    pub domains: Vec<String>,
+
+    /// The ACME directory certificates come from.
+    #[arg(long, env = "CHAT_ACME_DIRECTORY", default_value = crate::acme::LETS_ENCRYPT)]
+    pub acme_directory: String,
+
+    /// Where the directory may write about expiring certificates
+    /// (`mailto:you@example.com`; repeatable).
+    #[arg(long, env = "CHAT_ACME_CONTACT", value_delimiter = ',')]
+    pub acme_contact: Vec<String>,
+
+    /// How the directory checks this server answers for the names.
+    #[arg(
+        long,
+        env = "CHAT_ACME_CHALLENGE",
+        value_enum,
+        default_value = "tls-alpn-01"
+    )]
+    pub acme_challenge: crate::acme::Challenge,
+
+    /// A PEM root certificate to trust for the directory itself (a
+    /// private ACME server such as step-ca), instead of the system's.
+    #[arg(long, env = "CHAT_ACME_DIRECTORY_CA")]
+    pub acme_directory_ca: Option<PathBuf>,
+
+    /// Also listen for plain HTTP here (e.g. 0.0.0.0:80): it answers
+    /// ACME HTTP-01 challenges and sends everything else to HTTPS.
+    #[arg(long, env = "CHAT_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+
     /// Serve plain HTTP, e.g. behind a TLS-terminating reverse proxy.
     #[arg(long, env = "CHAT_NO_TLS")]
     pub no_tls: bool,

@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 pub mod access;
+pub mod acme;
 pub mod base;
 pub mod bots;
 pub mod bus;
@@ -85,6 +86,22 @@ pub async fn run(
     let epoch = store
         .init_setting("epoch", uuid::Uuid::new_v4().simple().to_string())
         .await?;
+    let acme = if settings.domains.is_empty() {
+        None
+    } else if !settings.tls() {
+        return Err("--domain obtains a certificate for this server's own TLS; it cannot be used with --no-tls".into());
+    } else {
+        Some(acme::Acme::new(
+            acme::AcmeConfig {
+                domains: settings.domains.clone(),
+                directory: settings.acme_directory.clone(),
+                contact: settings.acme_contact.clone(),
+                challenge: settings.acme_challenge,
+                directory_ca: settings.acme_directory_ca.clone(),
+            },
+            store.clone(),
+        ))
+    };
     let files = Arc::new(files::Files {
         store: store.clone(),
         blobs: match settings.database()? {
@@ -248,6 +265,7 @@ pub async fn run(
         chat: chat.clone(),
         settings: settings.clone(),
         shutdown: shutdown_rx.clone(),
+        acme: acme.clone(),
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
 
@@ -279,13 +297,30 @@ pub async fn run(
     let tls = if settings.tls() {
         // ring keeps the build free of the C/CMake toolchain aws-lc needs.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        Some(tls::load_or_generate(&settings.cert, &settings.key).await?)
+        Some(match &acme {
+            Some(acme) => {
+                if !acme.load().await? {
+                    tracing::warn!(
+                        domains = ?acme.domains(),
+                        directory = %settings.acme_directory,
+                        "no certificate yet: ordering one; HTTPS answers once it is here"
+                    );
+                }
+                tokio::spawn(acme.clone().run(shutdown_rx.clone()));
+                tls::acme_config(acme.certs())
+            }
+            None => tls::load_or_generate(&settings.cert, &settings.key).await?,
+        })
     } else {
         None
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %local, "listening");
-    let urls = urls(scheme, local);
+    let urls = match acme.as_ref().and_then(|a| a.domains().first()) {
+        Some(domain) if local.port() == 443 => vec![format!("https://{domain}/")],
+        Some(domain) => vec![format!("https://{domain}:{}/", local.port())],
+        None => urls(scheme, local),
+    };
     for url in &urls {
         tracing::info!("open {url}");
     }
@@ -305,7 +340,7 @@ pub async fn run(
             urls[1]
         );
     }
-    let mut server = axum_server::from_tcp(listener)?.handle(handle);
+    let mut server = axum_server::from_tcp(listener)?.handle(handle.clone());
     // A client that drips its request headers a byte at a time loses its
     // connection after this long (hyper only enforces it with a timer).
     server
@@ -321,6 +356,21 @@ pub async fn run(
     // handshake or not.
     let capped =
         accept::CappedAcceptor::new(settings.max_tcp_per_ip, settings.trusted_proxies.clone());
+    if let Some(addr) = settings.http_addr {
+        let plain = std::net::TcpListener::bind(addr)
+            .map_err(|e| format!("cannot listen on {addr} for plain HTTP: {e}"))?;
+        plain.set_nonblocking(true)?;
+        tracing::info!(%addr, "plain HTTP: ACME challenges and redirects to HTTPS");
+        let acceptor =
+            accept::CappedAcceptor::new(settings.max_tcp_per_ip, settings.trusted_proxies.clone());
+        let port80 =
+            http::port80::serve(plain, acme.clone(), local.port(), acceptor, handle.clone());
+        tokio::spawn(async move {
+            if let Err(e) = port80.await {
+                tracing::error!(error = %e, "plain HTTP stopped");
+            }
+        });
+    }
     match tls {
         Some(tls) => {
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(capped);

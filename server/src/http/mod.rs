@@ -12,6 +12,7 @@ pub mod identity;
 mod links;
 mod origin;
 mod pages;
+pub mod port80;
 mod pwa;
 pub mod qr;
 mod router;

@@ -543,7 +543,12 @@ async fn healthz(State(state): State<AppState>) -> axum::response::Response {
     )
     .await;
     match read {
-        Ok(Ok(_)) if state.chat.hub().healthy() => "ok".into_response(),
+        Ok(Ok(_)) if state.chat.hub().healthy() => match &state.acme {
+            // How the certificate stands, for whoever reads this when
+            // renewal fails; the old one keeps serving meanwhile.
+            Some(acme) => format!("ok\n{}\n", acme.health()).into_response(),
+            None => "ok".into_response(),
+        },
         Ok(Ok(_)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "unhealthy: the bus is not connected\n",

@@ -19,6 +19,8 @@ pub struct AppState {
     /// The built site's files under their content-hashed names.
     pub assets: Arc<crate::http::assets::Assets>,
     pub push: Arc<crate::push::Push>,
+    /// The certificate manager, with `--domain`.
+    pub acme: Option<Arc<crate::acme::Acme>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

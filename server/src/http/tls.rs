@@ -113,3 +113,17 @@ pub fn lan_address() -> Option<IpAddr> {
     let ip = socket.local_addr().ok()?.ip();
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
+
+/// TLS whose certificate comes from the ACME manager as it renews it, and
+/// which answers TLS-ALPN-01 validators.
+pub fn acme_config(certs: std::sync::Arc<crate::acme::certs::Certs>) -> RustlsConfig {
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_cert_resolver(certs);
+    config.alpn_protocols = vec![
+        b"h2".to_vec(),
+        b"http/1.1".to_vec(),
+        crate::acme::certs::ACME_TLS_ALPN.to_vec(),
+    ];
+    RustlsConfig::from_config(std::sync::Arc::new(config))
+}

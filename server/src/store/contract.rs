@@ -201,6 +201,7 @@ contract!(
     a_reply_quotes_its_parent_as_it_stands_and_notifies_its_author,
     a_preview_card_is_a_change_that_follows_its_link_and_its_author,
     a_bot_is_a_member_found_by_its_key_hash_until_revoked,
+    one_node_orders_certificates_at_a_time,
 );
 
 /// The bus contract: what a node shares (an ephemeral event, a kick)
@@ -1639,4 +1640,31 @@ async fn a_bot_is_a_member_found_by_its_key_hash_until_revoked(b: Backend) {
     assert_eq!(listed.len(), 1);
     assert!(listed[0].revoked);
     assert!(listed[0].webhook.is_none());
+}
+
+async fn one_node_orders_certificates_at_a_time(b: Backend) {
+    let store = b.store;
+    assert_eq!(store.acme_get("cert".into()).await.expect("reads"), None);
+    store
+        .acme_put("cert".into(), b"one".to_vec())
+        .await
+        .expect("kept");
+    store
+        .acme_put("cert".into(), b"two".to_vec())
+        .await
+        .expect("replaced");
+    assert_eq!(
+        store.acme_get("cert".into()).await.expect("reads"),
+        Some(b"two".to_vec())
+    );
+    // A holds the lease; B cannot take it until it runs out; A renews it.
+    assert!(store.acme_lease("A".into(), 100, 200).await.expect("taken"));
+    assert!(!store.acme_lease("B".into(), 150, 250).await.expect("asked"));
+    assert!(store.acme_lease("A".into(), 150, 300).await.expect("kept"));
+    assert!(!store.acme_lease("B".into(), 250, 350).await.expect("asked"));
+    assert!(store
+        .acme_lease("B".into(), 301, 400)
+        .await
+        .expect("taken over"));
+    assert!(!store.acme_lease("A".into(), 350, 450).await.expect("asked"));
 }

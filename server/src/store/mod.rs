@@ -450,6 +450,13 @@ pub trait Store: Send + Sync + 'static {
     async fn bot_by_key(&self, key_hash: String) -> Result<Option<StoredBot>>;
     /// False when there is no such bot (or it is revoked).
     async fn change_bot(&self, user: UserId, change: BotChange, now: i64) -> Result<bool>;
+    /// A value of the certificate manager's (its account, the
+    /// certificate), by name.
+    async fn acme_get(&self, name: String) -> Result<Option<Vec<u8>>>;
+    async fn acme_put(&self, name: String, value: Vec<u8>) -> Result<()>;
+    /// Takes (or keeps) the right to order certificates until `until`
+    /// (ms); false while another holder's lease runs.
+    async fn acme_lease(&self, holder: String, now: i64, until: i64) -> Result<bool>;
     /// Makes the on-disk state self-contained; called at shutdown.
     async fn checkpoint(&self) -> Result<()>;
 }

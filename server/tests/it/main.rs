@@ -6,6 +6,7 @@
 mod common;
 
 mod access;
+mod acme;
 mod bots;
 mod chat;
 mod closed;

@@ -5,6 +5,7 @@
 //! (see `feed`). Ephemeral events go to the bus.
 
 pub mod access;
+mod acme;
 pub mod blobs;
 mod bots;
 mod connect;
@@ -513,6 +514,18 @@ impl Store for PgStore {
 
     async fn change_bot(&self, user: UserId, change: super::BotChange, now: i64) -> Result<bool> {
         bots::change(&**self.db().await?, user, &change, now).await
+    }
+
+    async fn acme_get(&self, name: String) -> Result<Option<Vec<u8>>> {
+        acme::get(&**self.db().await?, &name).await
+    }
+
+    async fn acme_put(&self, name: String, value: Vec<u8>) -> Result<()> {
+        acme::put(&**self.db().await?, &name, &value).await
+    }
+
+    async fn acme_lease(&self, holder: String, now: i64, until: i64) -> Result<bool> {
+        acme::lease(&**self.db().await?, &holder, now, until).await
     }
 
     async fn checkpoint(&self) -> Result<()> {

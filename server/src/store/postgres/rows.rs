@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0006_reply.sql"),
     include_str!("../../../migrations/postgres/0007_preview.sql"),
     include_str!("../../../migrations/postgres/0008_bots.sql"),
+    include_str!("../../../migrations/postgres/0009_acme.sql"),
 ];
 
 /// Any number that is the same on every node: the advisory lock that

@@ -4,6 +4,7 @@
 //! commit order by construction.
 
 mod access;
+mod acme;
 mod bots;
 mod files;
 mod members;
@@ -569,6 +570,19 @@ impl Store for SqliteStore {
 
     async fn change_bot(&self, user: UserId, change: super::BotChange, now: i64) -> Result<bool> {
         self.write(move |db, _| bots::change(db, user, &change, now))
+            .await
+    }
+
+    async fn acme_get(&self, name: String) -> Result<Option<Vec<u8>>> {
+        self.readers.run(move |db| acme::get(db, &name)).await
+    }
+
+    async fn acme_put(&self, name: String, value: Vec<u8>) -> Result<()> {
+        self.write(move |db, _| acme::put(db, &name, &value)).await
+    }
+
+    async fn acme_lease(&self, holder: String, now: i64, until: i64) -> Result<bool> {
+        self.write(move |db, _| acme::lease(db, &holder, now, until))
             .await
     }
 

@@ -25,6 +25,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0013_reply.sql"),
     include_str!("../../../migrations/0014_preview.sql"),
     include_str!("../../../migrations/0015_bots.sql"),
+    include_str!("../../../migrations/0016_acme.sql"),
 ];
 
 pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts, room_id, seq, \
