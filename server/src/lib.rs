@@ -98,6 +98,7 @@ pub async fn run(
                 contact: settings.acme_contact.clone(),
                 challenge: settings.acme_challenge,
                 directory_ca: settings.acme_directory_ca.clone(),
+                shared: matches!(settings.database()?, config::Database::Postgres(_)),
             },
             store.clone(),
         ))

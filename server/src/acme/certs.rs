@@ -7,7 +7,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 /// The protocol an ACME server's validator offers, and nothing else.
@@ -68,9 +68,18 @@ fn certified(
     Ok(CertifiedKey::new(chain, signer))
 }
 
+/// What an open order needs every node to answer, as the store shares it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Answers {
+    /// TLS-ALPN-01: name → the key authorization's SHA-256, hex.
+    pub alpn: BTreeMap<String, String>,
+    /// HTTP-01: token → key authorization.
+    pub http: BTreeMap<String, String>,
+}
+
 /// The self-signed certificate that proves control of `name` to a
 /// TLS-ALPN-01 validator: it carries the key authorization's digest.
-pub fn alpn_answer(name: &str, digest: &[u8]) -> Result<Arc<CertifiedKey>, AcmeError> {
+fn alpn_answer(name: &str, digest: &[u8]) -> Result<Arc<CertifiedKey>, AcmeError> {
     let mut params = rcgen::CertificateParams::new(vec![name.to_owned()])?;
     params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];
     let key = rcgen::KeyPair::generate()?;
@@ -86,6 +95,7 @@ pub struct Certs {
     current: RwLock<Option<Served>>,
     alpn: Mutex<HashMap<String, Arc<CertifiedKey>>>,
     tokens: Mutex<HashMap<String, String>>,
+    answering: Mutex<Answers>,
 }
 
 impl Certs {
@@ -100,24 +110,43 @@ impl Certs {
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(served);
     }
 
-    pub fn answer_alpn(&self, name: &str, answer: Arc<CertifiedKey>) {
-        lock(&self.alpn).insert(name.to_ascii_lowercase(), answer);
-    }
-
-    pub fn answer_http(&self, token: &str, key_authorization: &str) {
-        lock(&self.tokens).insert(token.to_owned(), key_authorization.to_owned());
+    /// Answers these challenges from now on (and no others).
+    pub fn set_answers(&self, answers: &Answers) {
+        let mut answering = lock(&self.answering);
+        if *answering == *answers {
+            return;
+        }
+        let mut alpn = HashMap::new();
+        for (name, digest) in &answers.alpn {
+            match unhex(digest).map(|d| alpn_answer(name, &d)) {
+                Some(Ok(cert)) => {
+                    alpn.insert(name.to_ascii_lowercase(), cert);
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(name, error = %e, "cannot make a TLS-ALPN-01 answer")
+                }
+                None => tracing::warn!(name, "unreadable TLS-ALPN-01 digest"),
+            }
+        }
+        *lock(&self.alpn) = alpn;
+        *lock(&self.tokens) = answers.http.clone().into_iter().collect();
+        *answering = answers.clone();
     }
 
     /// What port 80 answers at `/.well-known/acme-challenge/<token>`.
     pub fn http_answer(&self, token: &str) -> Option<String> {
         lock(&self.tokens).get(token).cloned()
     }
+}
 
-    /// Once an order is over, its answers prove nothing any more.
-    pub fn forget_answers(&self) {
-        lock(&self.alpn).clear();
-        lock(&self.tokens).clear();
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
     }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

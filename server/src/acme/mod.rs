@@ -40,6 +40,9 @@ pub struct AcmeConfig {
     /// A PEM root to trust for the directory itself, for a private ACME
     /// server (step-ca, or pebble in tests) instead of the system's roots.
     pub directory_ca: Option<PathBuf>,
+    /// Several nodes share the store: an order's answers must reach them
+    /// all before the directory checks (it may reach any of them).
+    pub shared: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +73,11 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(15);
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// How often a node without the lease looks for another node's renewal.
 const RECHECK: Duration = Duration::from_secs(60);
+/// While another node orders, how often this one reads its answers.
+const FOLLOW: Duration = Duration::from_secs(1);
+/// How long the ordering node lets the others pick its answers up.
+const SPREAD: Duration = Duration::from_secs(3);
+const ANSWERS: &str = "answers";
 /// An order takes seconds; a node that dies holding the lease blocks the
 /// others this long at most.
 const LEASE: Duration = Duration::from_secs(600);
@@ -169,7 +177,13 @@ impl Acme {
             .await
         {
             Ok(true) => {}
-            Ok(false) => return RECHECK.min(Duration::from_secs(5)),
+            Ok(false) => {
+                // Another node orders: answer its challenges too.
+                if let Err(e) = self.follow_answers().await {
+                    tracing::warn!(error = %e, "could not read the open order's answers");
+                }
+                return FOLLOW;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "could not take the certificate lease");
                 return RECHECK;
@@ -216,16 +230,35 @@ impl Acme {
 
     async fn obtain(&self) -> Result<Served, AcmeError> {
         let account = self.account().await?;
+        let publish = |answers: certs::Answers| async move {
+            let json = serde_json::to_vec(&answers)
+                .map_err(|e| AcmeError::Certificate(format!("answers: {e}")))?;
+            self.store.acme_put(ANSWERS.into(), json).await?;
+            if self.config.shared && answers != certs::Answers::default() {
+                tokio::time::sleep(SPREAD).await;
+            }
+            Ok(())
+        };
         let pem = order::order(
             &account,
             &self.config.domains,
             self.config.challenge,
             &self.certs,
+            publish,
         )
         .await?;
         let served = Served::parse(&pem)?;
         self.store.acme_put(self.cert_name(), pem).await?;
         Ok(served)
+    }
+
+    async fn follow_answers(&self) -> Result<(), AcmeError> {
+        let answers = match self.store.acme_get(ANSWERS.into()).await? {
+            Some(json) => serde_json::from_slice(&json).unwrap_or_default(),
+            None => certs::Answers::default(),
+        };
+        self.certs.set_answers(&answers);
+        Ok(())
     }
 
     /// The stored account for this directory, or a new one.

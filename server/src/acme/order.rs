@@ -2,33 +2,56 @@
 //! order, answer each name's challenge, finalize with a fresh key, fetch
 //! the chain.
 
-use super::certs::{alpn_answer, Certs};
+use super::certs::{Answers, Certs};
 use super::{AcmeError, Challenge};
 use instant_acme::{
     Account, AuthorizationStatus, ChallengeType, Identifier, NewOrder, OrderStatus, RetryPolicy,
 };
+use std::future::Future;
 use std::time::Duration;
 
-/// The chain and its key, PEM, ready for the store.
-pub async fn order(
+/// The chain and its key, PEM, ready for the store. `publish` hands the
+/// answers to every node before the directory is told to check them (a
+/// load balancer may send the validator to any node).
+pub async fn order<P, F>(
     account: &Account,
     domains: &[String],
     challenge: Challenge,
     certs: &Certs,
-) -> Result<Vec<u8>, AcmeError> {
-    let result = answer_and_finalize(account, domains, challenge, certs).await;
-    certs.forget_answers();
-    result
+    publish: P,
+) -> Result<Vec<u8>, AcmeError>
+where
+    P: Fn(Answers) -> F,
+    F: Future<Output = Result<(), AcmeError>>,
+{
+    let result = answer_and_finalize(account, domains, challenge, certs, &publish).await;
+    certs.set_answers(&Answers::default());
+    let cleared = publish(Answers::default()).await;
+    let pem = result?;
+    cleared?;
+    Ok(pem)
 }
 
-async fn answer_and_finalize(
+async fn answer_and_finalize<P, F>(
     account: &Account,
     domains: &[String],
     challenge: Challenge,
     certs: &Certs,
-) -> Result<Vec<u8>, AcmeError> {
+    publish: &P,
+) -> Result<Vec<u8>, AcmeError>
+where
+    P: Fn(Answers) -> F,
+    F: Future<Output = Result<(), AcmeError>>,
+{
+    let kind = match challenge {
+        Challenge::TlsAlpn01 => ChallengeType::TlsAlpn01,
+        Challenge::Http01 => ChallengeType::Http01,
+    };
     let identifiers: Vec<Identifier> = domains.iter().cloned().map(Identifier::Dns).collect();
     let mut order = account.new_order(&NewOrder::new(&identifiers)).await?;
+
+    // First every answer, so all nodes hold them before any is checked.
+    let mut answers = Answers::default();
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
         let mut authz = authz?;
@@ -43,25 +66,34 @@ async fn answer_and_finalize(
                 )))
             }
         }
-        let kind = match challenge {
-            Challenge::TlsAlpn01 => ChallengeType::TlsAlpn01,
-            Challenge::Http01 => ChallengeType::Http01,
-        };
-        let mut ch = authz
+        let ch = authz
             .challenge(kind.clone())
             .ok_or_else(|| AcmeError::Refused(format!("the directory does not offer {kind:?}")))?;
-        let name = ch.identifier().to_string();
         let key_authorization = ch.key_authorization();
         match challenge {
-            Challenge::TlsAlpn01 => certs.answer_alpn(
-                &name,
-                alpn_answer(&name, key_authorization.digest().as_ref())?,
+            Challenge::TlsAlpn01 => answers.alpn.insert(
+                ch.identifier().to_string(),
+                hex(key_authorization.digest().as_ref()),
             ),
-            Challenge::Http01 => certs.answer_http(&ch.token, key_authorization.as_str()),
-        }
-        ch.set_ready().await?;
+            Challenge::Http01 => answers
+                .http
+                .insert(ch.token.clone(), key_authorization.as_str().to_owned()),
+        };
     }
-    // Validation connects back to this server; allow a minute for it.
+    certs.set_answers(&answers);
+    publish(answers).await?;
+
+    let mut authorizations = order.authorizations();
+    while let Some(authz) = authorizations.next().await {
+        let mut authz = authz?;
+        if authz.status != AuthorizationStatus::Pending {
+            continue;
+        }
+        if let Some(mut ch) = authz.challenge(kind.clone()) {
+            ch.set_ready().await?;
+        }
+    }
+    // Validation connects back to this chat; allow a minute for it.
     let patience = RetryPolicy::new()
         .initial_delay(Duration::from_millis(250))
         .backoff(1.5)
@@ -85,4 +117,8 @@ async fn answer_and_finalize(
     }
     pem.extend_from_slice(key_pem.as_bytes());
     Ok(pem)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

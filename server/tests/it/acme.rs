@@ -367,6 +367,73 @@ async fn http_01_on_port_80_and_everything_else_redirected() {
     assert_eq!(res.status(), 404, "no challenge is open now");
 }
 
+#[tokio::test]
+async fn nodes_sharing_postgres_serve_one_certificate_and_answer_each_others_challenges() {
+    let Some(admin) = crate::common::pg::cluster() else {
+        return;
+    };
+    let db = crate::common::pg::fresh_database(&admin).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (port_a, port_b) = (free_port(), free_port());
+    let addr_a: SocketAddr = ([127, 0, 0, 1], port_a).into();
+    let addr_b: SocketAddr = ([127, 0, 0, 1], port_b).into();
+    // The directory checks at A's address, as a load balancer might send
+    // it to any node.
+    let Some(pebble) = Pebble::start(dir.path(), port_a, free_port()) else {
+        return;
+    };
+    let shared = ["--database-url", db.as_str()];
+    let b = Server::start_at(
+        &dir.path().join("b"),
+        &addr_b.to_string(),
+        &chat_flags(&pebble, &shared),
+    );
+    // B starts alone, so B holds the lease and orders.
+    let sql = crate::common::pg::sql(&db).await;
+    let holder: String = wait_for("B's lease", Duration::from_secs(10), async || {
+        sql.query_opt("SELECT holder FROM acme_lease", &[])
+            .await
+            .ok()
+            .flatten()
+            .map(|r| r.get(0))
+    })
+    .await;
+    let a = Server::start_at(
+        &dir.path().join("a"),
+        &addr_a.to_string(),
+        &chat_flags(&pebble, &shared),
+    );
+
+    // Issued (A answered B's challenge: A never held the lease), and both
+    // nodes serve that one certificate.
+    let on_a = wait_for("a certificate on A", Duration::from_secs(40), async || {
+        served_leaf(addr_a).await
+    })
+    .await;
+    let same = wait_for(
+        "the same certificate on B",
+        Duration::from_secs(10),
+        async || served_leaf(addr_b).await.filter(|c| *c == on_a),
+    )
+    .await;
+    assert_eq!(same, on_a);
+    let now: String = sql
+        .query_one("SELECT holder FROM acme_lease", &[])
+        .await
+        .expect("the lease")
+        .get(0);
+    assert_eq!(now, holder, "only B ordered");
+    let client = trusting(pebble.root().await, addr_a);
+    client
+        .get(format!("https://{DOMAIN}:{port_a}/healthz"))
+        .send()
+        .await
+        .expect("A's certificate is trusted")
+        .error_for_status()
+        .expect("healthy");
+    drop((a, b));
+}
+
 #[derive(Debug)]
 struct AnyCert;
 
