@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, skipping what is already there.
 # Safe to re-run. Usage: scripts/setup.sh [--browser] [--test]
-#   --browser  Chromium and the Playwright packages (browser tests)
+#   --browser  Chromium, WebKitGTK, Firefox ESR and the npm packages
+#              that drive them (browser tests)
 #   --test     what the other tests need: pebble (the ACME test server)
 #              and cargo-deb (the Debian package)
 set -euo pipefail
@@ -67,6 +68,12 @@ if [ -n "$browser" ]; then
   if [ ! -x /usr/bin/chromium ]; then
     echo "== installing chromium (Debian package)"
     apt_install chromium
+  fi
+  # The other engines (end2end/engines): WebKitGTK's MiniBrowser driven by
+  # WebKitWebDriver under Xvfb, and Firefox ESR over WebDriver BiDi.
+  if [ ! -x /usr/bin/WebKitWebDriver ] || [ ! -x /usr/bin/Xvfb ] || [ ! -x /usr/bin/firefox-esr ]; then
+    echo "== installing webkit2gtk-driver, xvfb and firefox-esr (Debian packages)"
+    apt_install webkit2gtk-driver xvfb firefox-esr
   fi
   (cd end2end && npm ci --silent --no-audit --no-fund)
 fi

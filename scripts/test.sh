@@ -47,6 +47,9 @@ scripts/loadgen-smoke.sh
 step "browser tests (Playwright, Chromium)"
 (cd end2end && npx playwright test)
 
+step "browser tests in WebKitGTK and Firefox ESR"
+(cd end2end && node engines/run.mjs)
+
 step "Debian package: built, installed, started, restarted with its data"
 scripts/deb-test.sh
 

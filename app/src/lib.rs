@@ -57,7 +57,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 />
                 // First, so the WASM (the long pole of a cold visit) is
                 // requested before anything else the head names.
-                <HydrationScripts options/>
+                <Hydration options/>
                 <title>{title.clone()}</title>
                 <meta name="color-scheme" content="light dark"/>
                 <meta name="description" content="A small real-time group chat"/>
@@ -89,6 +89,48 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Leptos's hydration tags with one change: the WASM is requested by an
+/// inline script, first thing in the head, and wasm-bindgen is handed that
+/// very request. WebKit never gives a `<link rel=preload as=fetch>`
+/// (Leptos's tag, or a `Link` header) to the `fetch` wasm-bindgen makes,
+/// so Safari downloaded the largest file of the page twice
+/// (`end2end/engines` counts the downloads in each engine).
+#[component]
+fn Hydration(options: LeptosOptions) -> impl IntoView {
+    // Run for what it registers (the lazy chunks' manifest, for their
+    // loader); its tags, the preload among them, are not rendered.
+    let _ = HydrationScripts(
+        HydrationScriptsProps::builder()
+            .options(options.clone())
+            .build(),
+    );
+    let (js, wasm) = bundle_urls(&options);
+    let nonce = leptos::nonce::use_nonce();
+    let early = format!("window.__chatWasm=fetch({wasm:?});");
+    let start = format!(
+        "import({js:?}).then(m=>m.default({{module_or_path:window.__chatWasm||{wasm:?}}})\
+         .then(()=>m.hydrate()));"
+    );
+    view! {
+        <script nonce=nonce.clone()>{early}</script>
+        <link rel="modulepreload" href=js/>
+        <script type="module" nonce=nonce>{start}</script>
+    }
+}
+
+/// The build's JS and WASM, by Leptos's rule (`HydrationScripts`): a
+/// build by cargo-leptos, which sets LEPTOS_OUTPUT_NAME, names the WASM
+/// like the JS; others add `_bg`.
+pub fn bundle_urls(options: &LeptosOptions) -> (String, String) {
+    let (dir, name) = (&options.site_pkg_dir, &options.output_name);
+    let wasm = if option_env!("LEPTOS_OUTPUT_NAME").is_some() {
+        format!("/{dir}/{name}.wasm")
+    } else {
+        format!("/{dir}/{name}_bg.wasm")
+    };
+    (format!("/{dir}/{name}.js"), wasm)
 }
 
 /// JSON that cannot end the script element it sits in or open a comment:
