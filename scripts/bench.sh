@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-SCENARIOS=${SCENARIOS:-"d l a b c e f p r q h"}
+SCENARIOS=${SCENARIOS:-"d l a b c e f p r q h lh"}
 SEED_DIR=${SEED_DIR:-../shared/seed}
 SEED_WORK=${SEED_WORK:-/tmp/seed-work}
 SEED=${SEED:-1}
@@ -29,6 +29,10 @@ SITE=${SITE:-target/site}
 if [ ! -x "$SERVER" ] || [ ! -d "$SITE/pkg" ]; then
   scripts/setup.sh
   scripts/build.sh
+fi
+# (lh) runs npm's Lighthouse, kept under .tools.
+if [[ " $SCENARIOS " == *" lh "* ]] && [ ! -x .tools/node_modules/.bin/lighthouse ]; then
+  npm install --silent --no-audit --no-fund --prefix .tools lighthouse@12.8.2
 fi
 # LOADGEN=path uses a load generator built earlier.
 if [ -z "${LOADGEN:-}" ]; then
@@ -147,6 +151,12 @@ run_all() { # who protocol pids
     echo "   $who h: phone, slow 4G, 4x CPU, cold cache" >&2
     (cd end2end && node bench/hydration.mjs "$URL" 5) >"$OUT/$who-h.json" 2>>"$OUT/loadgen.log" \
       || echo '{"error":"run failed"}' >"$OUT/$who-h.json"
+  fi
+  # Last: it writes 50 messages into the default room.
+  if has lh && [ "$proto" = chat ]; then
+    echo "   $who lh: Lighthouse, a room of 50 messages, mobile and desktop" >&2
+    (cd end2end && node bench/lighthouse.mjs "$URL" 3) >"$OUT/$who-lh.json" 2>>"$OUT/loadgen.log" \
+      || echo '{"error":"run failed"}' >"$OUT/$who-lh.json"
   fi
   return 0
 }

@@ -116,6 +116,20 @@ def hydration_cell(r):
     return f"median {r['median_ms'] / 1000:.2f} s (runs {', '.join(str(t) for t in r['runs'])} ms), {r['bytes_fetched_last_run'] / 1024:.0f} KB fetched"
 
 
+def lighthouse_cell(r):
+    if r is None:
+        return "—"
+    if "error" in r:
+        return "failed"
+    cells = []
+    for profile in ("mobile", "desktop"):
+        m = r[profile]["median"]
+        cells.append(f"{profile}: performance {m['performance']}, accessibility {m['accessibility']}, "
+                     f"best practices {m['best_practices']}, CLS {m['cls']:.3f}, LCP {m['lcp_ms'] / 1000:.2f} s, "
+                     f"TBT {m['tbt_ms']} ms")
+    return f"median of {len(r['mobile']['runs'])}: " + "; ".join(cells)
+
+
 def table(run):
     whos = [w for w in ("chat", "baseline", "seed")
             if any(f.startswith(w + "-") for f in os.listdir(run))]
@@ -135,6 +149,7 @@ def table(run):
         ("(q0) the same 10,000 in their private rooms, nobody sending", lambda w: rooms_cell(load(f"{run}/{w}-q0.json"))),
         ("(q) the same 100 rooms open", lambda w: rooms_cell(load(f"{run}/{w}-qo.json"))),
         ("(h) phone, slow 4G, 4× CPU: navigation to usable message box", lambda w: hydration_cell(load(f"{run}/{w}-h.json"))),
+        ("(lh) Lighthouse 12.8, a room of 50 messages, named visitor", lambda w: lighthouse_cell(load(f"{run}/{w}-lh.json"))),
     ]
     out = ["| scenario | " + " | ".join(whos) + " |", "|---|" + "---|" * len(whos)] if whos else []
     merged = {}

@@ -103,17 +103,20 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
             {m.edited.then(|| view! { <span class="edited">"(edited)"</span> })}
             <span class="sr-only">", at "</span>
             <time class="ts">{time}</time>
-            <Show when=move || !m.deleted && state.hydrated.get()>
+            // In the server's page too, disabled (and hidden) until the
+            // code is here: the row keeps its height when it comes alive.
+            {(!m.deleted).then(|| view! {
                 <button
                     type="button"
                     class="row-menu"
                     aria-label="Message actions"
                     aria-expanded=move || (menu.get() == Some(id)).to_string()
+                    disabled=move || !state.hydrated.get()
                     on:click=move |_| menu.update(|open| *open = if *open == Some(id) { None } else { Some(id) })
                 >
                     "⋯"
                 </button>
-            </Show>
+            })}
             {(!reactions.is_empty()).then(|| {
                 let chips = reactions
                     .into_iter()
