@@ -13,6 +13,7 @@ pub mod client;
 mod components;
 #[cfg(feature = "hydrate")]
 mod device;
+mod early;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "hydrate")]
@@ -86,6 +87,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </head>
             <body>
                 <App/>
+                // After the app's markup, which it reads, and outside it,
+                // so hydration never meets it.
+                <script nonce=leptos::nonce::use_nonce() inner_html=early::SCRIPT></script>
             </body>
         </html>
     }

@@ -60,6 +60,11 @@ pub fn ChatPage(snapshot: ChatSnapshot) -> impl IntoView {
     {
         crate::device::start(state);
         crate::client::start(state);
+        Effect::new(move |ran: Option<()>| {
+            if ran.is_none() {
+                crate::early::take_over(state);
+            }
+        });
         crate::notify::follow_notification_taps(state);
     }
 
