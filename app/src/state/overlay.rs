@@ -47,6 +47,13 @@ impl Ui {
         self.overlay.set(Some(overlay));
     }
 
+    /// Closes whichever dialog is open (Escape does, as in any dialog).
+    pub fn dismiss(&self) {
+        if self.overlay.with_untracked(Option::is_some) {
+            self.overlay.set(None);
+        }
+    }
+
     /// Closes `overlay` if it is the open one.
     pub fn close(&self, overlay: Overlay) {
         if self.overlay.with_untracked(|o| *o == Some(overlay)) {

@@ -82,6 +82,16 @@ macro_rules! on_first_open {
 pub fn Dialogs() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let ui = expect_context::<Ui>();
+    // Escape closes the open dialog, whichever it is.
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            if ev.key() == "Escape" {
+                ui.dismiss();
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
     view! {
         {on_first_open!(state, ui, Overlay::Link, transfer_dialog, load_transfer_dialog)}
         {on_first_open!(state, ui, Overlay::RoomSettings, room_settings, load_room_settings)}
