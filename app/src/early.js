@@ -1,7 +1,8 @@
 // The message box before the app's code arrives. On a phone on a slow
 // network the WASM takes seconds; the page the server rendered already
-// takes and sends text: each message goes into the app's outbox in
-// browser storage and out on a socket of its own. The app, once running,
+// shows new messages and takes and sends text on a socket of its own
+// (opened when the app is slow to come, or at the first message):
+// each message sent goes into the app's outbox in browser storage too. The app, once running,
 // takes over the outbox and sends what is still there under the same
 // client id, which the server recognises: never lost, never stored twice.
 // Text only: everything the user wrote is shown with textContent.
@@ -48,27 +49,42 @@
   list.className = 'message-log early-log';
   scroller.appendChild(list);
   const rows = new Map();
-  const row = (id, text) => {
+  const shown = new Set();
+  const row = (author, color, text) => {
     const li = document.createElement('li');
-    li.className = 'message outgoing';
-    const author = document.createElement('span');
-    author.className = 'author';
-    author.style.backgroundColor = me.color;
-    author.textContent = me.name;
+    li.className = 'message';
+    const who = document.createElement('span');
+    who.className = 'author';
+    who.style.backgroundColor = color;
+    who.textContent = author;
     const body = document.createElement('span');
     body.className = 'text';
     body.textContent = text;
+    li.append(who, body);
+    list.appendChild(li);
+    // The scroller runs bottom up: 0 is the newest end.
+    scroller.scrollTop = 0;
+    return li;
+  };
+  const mine = (id, text) => {
+    const li = row(me.name, me.color, text);
+    li.classList.add('outgoing');
     const state = document.createElement('span');
     state.className = 'delivery';
     const note = document.createElement('span');
     note.className = 'pending';
     note.textContent = 'sending…';
     state.appendChild(note);
-    li.append(author, body, state);
-    list.appendChild(li);
+    li.appendChild(state);
     rows.set(id, { li, note });
-    // The scroller runs bottom up: 0 is the newest end.
-    scroller.scrollTop = 0;
+  };
+  // Someone else's new message in this room (this device's own come back
+  // as acknowledgements; changes to older ones wait for the app).
+  const theirs = (m) => {
+    if (!m || m.room !== room.id || m.user_id === me.user_id || m.deleted || m.removed) return;
+    if (shown.has(m.id) || document.querySelector(`li.message[data-id="${Number(m.id)}"]`)) return;
+    shown.add(m.id);
+    row(m.user_name, m.color, m.msg || (m.attachment ? 'sent a file' : '')).classList.add('early-theirs');
   };
 
   let socket = null;
@@ -91,6 +107,8 @@
       if (ev.type === 'welcome') {
         welcomed = true;
         flush();
+      } else if (ev.type === 'message') {
+        theirs(ev.message);
       } else if (ev.type === 'ack' && rows.has(ev.client_id)) {
         rows.get(ev.client_id).note.textContent = 'sent';
         if (!window.__chatHydrated) store(outbox().filter((i) => i.client_id !== ev.client_id));
@@ -99,9 +117,8 @@
         rows.get(ev.client_id).note.textContent = ev.message || 'not sent';
       }
     };
-    // The app sends whatever is still in the outbox.
+    // Not opened again: the app sends whatever is still in the outbox.
     socket.onclose = () => {
-      socket = null;
       welcomed = false;
     };
   };
@@ -115,12 +132,15 @@
     if (!store(items)) return; // Without storage the app could not take it over: wait for it.
     box.value = '';
     window.__chatEarlyDraft = '';
-    row(id, text);
+    mine(id, text);
     waiting.push(JSON.stringify({ type: 'send', client_id: id, text, room: room.id }));
     connect();
     flush();
   };
 
+  // Where the app comes within a moment (most visits), it alone connects:
+  // a socket's welcome costs the server a look at every room.
+  const soon = setTimeout(connect, 800);
   const early = () => !window.__chatHydrated;
   box.disabled = false;
   button.disabled = false;
@@ -142,6 +162,7 @@
   // Hydrated, the app shows what is still in the outbox itself; what
   // was sent stays here until the app's own socket brings it.
   window.addEventListener('chat:hydrated', () => {
+    clearTimeout(soon);
     const kept = new Set(outbox().map((i) => i.client_id));
     for (const [id, r] of rows) if (kept.has(id)) r.li.remove();
   });

@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { confirmed, join, newDevice, tag, watchErrors } from './helpers';
+import { confirmed, join, newDevice, send, tag, watchErrors } from './helpers';
 
 // Before the WASM arrives (seconds, on a phone on a slow network) the
 // server's message box already takes and sends text (app/src/early.js);
@@ -21,7 +21,7 @@ async function reloadWithoutWasm(page: Page): Promise<() => void> {
   return release;
 }
 
-test('before the app arrives the box sends; typed text and the sent message are each there once after', async ({ browser }, testInfo) => {
+test('before the app arrives the page shows new messages and the box sends; typed text and the sent message are each there once after', async ({ browser }, testInfo) => {
   const t = tag(testInfo);
   const mine = await newDevice(browser, testInfo, { serviceWorkers: 'block' });
   const page = await mine.newPage();
@@ -32,12 +32,18 @@ test('before the app arrives the box sends; typed text and the sent message are 
   await join(bob, `Watcher ${t}`);
 
   const release = await reloadWithoutWasm(page);
+  // What the others write shows, still without the app (its socket is
+  // opened when the app is slow to come).
+  const reply = `reply <b>bold</b> ${t}`;
+  await send(bob, reply);
+  await expect(page.locator('.early-log li.early-theirs .text')).toHaveText([reply]);
+  await expect(page.locator('.early-log b')).toHaveCount(0);
   // Hostile on purpose: shown as text by the early script too.
   const first = `<img src=x onerror="window.__pwned=1"> first ${t}`;
   await page.locator('.composer-input').fill(first);
   await page.locator('.composer-input').press('Enter');
   await expect(page.locator('.composer-input')).toHaveValue('');
-  const early = page.locator('.early-log li.message');
+  const early = page.locator('.early-log li.outgoing');
   await expect(early).toHaveCount(1);
   await expect(early.locator('.text')).toHaveText(first);
   await expect(early.locator('.pending')).toHaveText('sent');
@@ -59,6 +65,7 @@ test('before the app arrives the box sends; typed text and the sent message are 
   for (const p of [page, bob]) {
     await expect(confirmed(p, first)).toHaveCount(1);
     await expect(confirmed(p, second)).toHaveCount(1);
+    await expect(confirmed(p, reply)).toHaveCount(1);
   }
   await expect(page.locator('li.outgoing')).toHaveCount(0);
   // Stored once each: a fresh page from the server agrees.
