@@ -41,7 +41,7 @@ pub fn MessageList() -> impl IntoView {
                 // Writing a message brings the reader back to the end.
                 state.at_bottom.set(true);
                 unseen.set(false);
-                scroll_to_bottom(scroller);
+                scroll_to_bottom(scroller, true);
             } else if !state.at_bottom.get_untracked() && seen_before < newest {
                 unseen.set(true);
             }
@@ -178,12 +178,17 @@ pub fn MessageList() -> impl IntoView {
                     type="button"
                     class="new-pill"
                     on:click=move |_| {
-                        if state.detached.get_untracked() {
+                        // Back from a jump the list is replaced: at once,
+                        // since the scroll events of a smooth glide over
+                        // the old page would say "not at the end" when the
+                        // new one lands, and leave it unshown.
+                        let jump = state.detached.get_untracked();
+                        if jump {
                             state.back_to_latest();
                         }
                         state.at_bottom.set(true);
                         unseen.set(false);
-                        scroll_to_bottom(scroller);
+                        scroll_to_bottom(scroller, !jump);
                     }
                 >
                     {move || if state.detached.get() { "Back to latest ↓" } else { "New messages ↓" }}
@@ -236,13 +241,17 @@ fn focus_row(scroller: NodeRef<html::Div>, id: MessageId) {
     let _ = (scroller, id);
 }
 
-fn scroll_to_bottom(scroller: NodeRef<html::Div>) {
+fn scroll_to_bottom(scroller: NodeRef<html::Div>, smooth: bool) {
     #[cfg(feature = "hydrate")]
     if let Some(el) = scroller.get_untracked() {
         let options = web_sys::ScrollToOptions::new();
         options.set_top(0.0);
-        options.set_behavior(web_sys::ScrollBehavior::Smooth);
+        options.set_behavior(if smooth {
+            web_sys::ScrollBehavior::Smooth
+        } else {
+            web_sys::ScrollBehavior::Instant
+        });
         el.scroll_to_with_scroll_to_options(&options);
     }
-    let _ = scroller;
+    let _ = (scroller, smooth);
 }
