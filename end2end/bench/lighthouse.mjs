@@ -9,7 +9,7 @@
 // cookie passed as an extra header would not be the browser's, and the
 // page would ask for a name again. Prints JSON.
 import { chromium } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,15 +51,27 @@ await writer.close();
 // returning visitor; Lighthouse still empties the HTTP cache each run).
 const profile = mkdtempSync(join(tmpdir(), 'chat-lighthouse-'));
 const port = 9300 + Math.floor(Math.random() * 600);
-const visitor = await chromium.launchPersistentContext(profile, {
-  executablePath, ignoreHTTPSErrors: true, args: [...args, `--remote-debugging-port=${port}`],
-});
+const visitor = await chromium.launchPersistentContext(profile, { executablePath, ignoreHTTPSErrors: true, args });
 const own = visitor.pages()[0] ?? (await visitor.newPage());
 await own.goto(url);
 await own.locator('.name-input').fill('Visitor');
 await own.locator('.join').click();
 await own.locator('.me').waitFor();
 await own.goto('about:blank');
+// Closed, the profile keeps the cookie; Lighthouse gets a browser of its
+// own on it (under Playwright's connection the pages it opens would wait
+// for Playwright to let them run, and never load).
+await visitor.close();
+const browser = spawn(executablePath, [...args, '--headless', `--user-data-dir=${profile}`,
+  `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore' });
+for (let i = 0; i < 100; i++) {
+  try {
+    if ((await fetch(`http://127.0.0.1:${port}/json/version`)).ok) break;
+  } catch {
+    // Not listening yet.
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
 
 const profiles = { mobile: [], desktop: ['--preset=desktop'] };
 const report = {};
@@ -92,6 +104,7 @@ for (const [name, extra] of Object.entries(profiles)) {
     median: Object.fromEntries(['performance', 'accessibility', 'best_practices', 'cls', 'lcp_ms', 'tbt_ms', 'fcp_ms'].map((k) => [k, median(k)])),
   };
 }
-await visitor.close();
+browser.kill();
+await new Promise((r) => browser.once('exit', r));
 rmSync(profile, { recursive: true, force: true });
 console.log(JSON.stringify(report));
