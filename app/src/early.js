@@ -1,10 +1,11 @@
 // The message box before the app's code arrives. On a phone on a slow
 // network the WASM takes seconds; the page the server rendered already
 // shows new messages and takes and sends text on a socket of its own
-// (opened when the app is slow to come, or at the first message):
-// each message sent goes into the app's outbox in browser storage too. The app, once running,
-// takes over the outbox and sends what is still there under the same
-// client id, which the server recognises: never lost, never stored twice.
+// (opened when the app is slow to come, or at the first message): each
+// message sent goes into the app's outbox in browser storage too. The
+// app, once running, takes over the outbox and sends what is still there
+// under the same client id, which the server recognises: never lost,
+// never stored twice.
 // Text only: everything the user wrote is shown with textContent.
 (() => {
   const data = document.getElementById('chat-snapshot');
@@ -25,6 +26,8 @@
   if (!me || !room || room.archived) return;
 
   const OUTBOX = 'chat.outbox';
+  // validate.rs's MESSAGE_MAX_CHARS, in characters (a test in early.rs
+  // keeps the two equal): longer text stays in the box for the app.
   const MAX = 2000;
   const outbox = () => {
     try {

@@ -45,3 +45,13 @@ fn announce(name: &str) {
         let _ = leptos::prelude::window().dispatch_event(&event);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The script refuses what the app would: one limit, written twice.
+    #[test]
+    fn the_early_script_has_the_apps_message_limit() {
+        let line = format!("const MAX = {};", crate::validate::MESSAGE_MAX_CHARS);
+        assert!(super::SCRIPT.contains(&line), "early.js must say `{line}`");
+    }
+}
