@@ -34,11 +34,25 @@ use leptos::prelude::*;
 /// snapshot the page was rendered with, for hydration to start from.
 pub const SNAPSHOT_ID: &str = "chat-snapshot";
 
+/// The build's stylesheet, which the server puts in each page (when it
+/// has it): on a phone's slow network a linked one costs a round trip
+/// before the first paint.
+#[derive(Clone)]
+pub struct InlineStyle(pub std::sync::Arc<str>);
+
 /// The HTML document around the app, rendered on the server only. The
 /// server provides the `ChatSnapshot` the page is rendered from.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    // The stylesheet carries the same content hash as the JS and WASM.
-    let stylesheet = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    let stylesheet = match use_context::<InlineStyle>() {
+        Some(InlineStyle(css)) => leptos::either::Either::Left(view! {
+            <style nonce=leptos::nonce::use_nonce() inner_html=css.to_string()></style>
+        }),
+        // The stylesheet carries the same content hash as the JS and WASM.
+        None => {
+            let href = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+            leptos::either::Either::Right(view! { <link rel="stylesheet" href=href/> })
+        }
+    };
     let title = use_context::<ChatSnapshot>()
         .map(|s| s.chat_name)
         .filter(|n| !n.is_empty())
@@ -71,7 +85,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="manifest" href="/manifest.webmanifest"/>
                 <link rel="icon" type="image/png" href="/icons/favicon-32.png"/>
                 <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png"/>
-                <link rel="stylesheet" href=stylesheet/>
+                {stylesheet}
                 // Without JavaScript the live status is replaced by a note.
                 <noscript>
                     <link rel="stylesheet" href="/noscript.css"/>

@@ -15,7 +15,17 @@ test('hashed assets are immutable and come brotli-compressed when asked', async 
       .flatMap((s) => s.match(/\/pkg\/[0-9a-f]{16}\/chat\.(js|wasm|css)/g) ?? []),
   );
   const unique = [...new Set(urls)];
-  expect(unique.map((u) => u.split('.').pop()).sort()).toEqual(['css', 'js', 'wasm']);
+  expect(unique.map((u) => u.split('.').pop()).sort()).toEqual(['js', 'wasm']);
+  // The stylesheet is in the page (no round trip before the first paint),
+  // and applies: the CSP lets it in by its nonce.
+  const inline = await page.evaluate(() => {
+    const style = document.querySelector('head style');
+    return { nonce: !!style?.nonce, rules: (style as HTMLStyleElement | null)?.sheet?.cssRules.length ?? 0 };
+  });
+  expect(inline.nonce).toBe(true);
+  expect(inline.rules).toBeGreaterThan(50);
+  expect(await page.locator('link[rel=stylesheet][href*="/pkg/"]').count()).toBe(0);
+  unique.push(unique[0].replace(/chat\.\w+$/, 'chat.css'));
   for (const url of unique) {
     expect(url).toMatch(HASHED);
     const res = await request.get(url, { headers: { 'accept-encoding': 'br, gzip' } });
@@ -53,9 +63,10 @@ test('a second visit downloads no asset again', async ({ page }, testInfo) => {
     });
     await page.reload();
     await expect(page.locator('.connection')).toHaveText('Live');
-    // The page's three files and the loader of the lazy dialogs' chunks.
+    // The page's two files (its stylesheet is inline) and the loader of
+    // the lazy dialogs' chunks.
     const names = served.map((s) => s.url.split('/').pop()).sort();
-    expect(names).toEqual(['__wasm_split.______________________.js', 'chat.css', 'chat.js', 'chat.wasm']);
+    expect(names).toEqual(['__wasm_split.______________________.js', 'chat.js', 'chat.wasm']);
     for (const s of served) expect(s.fromWorker, s.url).toBe(true);
     expect(network).toEqual([]);
     // A dialog's chunk was stored with the release: it too comes from the worker.

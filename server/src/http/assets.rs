@@ -22,7 +22,8 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 /// The files every page loads, as cargo-leptos names them.
-const FILES: [&str; 3] = ["chat.js", "chat.wasm", "chat.css"];
+const FILES: [&str; 3] = ["chat.js", "chat.wasm", STYLESHEET];
+const STYLESHEET: &str = "chat.css";
 /// Extensions worth compressing ahead of time.
 const COMPRESSIBLE: [&str; 4] = ["js", "wasm", "css", "html"];
 
@@ -32,6 +33,17 @@ pub struct Assets {
     files: Vec<String>,
     /// First 16 hex digits of the SHA-256 over those files.
     version: String,
+    /// The stylesheet's text, put in each page: a phone on a slow network
+    /// would otherwise wait a whole round trip for it before the first
+    /// paint (and the early script, which the pending stylesheet blocks).
+    stylesheet: Option<std::sync::Arc<str>>,
+}
+
+/// The stylesheet as a `<style>` element's text, if it can be one: valid
+/// UTF-8 that cannot end the element early.
+fn inline_text(bytes: Vec<u8>) -> Option<std::sync::Arc<str>> {
+    let text = String::from_utf8(bytes).ok()?;
+    (!text.to_ascii_lowercase().contains("</style")).then(|| text.into())
 }
 
 /// Whether a file in `pkg/` belongs to the release (not a compressed copy,
@@ -71,11 +83,20 @@ impl Assets {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
+        let stylesheet = std::fs::read(pkg.join(STYLESHEET))
+            .ok()
+            .and_then(inline_text);
         Self {
             pkg,
             files,
             version,
+            stylesheet,
         }
+    }
+
+    /// The stylesheet every page carries inline (`None`: pages link it).
+    pub fn stylesheet(&self) -> Option<std::sync::Arc<str>> {
+        self.stylesheet.clone()
     }
 
     pub fn version(&self) -> &str {
@@ -87,11 +108,13 @@ impl Assets {
         format!("pkg/{}", self.version)
     }
 
-    /// The URLs of every file of the release (what the service worker
-    /// keeps for offline use).
+    /// The URLs of every file of the release the page uses (what the
+    /// service worker keeps for offline use): not the stylesheet when the
+    /// pages carry it.
     pub fn urls(&self) -> Vec<String> {
         self.files
             .iter()
+            .filter(|f| self.stylesheet.is_none() || *f != STYLESHEET)
             .map(|f| format!("/{}/{f}", self.pkg_dir()))
             .collect()
     }
@@ -218,15 +241,12 @@ mod tests {
         assert_eq!(Assets::load(root).version(), v, "stable");
         assert_eq!(
             a.urls(),
-            [
-                "__wasm_split.js",
-                "chat.css",
-                "chat.js",
-                "chat.wasm",
-                "chunk_1.wasm"
-            ]
-            .map(|f| format!("/pkg/{v}/{f}"))
+            ["__wasm_split.js", "chat.js", "chat.wasm", "chunk_1.wasm"]
+                .map(|f| format!("/pkg/{v}/{f}")),
+            "the stylesheet is in the page, not kept apart"
         );
+        assert_eq!(a.stylesheet().as_deref(), Some("chat.css"));
+        assert!(a.release_file(&v, "chat.css").is_some(), "still served");
         assert_eq!(
             a.release_file(&v, "chunk_1.wasm"),
             Some(pkg.join("chunk_1.wasm"))
@@ -247,6 +267,20 @@ mod tests {
         assert_eq!(a.plain_file(".hidden"), None);
         std::fs::write(pkg.join("chunk_1.wasm"), "changed").expect("write");
         assert_ne!(Assets::load(root).version(), v, "a changed chunk renames");
+    }
+
+    #[test]
+    fn a_stylesheet_that_could_end_its_element_is_linked_instead() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pkg = dir.path().join("pkg");
+        std::fs::create_dir_all(&pkg).expect("dir");
+        let root = dir.path().to_str().expect("utf8");
+        for bad in [&b"a::after{content:'</STYLE><script>'}"[..], &[0xff, 0xfe]] {
+            std::fs::write(pkg.join("chat.css"), bad).expect("write");
+            let a = Assets::load(root);
+            assert_eq!(a.stylesheet(), None);
+            assert!(a.urls().iter().any(|u| u.ends_with("/chat.css")));
+        }
     }
 
     #[test]

@@ -91,11 +91,12 @@ pub const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), 
 
 /// Only what the app needs: its own scripts (plus the nonce'd inline
 /// hydration scripts), WASM compilation, its own socket. Inline style
-/// *attributes* carry the user colours; inline style elements stay banned.
+/// *attributes* carry the user colours; the one inline style element, the
+/// page's stylesheet, carries the nonce (no other may apply).
 pub fn content_security_policy(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; \
+         style-src 'self' 'nonce-{nonce}'; style-src-attr 'unsafe-inline'; img-src 'self' data:; \
          connect-src 'self'; manifest-src 'self'; worker-src 'self'; \
          frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'"
     )

@@ -357,9 +357,13 @@ async fn page(
     let nonce = req.extensions().get::<CspNonce>().cloned();
     let preload = preload_links(&state.leptos);
     let leptos = state.leptos.clone();
+    let style = state.assets.stylesheet().map(app::InlineStyle);
     let render = leptos_axum::render_app_async_with_context(
         move || {
             provide_context(snapshot.clone());
+            if let Some(style) = style.clone() {
+                provide_context(style);
+            }
             if let Some(CspNonce(value)) = nonce.clone() {
                 provide_context(leptos::nonce::Nonce::from_value(value));
             }

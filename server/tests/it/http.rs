@@ -98,12 +98,16 @@ async fn security_headers_are_on_pages_api_and_errors() {
                 .expect("nonce")
                 .to_owned();
             let html = res.text().await.expect("html");
-            let scripts = html.matches("<script").count();
+            let scripts = html.matches("<script").count() + html.matches("<style").count();
             assert!(scripts > 0);
             assert_eq!(
                 html.matches(&format!("nonce=\"{nonce}\"")).count(),
                 scripts,
-                "every inline script carries the response's nonce"
+                "every inline script and style element carries the response's nonce"
+            );
+            assert!(
+                csp.contains(&format!("style-src 'self' 'nonce-{nonce}';")),
+                "{csp}"
             );
         }
     }
@@ -259,7 +263,7 @@ async fn the_page_requests_its_wasm_first_and_preloads_its_js_once() {
         ("chat.wasm", "\0asm"),
         ("chat_bg.wasm", "\0asm"),
         ("chat.js", "export {}"),
-        ("chat.css", ""),
+        ("chat.css", "main>ol{margin:0}"),
     ] {
         std::fs::write(site.join("pkg").join(file), body).expect("asset");
     }
@@ -274,6 +278,7 @@ async fn the_page_requests_its_wasm_first_and_preloads_its_js_once() {
         .expect("page");
     assert_eq!(res.status(), 200);
     let link = header(&res, "link").to_owned();
+    let csp = header(&res, "content-security-policy").to_owned();
     let html = res.text().await.expect("html");
     let urls: Vec<&str> = link
         .split(", ")
@@ -293,9 +298,23 @@ async fn the_page_requests_its_wasm_first_and_preloads_its_js_once() {
         .and_then(|rest| rest.split('"').next())
         .expect("the page's first script requests the WASM");
     assert!(wasm.ends_with(".wasm"), "{wasm}");
+    // The stylesheet is in the page, under the response's nonce, as
+    // written (not escaped): no round trip before the first paint.
+    let nonce = csp
+        .split("style-src 'self' 'nonce-")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .expect("style nonce");
+    let style = html
+        .find(&format!(
+            "<style nonce=\"{nonce}\">main>ol{{margin:0}}</style>"
+        ))
+        .expect("the stylesheet inline");
+    assert!(!html.contains("rel=\"stylesheet\" href=\"/pkg/"));
     assert!(
-        html.find("__chatWasm=fetch") < html.find("<link rel=\"stylesheet\""),
-        "the WASM is requested before the stylesheet is named"
+        html.find("__chatWasm=fetch")
+            .is_some_and(|wasm| wasm < style),
+        "the WASM is requested before the stylesheet"
     );
     for (url, body) in [(urls[0], "export {}"), (wasm, "\0asm")] {
         // The page's own tag names the same JS URL, so it is fetched once.

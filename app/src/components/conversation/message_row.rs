@@ -5,6 +5,7 @@ use crate::protocol::{
 use crate::state::{now, ChatState, Delivery};
 use crate::time;
 use futures::FutureExt;
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos::wasm_split::{wasm_split, SplitLoaderError};
 
@@ -54,15 +55,21 @@ pub fn MessageRow(place: RowPlace) -> impl IntoView {
     let divider = place
         .divider
         .then(|| view! { <li class="new-divider"><span>"New messages"</span></li> });
-    let text = if m.removed {
-        view! { <span class="text deleted-text">"removed by a moderator"</span> }.into_any()
-    } else if m.deleted {
-        view! { <span class="text deleted-text">"message deleted"</span> }.into_any()
+    // Static shapes (`Either`), not `into_any`: each `AnyView` keeps
+    // tachys's async hydration of its view in the WASM, which this app
+    // never runs.
+    let text = if m.removed || m.deleted {
+        let gone = if m.removed {
+            "removed by a moderator"
+        } else {
+            "message deleted"
+        };
+        EitherOf3::A(view! { <span class="text deleted-text">{gone}</span> })
     } else if let Some(html) = m.rich.clone() {
-        view! { <div class="text rich" inner_html=html></div> }.into_any()
+        EitherOf3::B(view! { <div class="text rich" inner_html=html></div> })
     } else {
         let jumbo = crate::rich::emoji_only(&m.msg);
-        view! { <span class="text" class:jumbo=jumbo>{m.msg.clone()}</span> }.into_any()
+        EitherOf3::C(view! { <span class="text" class:jumbo=jumbo>{m.msg.clone()}</span> })
     };
     let attachment = m
         .attachment
@@ -340,14 +347,13 @@ pub fn OutboxRow(client_id: ClientMessageId, text: String) -> impl IntoView {
             <span class="text">{text}</span>
             <span class="delivery">
                 {move || match delivery() {
-                    Some(Delivery::Failed(reason)) => view! {
+                    Some(Delivery::Failed(reason)) => Either::Left(view! {
                         <span class="failed-reason">{reason}</span>
                         <button type="button" class="retry" on:click=move |_| state.retry(client_id)>
                             "Retry"
                         </button>
-                    }
-                    .into_any(),
-                    _ => view! { <span class="pending">"sending…"</span> }.into_any(),
+                    }),
+                    _ => Either::Right(view! { <span class="pending">"sending…"</span> }),
                 }}
             </span>
         </li>
@@ -410,21 +416,19 @@ fn AttachmentView(attachment: crate::protocol::Attachment) -> impl IntoView {
             let w = (f64::from(image.width) * scale).round() as u32;
             let h = (f64::from(image.height) * scale).round() as u32;
             let label = format!("Photo: {}", attachment.name);
-            view! {
+            Either::Left(view! {
                 <a class="photo" href=full target="_blank" rel="noopener" aria-label=label>
                     <img src=thumb alt=attachment.name width=w height=h loading="lazy"/>
                 </a>
-            }
-            .into_any()
+            })
         }
         None => {
             let size = human_size(attachment.size);
-            view! {
+            Either::Right(view! {
                 <a class="file" href=full download=attachment.name.clone()>
                     "📎 " {attachment.name.clone()} " (" {size} ")"
                 </a>
-            }
-            .into_any()
+            })
         }
     }
 }

@@ -1,6 +1,7 @@
 use crate::components::chunks::load_when;
 use crate::state::{ChatState, Connection, Overlay, Screen, Ui};
 use futures::FutureExt;
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::wasm_split::{wasm_split, SplitLoaderError};
 
@@ -13,25 +14,24 @@ use leptos::wasm_split::{wasm_split, SplitLoaderError};
 pub fn StatusBar() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let ui = expect_context::<Ui>();
-    let status = move || -> (&'static str, AnyView) {
+    let status = move || {
         if !state.hydrated.get() {
             // Without JavaScript a stylesheet in <noscript> hides this and
             // shows the note below instead.
-            return ("starting", "Connecting…".into_any());
+            return ("starting", Either::Left("Connecting…"));
         }
         match state.connection.get() {
-            Connection::Online => ("online", "Live".into_any()),
-            Connection::Connecting => ("connecting", "Connecting…".into_any()),
-            Connection::Blocked => ("offline", "Blocked".into_any()),
-            Connection::Private => ("offline", "Private".into_any()),
+            Connection::Online => ("online", Either::Left("Live")),
+            Connection::Connecting => ("connecting", Either::Left("Connecting…")),
+            Connection::Blocked => ("offline", Either::Left("Blocked")),
+            Connection::Private => ("offline", Either::Left("Private")),
             Connection::Offline(s) => (
                 "offline",
-                view! {
+                Either::Right(view! {
                     <span class="wide">"Offline, retrying in "</span>
                     <span class="narrow">"Offline · "</span>
                     {format!("{s}s")}
-                }
-                .into_any(),
+                }),
             ),
         }
     };
