@@ -204,13 +204,19 @@ test('a new release replaces the old one as a whole, never a mix', async ({ page
     await expect.poll(() => page.evaluate(() => caches.keys())).toHaveLength(1);
     const newCaches = await page.evaluate(() => caches.keys());
     expect(newCaches[0]).not.toBe(oldCaches[0]);
-    // Every cached file belongs to the new release.
-    const css = await page.evaluate(async (name) => {
+    // The cache holds the new release: the offline page carries its
+    // stylesheet (inline), and its files are the new release's.
+    const cached = await page.evaluate(async (name) => {
       const cache = await caches.open(name);
-      const key = (await cache.keys()).find((r) => /\/pkg\/[0-9a-f]{16}\/chat\.css$/.test(r.url));
-      return key && (await cache.match(key))?.text();
+      const keys = (await cache.keys()).map((r) => r.url);
+      const shell = keys.find((u) => new URL(u).pathname === '/');
+      return { keys, page: shell && (await (await cache.match(shell))?.text()) };
     }, newCaches[0]);
-    expect(css).toContain('next release');
+    expect(cached.page).toContain('next release');
+    const release = (u: string) => u.match(/\/pkg\/([0-9a-f]{16})\//)?.[1];
+    const releases = new Set(cached.keys.map(release).filter(Boolean));
+    expect(releases.size).toBe(1);
+    expect(cached.page).toContain(`/pkg/${[...releases][0]}/chat.wasm`);
   } finally {
     await server.kill();
   }

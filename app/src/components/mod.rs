@@ -15,8 +15,25 @@ use crate::api::ApiError;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-/// Why the latest call of a server action was refused, as a sentence.
-pub(crate) fn refusal<S>(action: ServerAction<S>) -> Option<String>
+/// A server function as a Leptos `Action`: `pending()`, `value()` and
+/// `version()`, the latest dispatch winning.
+pub(crate) type ServerCall<S> = Action<S, Result<<S as ServerFn>::Output, <S as ServerFn>::Error>>;
+
+/// `ServerAction::new` without its reading of a JavaScript-less form's
+/// error from the address: no form here posts without JavaScript (the
+/// name form has its own path), and that decoder (base64 and the error
+/// codec) cost every page's WASM for nothing.
+pub(crate) fn server_call<S>() -> ServerCall<S>
+where
+    S: ServerFn + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    Action::new(|input: &S| S::run_on_client(input.clone()))
+}
+
+/// Why the latest call of a server function was refused, as a sentence.
+pub(crate) fn refusal<S>(action: ServerCall<S>) -> Option<String>
 where
     S: ServerFn<Error = ApiError> + Clone + Send + Sync + 'static,
     S::Output: Send + Sync + 'static,
@@ -28,7 +45,7 @@ where
 }
 
 /// Opens the conversation with `user` (made if there is none), from a
-/// name anywhere on the page. Not a `ServerAction`: the menu or list the
+/// name anywhere on the page. Not an `Action`: the menu or list the
 /// name was in may be gone before the answer comes.
 pub(crate) fn write_to(state: crate::state::ChatState, user: crate::protocol::UserId) {
     leptos::task::spawn_local(async move {

@@ -13,7 +13,7 @@ use leptos::server_fn::ServerFn;
 /// snapshot. A new device sees it docked below the conversation, which
 /// stays readable and scrollable; renaming opens it as a dialog.
 ///
-/// Not an `<ActionForm>` with a `ServerAction`, as the dialogs are: on the
+/// Not an `<ActionForm>` with a `ServerAction`: on the
 /// first screen those cost the WASM ~30 KB of brotli (measured: 22 KB for
 /// the form's decoding of its own fields, 8.5 KB for the action and the
 /// decoding of its redirected error), which a phone downloads before the

@@ -72,7 +72,7 @@ pub fn MessageList() -> impl IntoView {
 
     // Older history, a page at a time; an answer for a room the tab has
     // left meanwhile changes nothing (`merge` keeps the shown room's only).
-    let older = ServerAction::<OlderMessages>::new();
+    let older = crate::components::server_call::<OlderMessages>();
     let asked_for = StoredValue::new(None::<RoomId>);
     Effect::new(move |_| match older.value().get() {
         Some(Ok(batch)) if asked_for.get_value() == Some(state.room_id()) => {

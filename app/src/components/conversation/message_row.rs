@@ -258,7 +258,7 @@ fn RowActions(
                         return;
                     }
                     menu.set(None);
-                    // Not a `ServerAction`: the menu (and anything created in
+                    // Not an `Action`: the menu (and anything created in
                     // it) is gone at once, and the answer outlives it.
                     leptos::task::spawn_local(async move {
                         let action = crate::api::ModAction::RemoveMessage { id };

@@ -221,7 +221,7 @@ fn people_list() -> Result<AnyView, SplitLoaderError> {
 #[component]
 fn PeopleHere() -> impl IntoView {
     let state = expect_context::<ChatState>();
-    let more = ServerAction::<crate::api::PeopleHere>::new();
+    let more = crate::components::server_call::<crate::api::PeopleHere>();
     let fetched = RwSignal::new(Vec::<crate::protocol::Identity>::new());
     Effect::new(move |_| {
         if let Some(Ok(page)) = more.value().get() {

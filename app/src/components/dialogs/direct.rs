@@ -13,7 +13,7 @@ const MAX_OTHERS: usize = 9;
 pub fn NewDirect() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let ui = expect_context::<Ui>();
-    let start = ServerAction::<ActOnRoom>::new();
+    let start = crate::components::server_call::<ActOnRoom>();
     let chosen = RwSignal::new(Vec::<UserId>::new());
     let filter = RwSignal::new(String::new());
     let people = LocalResource::new(move || {

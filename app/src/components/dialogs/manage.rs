@@ -21,7 +21,7 @@ struct Managing {
     /// The latest overview (roles, people, invites, log), reread after
     /// every action.
     admin: Signal<Option<Admin>>,
-    act: ServerAction<Moderate>,
+    act: crate::components::ServerCall<Moderate>,
 }
 
 impl Managing {
@@ -45,8 +45,8 @@ impl Managing {
 #[component]
 pub fn ManageDialog() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let act = ServerAction::<Moderate>::new();
-    let invite = ServerAction::<CreateInvite>::new();
+    let act = crate::components::server_call::<Moderate>();
+    let invite = crate::components::server_call::<CreateInvite>();
     // Read when the dialog opens and again after each action.
     let overview = LocalResource::new(move || {
         let open = ui.is(Overlay::Manage);
@@ -167,7 +167,7 @@ fn AccessSection() -> impl IntoView {
 #[component]
 fn BotsSection() -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let action = ServerAction::<ManageBots>::new();
+    let action = crate::components::server_call::<ManageBots>();
     let name = NodeRef::<leptos::html::Input>::new();
     let hook = NodeRef::<leptos::html::Input>::new();
     let color = NodeRef::<leptos::html::Input>::new();
@@ -250,7 +250,7 @@ fn BotsSection() -> impl IntoView {
 /// Invite links: made for a time and a number of people, listed while
 /// they work, revoked.
 #[component]
-fn InviteSection(invite: ServerAction<CreateInvite>) -> impl IntoView {
+fn InviteSection(invite: crate::components::ServerCall<CreateInvite>) -> impl IntoView {
     let m = expect_context::<Managing>();
     let expiry = RwSignal::new(DAY);
     let uses = RwSignal::new(1u32);

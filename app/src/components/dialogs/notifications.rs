@@ -47,7 +47,7 @@ pub fn NotificationsDialog() -> impl IntoView {
             .room
             .with(|r| r.as_ref().map(|r| r.name.clone()).unwrap_or_default())
     };
-    let set_mode = ServerAction::<SetPushMode>::new();
+    let set_mode = crate::components::server_call::<SetPushMode>();
     Effect::new(move |_| match set_mode.value().get() {
         Some(Ok(s)) => settings.set(Some(s)),
         Some(Err(e)) => phase.set(Phase::Failed(e.to_string())),

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 pub fn RoomAccess() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let ui = expect_context::<Ui>();
-    let act = ServerAction::<ActOnRoom>::new();
+    let act = crate::components::server_call::<ActOnRoom>();
     let people = LocalResource::new(move || {
         let open = ui.is(Overlay::RoomSettings);
         let room = state.room_id();

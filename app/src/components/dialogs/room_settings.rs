@@ -11,8 +11,8 @@ use leptos::prelude::*;
 pub fn RoomSettings() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let ui = expect_context::<Ui>();
-    let rename = ServerAction::<RenameRoom>::new();
-    let archive = ServerAction::<ArchiveRoom>::new();
+    let rename = crate::components::server_call::<RenameRoom>();
+    let archive = crate::components::server_call::<ArchiveRoom>();
     // What the page itself found wrong before sending.
     let invalid = RwSignal::new(None::<String>);
     let confirming = RwSignal::new(false);

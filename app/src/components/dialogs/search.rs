@@ -32,7 +32,7 @@ pub fn SearchPanel() -> impl IntoView {
     });
     // Later pages, appended; a page for another query than the shown one
     // is ignored.
-    let more = ServerAction::<SearchMessages>::new();
+    let more = crate::components::server_call::<SearchMessages>();
     let appended = RwSignal::new(Vec::<SearchHit>::new());
     let asked_more = StoredValue::new(None::<String>);
     Effect::new(move |_| {
@@ -67,7 +67,7 @@ pub fn SearchPanel() -> impl IntoView {
         };
         last_page as u32 >= SEARCH_PAGE
     };
-    let opened = ServerAction::<MessageContext>::new();
+    let opened = crate::components::server_call::<MessageContext>();
     let status = move || match first.get().flatten() {
         Some(Err(e)) => Some(e.to_string()),
         Some(Ok(found)) if found.is_empty() => Some("No messages found.".to_owned()),

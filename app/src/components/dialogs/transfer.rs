@@ -7,7 +7,7 @@ use leptos::prelude::*;
 pub fn TransferDialog() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let ui = expect_context::<Ui>();
-    let link = ServerAction::<StartTransfer>::new();
+    let link = crate::components::server_call::<StartTransfer>();
     // Every opening makes a new link; an old one may already be used.
     Effect::new(move |_| {
         if ui.is(Overlay::Link) {

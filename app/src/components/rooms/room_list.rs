@@ -14,7 +14,7 @@ pub fn RoomList() -> impl IntoView {
     let state = expect_context::<ChatState>();
     let ui = expect_context::<Ui>();
     let creating = RwSignal::new(false);
-    let create = ServerAction::<CreateRoom>::new();
+    let create = crate::components::server_call::<CreateRoom>();
     // What the page itself found wrong before sending.
     let invalid = RwSignal::new(None::<String>);
     let input = NodeRef::<leptos::html::Input>::new();
