@@ -173,6 +173,7 @@ def history_table(run):
     rows = []
     for engine in ("sqlite", "postgres"):
         empty, full = load(f"{run}/m-{engine}-0.json"), load(f"{run}/m-{engine}-1000000.json")
+        page = load(f"{run}/m-{engine}-2500.json") or {}
         if not empty or not full:
             continue
         for key, label in (("page_fresh", "room page, viewer named after the history"),
@@ -180,13 +181,17 @@ def history_table(run):
                            ("page_behind", "room page, viewer 10,000 behind"),
                            ("page_unmarked", "room page, viewer without marks"),
                            ("search", "search page")):
-            a, b = empty.get(key, 0), full.get(key, 0)
-            ratio = f"{b / a:.2f}" if a else "—"
-            rows.append(f"| {engine} | {label} | {a:.0f} | {b:.0f} | {ratio} |")
+            a, p, b = empty.get(key, 0), page.get(key, 0), full.get(key, 0)
+            ratio = lambda x: f"{b / x:.2f}" if x else "—"
+            refused = "".join(f" ({d.get('search_refused')} refused)" for d in (full,)
+                              if key == "search" and d.get("search_refused"))
+            rows.append(f"| {engine} | {label} | {a:.0f} | {p:.0f} | {b:.0f}{refused} | {ratio(a)} | {ratio(p)} |")
     if not rows:
         return []
-    return ["", "(m) requests/s on an empty chat and on 1,000,000 messages (50 rooms, 1,000 identities), same run",
-            "", "| store | request | empty | 1,000,000 messages | ratio |", "|---|---|---|---|---|"] + rows
+    return ["", "(m) requests/s on an empty chat, on 2,500 messages (a full page in each room) and on "
+            "1,000,000 messages (50 rooms, 1,000 identities), same run",
+            "", "| store | request | empty | 2,500 | 1,000,000 | 1M / empty | 1M / 2,500 |",
+            "|---|---|---|---|---|---|---|"] + rows
 
 
 def nodes_table(run):

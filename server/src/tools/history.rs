@@ -126,6 +126,8 @@ fn sqlite(path: &std::path::Path, plan: Plan) -> Result<(), BoxError> {
         marks(&tx, plan)?;
     }
     tx.commit()?;
+    // As after any bulk load: the planner's statistics for what is there.
+    db.execute_batch("ANALYZE")?;
     Ok(())
 }
 
@@ -250,5 +252,8 @@ async fn postgres(url: &str, plan: Plan) -> Result<(), BoxError> {
         .await?;
     }
     tx.commit().await?;
+    // As after any bulk load: statistics for the planner, and the
+    // visibility map its index-only scans count on.
+    db.batch_execute("VACUUM ANALYZE").await?;
     Ok(())
 }

@@ -267,7 +267,10 @@ pub async fn remove_all_of(
 }
 
 /// A room's page before a message, newest first (`messages_room_id`).
-pub const PAGE_BEFORE: &str = "WHERE room_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
+/// The ids from `messages_room_id` alone, then their rows: see
+/// `rooms::LAST_AT` for the plan this keeps away.
+pub const PAGE_BEFORE: &str = "WHERE id IN (SELECT id FROM messages
+     WHERE room_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3) ORDER BY id DESC";
 /// A room's changes after a seq, in seq order (`messages_room_seq`).
 pub const CHANGED_AFTER: &str = "WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 
@@ -313,7 +316,10 @@ pub async fn page_after<C: GenericClient + Sync>(
 ) -> Result<Vec<ChatMessage>> {
     rows::messages(
         db,
-        &format!("{SELECT_MESSAGE} WHERE room_id = $1 AND id > $2 ORDER BY id LIMIT $3"),
+        &format!(
+            "{SELECT_MESSAGE} WHERE id IN (SELECT id FROM messages
+             WHERE room_id = $1 AND id > $2 ORDER BY id LIMIT $3) ORDER BY id"
+        ),
         &[&room.0, &after.0, &i64::from(limit)],
     )
     .await
