@@ -1044,17 +1044,14 @@ async fn search_follows_edits_and_deletes_and_pages(b: Backend) {
     assert_eq!(second[0].0.msg, "page 14");
 }
 
-/// The shared mode's page path, as the SQLite test in `sqlite/tests.rs`
-/// checks its own: with sequential scans off, each query on a table that
-/// grows with history must still have an index range bounded by the mark
-/// or the cursor (if none could serve it, the planner would scan anyway).
-#[tokio::test]
-async fn no_postgres_query_on_the_page_path_scans_a_table_that_grows_with_history() {
+/// A new database on `CHAT_TEST_PG`, migrated, for a test that reads
+/// PostgreSQL's plans (`None` outside CI when no server is given).
+async fn migrated_postgres(prefix: &str) -> Option<tokio_postgres::Client> {
     let Ok(admin) = std::env::var("CHAT_TEST_PG") else {
         assert!(std::env::var_os("CI").is_none(), "CHAT_TEST_PG is not set");
-        return;
+        return None;
     };
-    let name = format!("plans_{}", uuid::Uuid::new_v4().simple());
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
         .await
         .expect("connects");
@@ -1071,6 +1068,18 @@ async fn no_postgres_query_on_the_page_path_scans_a_table_that_grows_with_histor
     crate::store::postgres::rows::migrate(&mut db)
         .await
         .expect("migrated");
+    Some(db)
+}
+
+/// The shared mode's page path, as the SQLite test in `sqlite/tests.rs`
+/// checks its own: with sequential scans off, each query on a table that
+/// grows with history must still have an index range bounded by the mark
+/// or the cursor (if none could serve it, the planner would scan anyway).
+#[tokio::test]
+async fn no_postgres_query_on_the_page_path_scans_a_table_that_grows_with_history() {
+    let Some(db) = migrated_postgres("plans").await else {
+        return;
+    };
     db.batch_execute("SET enable_seqscan = off")
         .await
         .expect("set");
@@ -1130,27 +1139,9 @@ async fn no_postgres_query_on_the_page_path_scans_a_table_that_grows_with_histor
 /// plan that filters on the room instead of an index condition fails.
 #[tokio::test]
 async fn postgres_generic_plans_read_a_room_through_its_own_index() {
-    let Ok(admin) = std::env::var("CHAT_TEST_PG") else {
-        assert!(std::env::var_os("CI").is_none(), "CHAT_TEST_PG is not set");
+    let Some(db) = migrated_postgres("generic").await else {
         return;
     };
-    let name = format!("generic_{}", uuid::Uuid::new_v4().simple());
-    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-        .await
-        .expect("connects");
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("database created");
-    let url = admin.replacen("/postgres?", &format!("/{name}?"), 1);
-    let (mut db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connects");
-    tokio::spawn(conn);
-    crate::store::postgres::rows::migrate(&mut db)
-        .await
-        .expect("migrated");
     db.batch_execute(
         "INSERT INTO users (device_id, name, color, created_at) VALUES ('d', 'Ann', 'red', 0);
          INSERT INTO rooms (id, slug, name, name_key, last_seq, created_at)
