@@ -45,7 +45,7 @@ pub struct InlineStyle(pub std::sync::Arc<str>);
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let stylesheet = match use_context::<InlineStyle>() {
         Some(InlineStyle(css)) => leptos::either::Either::Left(view! {
-            <style nonce=leptos::nonce::use_nonce() inner_html=css.to_string()></style>
+            <style nonce=leptos::nonce::use_nonce() inner_html=css></style>
         }),
         // The stylesheet carries the same content hash as the JS and WASM.
         None => {

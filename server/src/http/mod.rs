@@ -5,6 +5,7 @@
 pub mod accept;
 pub mod assets;
 mod bots;
+mod compress;
 mod export;
 mod files;
 mod headers;

@@ -355,6 +355,7 @@ async fn page(
     // Leptos adds the CSP nonce (put in the request by the header
     // middleware) to the inline scripts it renders.
     let nonce = req.extensions().get::<CspNonce>().cloned();
+    let brotli = crate::http::compress::accepts_brotli(req.headers());
     let preload = preload_links(&state.leptos);
     let leptos = state.leptos.clone();
     let style = state.assets.stylesheet().map(app::InlineStyle);
@@ -377,6 +378,9 @@ async fn page(
     // A new browser's first page hands it its device id.
     if res.status().is_success() {
         res = identity::keep_device(res);
+    }
+    if brotli {
+        res = crate::http::compress::brotli_page(res).await;
     }
     res
 }
