@@ -86,6 +86,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/png" href="/icons/favicon-32.png"/>
                 <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png"/>
                 {stylesheet}
+                // Nothing is painted before the composer is parsed. The
+                // list sits above it in a bottom-up scroller: a frame
+                // painted while the page is still being parsed (a busy
+                // phone does paint one) has the list taller by the
+                // composer's height, and it jumps when the composer
+                // lands. Chromium holds the paint; other engines ignore it.
+                <link rel="expect" href="#composer-error" blocking="render"/>
                 // Without JavaScript the live status is replaced by a note.
                 <noscript>
                     <link rel="stylesheet" href="/noscript.css"/>
