@@ -150,13 +150,18 @@ impl Access {
             return Ok(Err(Denied::Blocked));
         }
         let standing = self.store.standing(device).await?;
-        if standing.blocked {
-            return Ok(Err(Denied::Blocked));
+        Ok(self.judge(device, standing))
+    }
+
+    /// `admit` for a standing read already (with the rest of a page).
+    pub fn judge(&self, device: DeviceId, standing: Standing) -> Result<Standing, Denied> {
+        if standing.blocked || self.is_blocked(device) {
+            return Err(Denied::Blocked);
         }
         if standing.role.is_none() && self.invite_only() {
-            return Ok(Err(Denied::Private));
+            return Err(Denied::Private);
         }
-        Ok(Ok(standing))
+        Ok(standing)
     }
 
     /// Whether a socket admitted earlier may go on reading after a change

@@ -16,10 +16,10 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::realtime::hub::Hub;
 use crate::realtime::presence::Presence;
-use crate::store::{Change, NewPost, PostTicket, RoomKey, Store, StoreError};
+use crate::store::{Change, NewPost, PageReads, PostTicket, RoomKey, Store, StoreError};
 use app::protocol::{
     ChatMessage, ClientMessageId, DeviceId, Identity, MessageId, RoomId, RoomInfo, RoomStatus, Seq,
-    ServerEvent, UserId,
+    ServerEvent, UserId, HISTORY_PAGE,
 };
 use app::validate::{random_color, MessageText, RoomName, UserName};
 use std::sync::Arc;
@@ -388,6 +388,36 @@ impl Chat {
         }
         let (_, messages) = self.store.page_around(id, CONTEXT_HALF).await?;
         Ok(Some(messages))
+    }
+
+    /// What a room's page shows `device`, its newest messages or those
+    /// around `focus`: refused (`Denied`) when the device may not use the
+    /// chat, `None` when the room, or the message in it, is not one it
+    /// may read.
+    pub async fn page_view(
+        &self,
+        device: DeviceId,
+        key: RoomKey,
+        focus: Option<MessageId>,
+    ) -> Result<Option<PageReads>> {
+        let limit = if focus.is_some() { 0 } else { HISTORY_PAGE };
+        let mut reads = self.store.page_reads(device, key, limit).await?;
+        self.access
+            .judge(device, reads.standing)
+            .map_err(ChatError::Denied)?;
+        let Some(room) = reads.room.as_ref().map(|r| r.id) else {
+            return Ok(None);
+        };
+        if self.check_read(Some(device), room).is_err() {
+            return Ok(None);
+        }
+        if let Some(id) = focus {
+            match self.page_around_in(room, id).await? {
+                Some(messages) => reads.messages = messages,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(reads))
     }
 
     pub async fn room_seq(&self, room: RoomId) -> Result<Seq> {

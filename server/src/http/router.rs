@@ -304,49 +304,21 @@ async fn page(
     focus: Option<MessageId>,
     req: Request,
 ) -> Response {
-    let standing = match state.chat.access().admit(device).await {
-        Ok(Ok(standing)) => standing,
-        Ok(Err(why)) => return crate::http::pages::denied(why),
-        Err(e) => {
-            tracing::error!(error = %e, "could not check the device");
-            return crate::http::pages::unavailable();
-        }
-    };
-    let snapshot = async {
-        let Some(room) = state.chat.readable_room(Some(device), key).await? else {
-            return Ok(None);
-        };
-        // The cursor is read before the page: anything committed in
-        // between is replayed, not skipped.
-        let seq = state.chat.room_seq(room.id).await?;
-        let messages = match focus {
-            None => {
-                state
-                    .chat
-                    .page_before(Some(device), room.id, None, HISTORY_PAGE)
-                    .await?
-            }
-            Some(id) => match state.chat.page_around_in(room.id, id).await? {
-                Some(messages) => messages,
-                None => return Ok(None),
-            },
-        };
-        Ok::<_, crate::chat::ChatError>(Some(ChatSnapshot {
-            me: state.chat.identity(device).await?,
-            rooms: state.chat.room_statuses(device).await?,
-            messages,
+    let snapshot = match state.chat.page_view(device, key, focus).await {
+        Ok(Some(reads)) => ChatSnapshot {
+            me: reads.me,
+            rooms: reads.rooms,
+            messages: reads.messages,
             focus,
-            room: Some(room),
-            seq,
+            room: reads.room,
+            seq: reads.seq,
             edit_window_secs: state.settings.edit_window_secs,
             name_error: form.name_error(),
-            role: standing.role,
+            role: reads.standing.role,
             chat_name: state.chat.access().chat_name(),
-        }))
-    };
-    let snapshot = match snapshot.await {
-        Ok(Some(snapshot)) => snapshot,
+        },
         Ok(None) => return crate::http::pages::not_found(),
+        Err(crate::chat::ChatError::Denied(why)) => return crate::http::pages::denied(why),
         Err(e) => {
             tracing::error!(error = %e, "page could not be rendered");
             return crate::http::pages::unavailable();

@@ -183,6 +183,7 @@ contract!(
     resend_with_same_client_id_is_stored_once,
     many_concurrent_posts_are_all_stored_in_one_id_order,
     pages_are_oldest_first_and_bounded,
+    a_page_reads_what_its_parts_read,
     a_transfer_token_works_once_and_expires,
     invites_expire_run_out_and_can_be_revoked,
     an_owner_token_works_once_before_it_expires_and_replaces_the_old_owner,
@@ -389,6 +390,70 @@ async fn many_concurrent_posts_are_all_stored_in_one_id_order(b: Backend) {
         .map(|m| m.id)
         .collect();
     assert_eq!(stored, acked);
+}
+
+/// `page_reads` (one trip on SQLite) agrees with the reads it stands for.
+async fn a_page_reads_what_its_parts_read(b: Backend) {
+    let Backend { store, .. } = b;
+    let device = named(store.as_ref(), "Ann").await;
+    for i in 0..5 {
+        store
+            .post(post(
+                device,
+                ClientMessageId::new_random(),
+                &format!("m{i}"),
+            ))
+            .await
+            .expect("stored");
+    }
+    let stranger = DeviceId::new_random();
+    for viewer in [device, stranger] {
+        let reads = store
+            .page_reads(viewer, RoomKey::Id(RoomId::DEFAULT), 3)
+            .await
+            .expect("reads");
+        let me = store.identity(viewer).await.expect("reads");
+        assert_eq!(reads.standing, store.standing(viewer).await.expect("reads"));
+        assert_eq!(
+            format!("{:?}", reads.room),
+            format!(
+                "{:?}",
+                store
+                    .room(RoomKey::Id(RoomId::DEFAULT))
+                    .await
+                    .expect("reads")
+            )
+        );
+        assert_eq!(
+            reads.seq,
+            store.room_seq(RoomId::DEFAULT).await.expect("reads")
+        );
+        assert_eq!(reads.seq, Seq(5));
+        assert_eq!(
+            reads.messages,
+            store
+                .page_before(RoomId::DEFAULT, None, 3)
+                .await
+                .expect("reads")
+        );
+        assert_eq!(reads.messages.len(), 3);
+        assert_eq!(format!("{:?}", reads.me), format!("{me:?}"));
+        assert_eq!(
+            format!("{:?}", reads.rooms),
+            format!(
+                "{:?}",
+                store
+                    .room_statuses(me.map(|m| m.user_id))
+                    .await
+                    .expect("reads")
+            )
+        );
+    }
+    let none = store
+        .page_reads(device, RoomKey::Slug("no-such-room".into()), 3)
+        .await
+        .expect("reads");
+    assert!(none.room.is_none() && none.messages.is_empty());
 }
 
 async fn pages_are_oldest_first_and_bounded(b: Backend) {

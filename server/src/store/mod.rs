@@ -150,6 +150,19 @@ pub struct Standing {
     pub blocked: bool,
 }
 
+/// What a room's page reads, as of one moment.
+#[derive(Debug, Clone, Default)]
+pub struct PageReads {
+    pub standing: Standing,
+    /// `None`: no such room (nothing below is read then).
+    pub room: Option<RoomInfo>,
+    /// The room's newest seq, read before (or with) its messages.
+    pub seq: Seq,
+    pub messages: Vec<ChatMessage>,
+    pub me: Option<Identity>,
+    pub rooms: Vec<RoomStatus>,
+}
+
 /// What opening an invite link did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InviteClaim {
@@ -286,6 +299,32 @@ pub trait Store: Send + Sync + 'static {
         after: MessageId,
         limit: u32,
     ) -> Result<Vec<ChatMessage>>;
+    /// Everything a room's page shows `device`, with its newest `limit`
+    /// messages. Whether the device may read the room is the caller's
+    /// to decide, from what this returns.
+    async fn page_reads(&self, device: DeviceId, key: RoomKey, limit: u32) -> Result<PageReads> {
+        let standing = self.standing(device).await?;
+        let Some(room) = self.room(key).await? else {
+            return Ok(PageReads {
+                standing,
+                ..PageReads::default()
+            });
+        };
+        // The cursor before the page: anything committed in between is
+        // replayed, not skipped.
+        let seq = self.room_seq(room.id).await?;
+        let messages = self.page_before(room.id, None, limit).await?;
+        let me = self.identity(device).await?;
+        let rooms = self.room_statuses(me.as_ref().map(|m| m.user_id)).await?;
+        Ok(PageReads {
+            standing,
+            room: Some(room),
+            seq,
+            messages,
+            me,
+            rooms,
+        })
+    }
     /// A room by id or slug (archived ones too).
     async fn room(&self, key: RoomKey) -> Result<Option<RoomInfo>>;
     /// The room's newest seq.
