@@ -299,6 +299,55 @@ if has m; then
   SCENARIOS=${SCENARIOS// m/}; SCENARIOS=${SCENARIOS//m /}; [ "$SCENARIOS" = m ] && SCENARIOS=""
 fi
 
+# (g) The room page as fast as it can be served: a room of 50 messages,
+# a named viewer's cookie, brotli accepted, HTTPS keep-alive (wrk, one
+# thread, 16 connections, on the same 2 cores). Pages/s and the server's
+# CPU per page (from /proc), this build beside BASELINE and the seed's
+# page in the same run.
+cpu_ticks() { # comma-separated pids: user + system ticks, summed
+  local p sum=0; for p in ${1//,/ }; do sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$sum"
+}
+page_case() { # who binary site
+  local who=$1 bin=$2 site=$3 data; data=$(mktemp -d)
+  "$SERVER" --data-dir "$data" seed-history --messages 50 --rooms 1 >>"$OUT/server.log" 2>&1
+  "$bin" --addr "127.0.0.1:$PORT" --data-dir "$data" --cert "$data/cert.pem" --key "$data/key.pem" \
+    --site-root "$site" "${FLAGS[@]}" >"$OUT/server.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 100); do curl -skf -o /dev/null "$URL/healthz" && break; sleep 0.1; done
+  page_wrk "$who" "$PID" "$URL/r/history-1" -H "cookie: device_id=00000000-0000-4000-8000-000000000001"
+  stop "$PID"
+}
+page_wrk() { # who pids url wrk-args...
+  local who=$1 pid=$2 url=$3; shift 3
+  local bytes; bytes=$(curl -sk -H 'accept-encoding: br' "$@" -o /dev/null -w '%{size_download}' "$url")
+  wrk -t1 -c16 -d3s -H 'accept-encoding: br' "$@" "$url" >/dev/null 2>&1 # warm-up
+  local t0 t1 out; t0=$(cpu_ticks "$pid")
+  out=$(wrk -t1 -c16 -d10s -H 'accept-encoding: br' "$@" "$url" 2>/dev/null)
+  t1=$(cpu_ticks "$pid")
+  python3 - "$OUT/$who-g.json" "$t0" "$t1" "$bytes" "$(sed -n 's/^Requests\/sec: *//p' <<<"$out")" \
+    "$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<<"$out")" <<'PY'
+import json, os, sys
+path, t0, t1, size, rps, n = sys.argv[1:7]
+tick = os.sysconf("SC_CLK_TCK")
+cpu = (int(t1) - int(t0)) / tick
+n = int(n or 0)
+json.dump({"pages_per_s": float(rps or 0), "requests": n, "server_cpu_s": cpu,
+           "server_cpu_us_per_page": cpu / n * 1e6 if n else None, "page_bytes_br": int(size or 0)},
+          open(path, "w"))
+PY
+}
+if has g; then
+  echo "== (g) the room page, 50 messages" >&2
+  page_case chat "$SERVER" "$SITE"
+  [ -n "${BASELINE:-}" ] && page_case baseline "$BASELINE" "${BASELINE_SITE:-$SITE}"
+  if [ "$SEED" = 1 ] && [ -d "$SEED_DIR" ]; then
+    # The seed's page is its template; its history comes from /get_messages.
+    start_seed; page_wrk seed "$PIDS" "$URL/"; stop "$PID"
+  fi
+  SCENARIOS=${SCENARIOS// g/}; SCENARIOS=${SCENARIOS//g /}; [ "$SCENARIOS" = g ] && SCENARIOS=""
+fi
+
 echo "== this build" >&2
 if [ -n "$SCENARIOS" ]; then
   start_chat "$SERVER"; run_all chat chat "$PID"; stop "$PID"

@@ -133,6 +133,14 @@ def lighthouse_cell(r):
     return f"median of {len(r['mobile']['runs'])}: " + "; ".join(cells)
 
 
+def page_cell(r):
+    if not r:
+        return "—"
+    us = r.get("server_cpu_us_per_page")
+    return (f"{r['pages_per_s']:.0f} pages/s, {us:.0f} µs server CPU each, {r['page_bytes_br']:,} B"
+            if us else f"{r['pages_per_s']:.0f} pages/s")
+
+
 def table(run):
     whos = [w for w in ("chat", "baseline", "seed")
             if any(f.startswith(w + "-") for f in os.listdir(run))]
@@ -153,6 +161,7 @@ def table(run):
         ("(q) the same 100 rooms open", lambda w: rooms_cell(load(f"{run}/{w}-qo.json"))),
         ("(h) phone, slow 4G, 4× CPU: navigation to usable message box, a message sent from it, the app live", lambda w: hydration_cell(load(f"{run}/{w}-h.json"))),
         ("(lh) Lighthouse 12.8, a room of 50 messages, named visitor", lambda w: lighthouse_cell(load(f"{run}/{w}-lh.json"))),
+        ("(g) the room page, 50 messages, named viewer, brotli, HTTPS keep-alive (the seed: its page)", lambda w: page_cell(load(f"{run}/{w}-g.json"))),
     ]
     out = ["| scenario | " + " | ".join(whos) + " |", "|---|" + "---|" * len(whos)] if whos else []
     merged = {}
