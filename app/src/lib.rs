@@ -53,12 +53,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             leptos::either::Either::Right(view! { <link rel="stylesheet" href=href/> })
         }
     };
-    let title = use_context::<ChatSnapshot>()
-        .map(|s| s.chat_name)
+    // Read in place: the snapshot holds a page of messages, and a copy
+    // of it per read showed in the page's allocations.
+    let title = with_context::<ChatSnapshot, _>(|s| s.chat_name.clone())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "Chat".to_owned());
-    let snapshot = use_context::<ChatSnapshot>()
-        .and_then(|s| serde_json::to_string(&s).ok())
+    let snapshot = with_context::<ChatSnapshot, _>(|s| serde_json::to_string(s).ok())
+        .flatten()
         .map(|json| escape_for_script(&json))
         .unwrap_or_default();
     view! {
