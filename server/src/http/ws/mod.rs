@@ -36,7 +36,7 @@ use tracing::Instrument;
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Read buffer per socket. Client events are small; a larger frame still
 /// arrives, in several reads. (axum's default is 128 KiB per socket.)
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 /// Frames are gathered up to this much before a write; `flush` sends the
 /// rest. Grows only while in use.
 const WRITE_BUFFER: usize = 16 * 1024;
@@ -173,7 +173,10 @@ async fn run(
     let mailbox = chat.hub().join(device);
     let mailbox_id = mailbox.id;
     let room = match params.room {
-        Some(id) => match chat.readable_room(Some(device), RoomKey::Id(id)).await {
+        // Boxed, like every await this session makes only now and then: a
+        // future holds room for the largest state it can be in, and an
+        // idle socket should not carry a store query's worth of it.
+        Some(id) => match Box::pin(chat.readable_room(Some(device), RoomKey::Id(id))).await {
             Ok(Some(room)) => room.id,
             _ => RoomId::DEFAULT,
         },
@@ -188,7 +191,7 @@ async fn run(
         visible: true,
         gate: Gate::default(),
     };
-    enter_room(&chat, &tab).await;
+    Box::pin(enter_room(&chat, &tab)).await;
     // A cursor from another epoch means nothing here: send the page.
     let same_epoch = params.epoch.as_deref().is_none_or(|e| e == chat.epoch());
     let opening = (room, params.last_seen.filter(|_| same_epoch));
@@ -222,7 +225,7 @@ async fn run(
             frame = stream.next(), if in_flight.len() < MAX_IN_FLIGHT => {
                 last_heard = Instant::now();
                 let handled = match frame {
-                    Some(Ok(Message::Text(text))) => handle_text(&chat, &mut tab, text.as_str()).await,
+                    Some(Ok(Message::Text(text))) => Box::pin(handle_text(&chat, &mut tab, text.as_str())).await,
                     Some(Ok(Message::Binary(_))) => Handled::reply(error_event(
                         ErrorCode::InvalidEvent,
                         "Binary frames are not supported; send JSON text.",

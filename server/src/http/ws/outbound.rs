@@ -58,23 +58,25 @@ struct Admission {
     member: bool,
 }
 
+/// The event, close code and reason a socket ends with when its device
+/// may read no more. Boxed: a `ServerEvent` is large, and a future holds
+/// room for every value it keeps across an await.
+type Refusal = Box<(ServerEvent, u16, &'static str)>;
+
 impl Admission {
-    /// `Err` with the event and close code to end the socket with when the
-    /// device may read no more.
-    async fn check(
-        &mut self,
-        chat: &Chat,
-        device: DeviceId,
-    ) -> Result<(), (ServerEvent, u16, &'static str)> {
+    /// `Err` with what to end the socket with when the device may read no
+    /// more.
+    async fn check(&mut self, chat: &Chat, device: DeviceId) -> Result<(), Refusal> {
         self.changes.mark_unchanged();
-        match chat.access().readmit(device, &mut self.member).await {
+        // Boxed: an idle socket's future need not hold room for a query.
+        match Box::pin(chat.access().readmit(device, &mut self.member)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(why)) => Err((why.event(), why.close_code(), why.sentence())),
+            Ok(Err(why)) => Err(Box::new((why.event(), why.close_code(), why.sentence()))),
             Err(e) => {
                 // Not knowing is not permission: the page reconnects, and
                 // the handshake checks again.
                 tracing::warn!(?device, error = %e, "could not check the device again");
-                Err((
+                Err(Box::new((
                     ServerEvent::Error {
                         code: app::protocol::ErrorCode::Unavailable,
                         message: "The chat cannot be reached right now.".to_owned(),
@@ -83,7 +85,7 @@ impl Admission {
                     },
                     close_code::GOING_AWAY,
                     "server error",
-                ))
+                )))
             }
         }
     }
@@ -93,13 +95,15 @@ impl Admission {
     }
 }
 
-/// Tells the page why and closes the socket.
-async fn refuse(
-    writer: &mut Writer<'_>,
-    (event, code, reason): (ServerEvent, u16, &'static str),
-) -> Result<(), Stop> {
-    writer.put(Message::Text(hub::encode(&event))).await?;
-    writer.close(code, reason).await
+/// Tells the page why and closes the socket. Boxed: it happens once at
+/// most, and every socket's future would otherwise hold room for it.
+async fn refuse(writer: &mut Writer<'_>, refusal: Refusal) -> Result<(), Stop> {
+    Box::pin(async move {
+        let (event, code, reason) = *refusal;
+        writer.put(Message::Text(hub::encode(&event))).await?;
+        writer.close(code, reason).await
+    })
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -125,7 +129,9 @@ pub async fn run(
             return;
         }
     }
-    let mut showing = match greet(&chat, device, room, last_seen, &mut writer).await {
+    // Boxed, as `open` below: once per socket, and its store queries
+    // would otherwise size every idle socket's future.
+    let mut showing = match Box::pin(greet(&chat, device, room, last_seen, &mut writer)).await {
         Ok(showing) => showing,
         Err(e) => {
             tracing::warn!(?device, error = %e, "session could not start");
@@ -158,7 +164,7 @@ pub async fn run(
                         // Before the catch-up is read, as at the start.
                         room_live = chat.hub().subscribe_room(room);
                         let left = (showing.room, showing.delivered);
-                        showing = match open(&chat, device, room, last_seen, &mut writer).await {
+                        showing = match Box::pin(open(&chat, device, room, last_seen, &mut writer)).await {
                             Ok(now) => Showing { left: Some(left), ..now },
                             Err(GreetError::Socket) => return Err(Stop::Gone),
                             Err(GreetError::Chat(e)) => {
