@@ -15,8 +15,11 @@
 //! - A private or direct room's events go to its members' sockets alone:
 //!   the hub knows each closed room's member devices and each device's
 //!   sockets (their mailboxes).
-//! - What is about no room (settings, identities, the room list) goes
-//!   on the chat-wide channel every socket reads.
+//! - What is about no room and for one device alone (its name, its role,
+//!   being blocked) goes to that device's sockets' mailboxes: a crowd
+//!   picking names at once would otherwise wake every socket for each.
+//! - What is about no room and for everyone (settings, the room list)
+//!   goes on the chat-wide channel every socket reads.
 
 use super::activity::{Gather, Noted};
 use crate::bus::{Audience, Bus, Deliver, Publish, Shared};
@@ -435,18 +438,22 @@ impl Hub {
                     self.send_noted(batch);
                 }
             }
-            // No receivers is fine: nobody is connected.
-            (None, None) => {
-                let _ = self.tx.send(Arc::new(b));
-            }
+            (None, None) => match b.audience {
+                Audience::Device(device) => self.to_device(device, Arc::new(b)),
+                // No receivers is fine: nobody is connected.
+                _ => {
+                    let _ = self.tx.send(Arc::new(b));
+                }
+            },
         }
     }
 
-    /// Tells every socket of `device` why, then closes it.
+    /// Tells every socket of `device` why, then closes it. (A socket whose
+    /// mailbox is full closes as too slow instead: closed either way.)
     pub fn kick(&self, device: DeviceId, code: u16, reason: &'static str, event: ServerEvent) {
         let mut b = Broadcast::new(Audience::Device(device), encode(&event));
         b.close = Some((code, reason));
-        let _ = self.tx.send(Arc::new(b));
+        self.to_device(device, Arc::new(b));
     }
 }
 
@@ -610,6 +617,31 @@ mod tests {
         assert!(bob_box.rx.try_recv().is_err());
         assert!(texts(&mut two).is_empty(), "not even on the room's channel");
         assert!(texts(&mut chat_wide).is_empty(), "nor a note for everyone");
+    }
+
+    #[test]
+    fn a_devices_own_news_wakes_its_sockets_alone() {
+        let hub = Hub::new();
+        let (ann, bob) = (DeviceId::new_random(), DeviceId::new_random());
+        let (mut ann_tab, mut ann_phone, mut bob_box) =
+            (hub.join(ann), hub.join(ann), hub.join(bob));
+        let mut chat_wide = hub.subscribe();
+        let mut room = hub.subscribe_room(RoomId::DEFAULT);
+        let me = app::protocol::Identity {
+            user_id: UserId(7),
+            name: "Ann".into(),
+            color: String::new(),
+        };
+        hub.publish(Publish::device(ann, ServerEvent::Identity { me }));
+        hub.kick(ann, 4000, "blocked", ServerEvent::Pong { nonce: 1 });
+        for mailbox in [&mut ann_tab, &mut ann_phone] {
+            let got = mailbox_texts(mailbox);
+            assert_eq!(got.len(), 2, "{got:?}");
+            assert!(got[0].contains(r#""name":"Ann""#), "{got:?}");
+        }
+        assert!(mailbox_texts(&mut bob_box).is_empty(), "not Bob's");
+        assert!(texts(&mut chat_wide).is_empty(), "nobody else is woken");
+        assert!(texts(&mut room).is_empty());
     }
 
     #[tokio::test]
