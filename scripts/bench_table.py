@@ -50,7 +50,15 @@ def crowd_cell(r):
     lat = r["latency_ms"]
     u = r.get("usage", {})
     rss = u.get("server_rss_kb")
-    return (f"{r['connected']}/{r['clients']} connected, {r['clients_closed_early']} closed by the server, "
+    # How long the last one took to get in (the plan spreads arrivals
+    # over --join-secs; a server that cannot keep up makes it longer).
+    arrived = r.get("arrived_secs")
+    joined = f" in {arrived:.1f} s" if arrived is not None else ""
+    conn = r.get("connect_ms") or {}
+    each = (f" (each connect p50 {conn['p50']:.0f} / p99 {conn['p99']:.0f} ms)"
+            if "p50" in conn else "")
+    return (f"{r['connected']}/{r['clients']} connected{joined}{each}, "
+            f"{r['clients_closed_early']} closed by the server, "
             f"lost {r['lost']}; p50 {lat['p50']:.1f} / p99 {lat['p99']:.1f} ms; "
             f"{r.get('received_bytes_mean', 0) / 1024:.0f} KB received per client (most {r.get('received_bytes_max', 0) / 1024:.0f} KB)"
             + (f"; server RSS {rss / 1024:.0f} MB" if rss else "") + f"; {cores(r)}")
