@@ -34,6 +34,10 @@ fi
 if [[ " $SCENARIOS " == *" lh "* ]] && [ ! -x .tools/node_modules/.bin/lighthouse ]; then
   npm install --silent --no-audit --no-fund --prefix .tools lighthouse@12.8.2
 fi
+# (g) and (m) load pages with wrk, a Debian package.
+if [[ " $SCENARIOS " == *" g "* || " $SCENARIOS " == *" m "* ]] && ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi
+fi
 # LOADGEN=path uses a load generator built earlier.
 if [ -z "${LOADGEN:-}" ]; then
   cargo build --release -p loadgen -q
@@ -287,8 +291,6 @@ LUA
 }
 if has m; then
   echo "== (m) the page path on 1,000,000 messages beside an empty chat" >&2
-  command -v wrk >/dev/null || { sudo_or() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }; \
-    sudo_or apt-get install -y -qq wrk >/dev/null; }
   started_pg=0
   if [ -z "${CHAT_TEST_PG:-}" ]; then eval "$(scripts/pg.sh start)"; started_pg=1; fi
   for engine in sqlite postgres; do

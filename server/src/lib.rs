@@ -45,6 +45,10 @@ pub use base::BoxError;
 /// How long open requests get to finish once shutdown begins.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// Rendered pages kept (~13 KB each compressed, a room of 50 messages in
+/// a list of 50 rooms): the last few hundred views, a few MB.
+const PAGES_KEPT: usize = 256;
+
 /// Opens the configured store: the SQLite file (creating the data
 /// directory) or, for a `postgres://` URL, the shared database, whose bus
 /// then feeds `hub` (with `listen`; one-off commands do not listen).
@@ -267,6 +271,7 @@ pub async fn run(
         settings: settings.clone(),
         shutdown: shutdown_rx.clone(),
         acme: acme.clone(),
+        pages: Arc::new(http::page_cache::PageCache::new(PAGES_KEPT)),
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
 

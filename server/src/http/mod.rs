@@ -12,6 +12,7 @@ mod headers;
 pub mod identity;
 mod links;
 mod origin;
+pub mod page_cache;
 mod pages;
 pub mod port80;
 mod pwa;

@@ -327,7 +327,25 @@ async fn page(
     // Leptos adds the CSP nonce (put in the request by the header
     // middleware) to the inline scripts it renders.
     let nonce = req.extensions().get::<CspNonce>().cloned();
-    let brotli = crate::http::compress::accepts_brotli(req.headers());
+    // A page is kept compressed, for browsers that take brotli (all do,
+    // over HTTPS); others get it rendered each time, through the
+    // compression layer.
+    let kept = match &nonce {
+        Some(CspNonce(value)) if crate::http::compress::accepts_brotli(req.headers()) => state
+            .pages
+            .key(&snapshot)
+            .map(|key| (key, value.clone(), state.pages.get(key))),
+        _ => None,
+    };
+    if let Some((_, value, Some(page))) = &kept {
+        if let Some(res) = page.response(value) {
+            return identity::keep_device(res);
+        }
+    }
+    let render_nonce = match &kept {
+        Some(_) => Some(state.pages.stand_in().to_owned()),
+        None => nonce.map(|CspNonce(value)| value),
+    };
     let preload = preload_links(&state.leptos);
     let leptos = state.leptos.clone();
     let style = state.assets.stylesheet().map(app::InlineStyle);
@@ -337,7 +355,7 @@ async fn page(
             if let Some(style) = style.clone() {
                 provide_context(style);
             }
-            if let Some(CspNonce(value)) = nonce.clone() {
+            if let Some(value) = render_nonce.clone() {
                 provide_context(leptos::nonce::Nonce::from_value(value));
             }
         },
@@ -347,12 +365,25 @@ async fn page(
     if let Ok(links) = axum::http::HeaderValue::from_str(&preload) {
         res.headers_mut().insert(axum::http::header::LINK, links);
     }
+    if let Some((key, value, None)) = kept {
+        // Rendered with the stand-in: it is only ever sent with the
+        // request's nonce in its place.
+        return match state
+            .pages
+            .keep(key, res)
+            .await
+            .and_then(|p| p.response(&value))
+        {
+            Some(res) => identity::keep_device(res),
+            None => {
+                tracing::error!("a rendered page could not be kept");
+                crate::http::pages::unavailable()
+            }
+        };
+    }
     // A new browser's first page hands it its device id.
     if res.status().is_success() {
         res = identity::keep_device(res);
-    }
-    if brotli {
-        res = crate::http::compress::brotli_page(res).await;
     }
     res
 }

@@ -21,6 +21,8 @@ pub struct AppState {
     pub push: Arc<crate::push::Push>,
     /// The certificate manager, with `--domain`.
     pub acme: Option<Arc<crate::acme::Acme>>,
+    /// Pages as last rendered, compressed.
+    pub pages: Arc<crate::http::page_cache::PageCache>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -5,6 +5,7 @@ use super::super::{Result, StoreError};
 use app::protocol::{
     ChatMessage, MessageId, Quote, Reaction, Reactor, RoomId, Seq, UserId, REACTIONS,
 };
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, Row};
 use std::collections::HashMap;
 
@@ -31,6 +32,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
 pub const SELECT_MESSAGE: &str = "SELECT id, user_id, user_name, color, body, ts, room_id, seq, \
      edited_at IS NOT NULL, deleted, attachment, reply_to, preview, bot FROM messages";
 
+const STATEMENTS_KEPT: usize = 128;
+
 pub fn configure(db: &Connection) -> Result<()> {
     // FULL: a message is acknowledged only once it would survive power
     // loss. Group commit makes that affordable: one fsync per batch.
@@ -40,6 +43,16 @@ pub fn configure(db: &Connection) -> Result<()> {
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;",
     )?;
+    // The query planner's stability guarantee: a plan never depends on
+    // the values bound to it. Without it SQLite reads a bound `LIMIT ?`
+    // (or a range's bound value, with statistics) while planning, marks
+    // the statement, and plans it again at every execution after a new
+    // bind: the cached statements of the page path spent 80 % of a
+    // page's reads re-parsing their SQL (perf, scenario (g)).
+    db.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    // Room for every statement a connection runs (the default 16 is fewer
+    // than a page and a catch-up use between them).
+    db.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
     Ok(())
 }
 
@@ -113,6 +126,33 @@ pub fn message(db: &Connection, id: MessageId) -> Result<ChatMessage> {
         .ok_or(StoreError::NotFound)
 }
 
+/// Ids as the JSON array the statements below read with `json_each`:
+/// one cached statement whatever the number of messages, where a `?` per
+/// id made a new statement, parsed and planned, for every page.
+fn id_list(ids: impl Iterator<Item = i64>) -> String {
+    let mut list = String::from("[");
+    for (i, id) in ids.enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        list.push_str(&id.to_string());
+    }
+    list.push(']');
+    list
+}
+
+/// The reactions to a list of messages (`?1`, a JSON array of ids), with
+/// who reacted.
+pub const REACTIONS_OF: &str = "SELECT r.message_id, r.emoji, r.user_id, u.name FROM reactions r
+     JOIN users u ON u.id = r.user_id
+     WHERE r.message_id IN (SELECT value FROM json_each(?1))
+     ORDER BY r.message_id, u.id";
+/// Who a list of messages mentions.
+pub const MENTIONS_OF: &str = "SELECT message_id, user_id FROM mentions
+     WHERE message_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id";
+/// The messages replies quote, as they are now.
+pub const QUOTED: &str = "WHERE id IN (SELECT value FROM json_each(?1))";
+
 /// Adds reactions (in the order they are offered), mentions, and the
 /// quotes of the messages replies answer.
 fn fill_extras(db: &Connection, list: &mut [ChatMessage]) -> Result<()> {
@@ -123,15 +163,10 @@ fn fill_extras(db: &Connection, list: &mut [ChatMessage]) -> Result<()> {
         db,
         list.iter_mut().filter_map(|m| m.reply.as_mut()).collect(),
     )?;
-    let ids: Vec<i64> = list.iter().map(|m| m.id.0).collect();
-    let marks = vec!["?"; ids.len()].join(",");
+    let ids = id_list(list.iter().map(|m| m.id.0));
     let mut reactions: HashMap<i64, Vec<Reaction>> = HashMap::new();
-    let mut stmt = db.prepare(&format!(
-        "SELECT r.message_id, r.emoji, r.user_id, u.name FROM reactions r
-         JOIN users u ON u.id = r.user_id WHERE r.message_id IN ({marks})
-         ORDER BY r.message_id, u.id"
-    ))?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(&ids), |r| {
+    let mut stmt = db.prepare_cached(REACTIONS_OF)?;
+    let rows = stmt.query_map([&ids], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, String>(1)?,
@@ -152,12 +187,8 @@ fn fill_extras(db: &Connection, list: &mut [ChatMessage]) -> Result<()> {
         }
     }
     let mut mentions: HashMap<i64, Vec<UserId>> = HashMap::new();
-    let mut stmt = db.prepare(&format!(
-        "SELECT message_id, user_id FROM mentions WHERE message_id IN ({marks}) ORDER BY user_id"
-    ))?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(&ids), |r| {
-        Ok((r.get::<_, i64>(0)?, UserId(r.get(1)?)))
-    })?;
+    let mut stmt = db.prepare_cached(MENTIONS_OF)?;
+    let rows = stmt.query_map([&ids], |r| Ok((r.get::<_, i64>(0)?, UserId(r.get(1)?))))?;
     for row in rows {
         let (message, user) = row?;
         mentions.entry(message).or_default().push(user);
@@ -184,11 +215,10 @@ pub fn fill_quotes(db: &Connection, quotes: Vec<&mut Quote>) -> Result<()> {
     if quotes.is_empty() {
         return Ok(());
     }
-    let parents: Vec<i64> = quotes.iter().map(|q| q.id.0).collect();
-    let marks = vec!["?"; parents.len()].join(",");
-    let mut stmt = db.prepare(&format!("{SELECT_MESSAGE} WHERE id IN ({marks})"))?;
+    let parents = id_list(quotes.iter().map(|q| q.id.0));
+    let mut stmt = db.prepare_cached(&format!("{SELECT_MESSAGE} {QUOTED}"))?;
     let found: HashMap<MessageId, Quote> = stmt
-        .query_map(rusqlite::params_from_iter(&parents), message_from_row)?
+        .query_map([parents], message_from_row)?
         .map(|m| m.map(|m| (m.id, Quote::of(&m))))
         .collect::<rusqlite::Result<_>>()?;
     for q in quotes {

@@ -110,6 +110,21 @@ fn page_path() -> Vec<(&'static str, String, &'static str)> {
             "(room_id=? AND id<?)",
         ),
         (
+            "reactions of a page",
+            schema::REACTIONS_OF.to_owned(),
+            "(message_id=?)",
+        ),
+        (
+            "mentions of a page",
+            schema::MENTIONS_OF.to_owned(),
+            "(message_id=?)",
+        ),
+        (
+            "quoted messages",
+            format!("{} {}", schema::SELECT_MESSAGE, schema::QUOTED),
+            "(rowid=?)",
+        ),
+        (
             "catch-up",
             format!("{} {}", schema::SELECT_MESSAGE, messages::CHANGED_AFTER),
             "(room_id=? AND seq>?)",
@@ -153,6 +168,38 @@ fn no_query_on_the_page_path_scans_a_table_that_grows_with_history() {
             plan.iter()
                 .any(|s| s.starts_with("SEARCH") && s.contains(range)),
             "{what} searches an index range {range}: {plan:?}"
+        );
+    }
+}
+
+/// A cached statement is planned once. SQLite otherwise plans again, at
+/// every execution after a new bind, a statement whose plan read a bound
+/// value (a `LIMIT ?`, a range with statistics): each page's reads were
+/// mostly parsing SQL.
+#[test]
+fn cached_statements_on_the_page_path_are_not_planned_again_per_bind() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut db = Connection::open(dir.path().join("chat.db")).expect("opens");
+    schema::configure(&db).expect("configured");
+    schema::migrate(&mut db).expect("migrated");
+    db.execute_batch(
+        "INSERT INTO users (device_id, name, color, created_at) VALUES ('d', 'Ann', 'c', 0);
+         ANALYZE;",
+    )
+    .expect("filled");
+    for (what, sql, _) in page_path() {
+        let mut stmt = db.prepare_cached(&sql).expect("prepared");
+        let params = stmt.parameter_count();
+        for value in 1..=3i64 {
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter((0..params).map(|_| value)))
+                .expect("runs");
+            while rows.next().expect("steps").is_some() {}
+        }
+        assert_eq!(
+            stmt.get_status(rusqlite::StatementStatus::RePrepare),
+            0,
+            "{what} was planned again on a new bind"
         );
     }
 }
