@@ -1,7 +1,7 @@
 // A chat server of the engine tests' own: the release build, its own port
 // and data, stopped (SIGKILL) and started again on the same address.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +37,9 @@ export class ChatServer {
     );
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      if (await this.listening()) return;
+      // The CA too: a port that answers may be another program's (the
+      // port is picked at random), and the CA is read at once.
+      if ((!this.tls || existsSync(this.ca)) && (await this.listening())) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error('the chat server did not start');

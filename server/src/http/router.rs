@@ -342,9 +342,11 @@ async fn page(
             return identity::keep_device(res);
         }
     }
+    // Only a page about to be kept is rendered with the stand-in; one
+    // whose kept copy could not be joined is rendered with the real nonce.
     let render_nonce = match &kept {
-        Some(_) => Some(state.pages.stand_in().to_owned()),
-        None => nonce.map(|CspNonce(value)| value),
+        Some((_, _, None)) => Some(state.pages.stand_in().to_owned()),
+        _ => nonce.map(|CspNonce(value)| value),
     };
     let preload = preload_links(&state.leptos);
     let leptos = state.leptos.clone();

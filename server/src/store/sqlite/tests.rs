@@ -132,18 +132,24 @@ fn page_path() -> Vec<(&'static str, String, &'static str)> {
     ]
 }
 
-#[test]
-fn no_query_on_the_page_path_scans_a_table_that_grows_with_history() {
+/// A migrated database with a user and statistics, as a real one has
+/// them.
+fn analysed_db() -> (tempfile::TempDir, Connection) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut db = Connection::open(dir.path().join("chat.db")).expect("opens");
     schema::configure(&db).expect("configured");
     schema::migrate(&mut db).expect("migrated");
-    // Some history and statistics, as a real database has them.
     db.execute_batch(
         "INSERT INTO users (device_id, name, color, created_at) VALUES ('d', 'Ann', 'c', 0);
          ANALYZE;",
     )
     .expect("filled");
+    (dir, db)
+}
+
+#[test]
+fn no_query_on_the_page_path_scans_a_table_that_grows_with_history() {
+    let (_dir, db) = analysed_db();
     for (what, sql, range) in page_path() {
         let mut stmt = db
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -178,15 +184,7 @@ fn no_query_on_the_page_path_scans_a_table_that_grows_with_history() {
 /// mostly parsing SQL.
 #[test]
 fn cached_statements_on_the_page_path_are_not_planned_again_per_bind() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut db = Connection::open(dir.path().join("chat.db")).expect("opens");
-    schema::configure(&db).expect("configured");
-    schema::migrate(&mut db).expect("migrated");
-    db.execute_batch(
-        "INSERT INTO users (device_id, name, color, created_at) VALUES ('d', 'Ann', 'c', 0);
-         ANALYZE;",
-    )
-    .expect("filled");
+    let (_dir, db) = analysed_db();
     for (what, sql, _) in page_path() {
         let mut stmt = db.prepare_cached(&sql).expect("prepared");
         let params = stmt.parameter_count();
